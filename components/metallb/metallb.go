@@ -1,0 +1,156 @@
+// Package metallb is the MetalLB component: its namespace, the pinned chart, address pools and an L2
+// advertisement, ordered so that the pools never race the chart's validating webhook.
+package metallb
+
+import (
+	"context"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/seldon-ab/provisioner/internal/charts"
+	"github.com/seldon-ab/provisioner/internal/kube"
+)
+
+// Token is the component's Pulumi type.
+const Token = "seldon-ab:metallb:MetalLB"
+
+// Pool is one IPAddressPool.
+type Pool struct {
+	Name          string
+	Addresses     []string
+	AutoAssign    bool
+	AvoidBuggyIPs bool
+}
+
+// L2Advertisement announces pools in layer 2 mode; no Pools means all of them.
+type L2Advertisement struct {
+	Name       string
+	Pools      []string
+	Interfaces []string
+}
+
+// Args configure MetalLB.
+type Args struct {
+	Namespace       string
+	Chart           charts.Location
+	Pools           []Pool
+	L2Advertisement L2Advertisement
+	// ValidationWebhooks false empties the chart's ValidatingWebhookConfiguration, for clusters where the
+	// controller never serves (a simulated one): the API server would otherwise refuse every pool.
+	ValidationWebhooks  bool
+	ControllerResources kube.Resources
+	SpeakerResources    kube.Resources
+}
+
+// MetalLB is the deployed load balancer.
+type MetalLB struct {
+	pulumi.ResourceState
+
+	Namespace pulumi.StringOutput      `pulumi:"namespace"`
+	PoolNames pulumi.StringArrayOutput `pulumi:"poolNames"`
+}
+
+// New deploys MetalLB. Pools and the advertisement depend on the whole chart: Pulumi waits for the controller
+// Deployment to be available and for the webhook Service to have endpoints before it creates them.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*MetalLB, error) {
+	m := &MetalLB{}
+	if err := ctx.RegisterComponentResource(Token, name, m, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(m)
+
+	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(args.Namespace),
+			// The speaker needs host networking and NET_RAW: the namespace must admit privileged pods.
+			Labels: pulumi.StringMap{
+				"pod-security.kubernetes.io/enforce": pulumi.String("privileged"),
+				"pod-security.kubernetes.io/audit":   pulumi.String("privileged"),
+				"pod-security.kubernetes.io/warn":    pulumi.String("privileged"),
+			},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	chartOpts := []pulumi.ResourceOption{parent, pulumi.DependsOn([]pulumi.Resource{ns})}
+	if !args.ValidationWebhooks {
+		chartOpts = append(chartOpts, pulumi.Transforms([]pulumi.ResourceTransform{DropValidationWebhooks}))
+	}
+	chart, err := helmv4.NewChart(ctx, name, args.Chart.ChartArgs(args.Namespace, chartValues(args)), chartOpts...)
+	if err != nil {
+		return nil, err
+	}
+
+	afterChart := []pulumi.ResourceOption{parent, pulumi.DependsOn([]pulumi.Resource{chart})}
+	poolNames := pulumi.StringArray{}
+	for _, p := range args.Pools {
+		pool, err := apiextensions.NewCustomResource(ctx, name+"-pool-"+p.Name, &apiextensions.CustomResourceArgs{
+			ApiVersion: pulumi.String("metallb.io/v1beta1"),
+			Kind:       pulumi.String("IPAddressPool"),
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(p.Name), Namespace: pulumi.String(args.Namespace)},
+			OtherFields: map[string]any{"spec": pulumi.Map{
+				"addresses":     pulumi.ToStringArray(p.Addresses),
+				"autoAssign":    pulumi.Bool(p.AutoAssign),
+				"avoidBuggyIPs": pulumi.Bool(p.AvoidBuggyIPs),
+			}},
+		}, afterChart...)
+		if err != nil {
+			return nil, err
+		}
+		poolNames = append(poolNames, pool.Metadata.Name().Elem())
+	}
+
+	l2Spec := pulumi.Map{}
+	if len(args.L2Advertisement.Pools) > 0 {
+		l2Spec["ipAddressPools"] = pulumi.ToStringArray(args.L2Advertisement.Pools)
+	}
+	if len(args.L2Advertisement.Interfaces) > 0 {
+		l2Spec["interfaces"] = pulumi.ToStringArray(args.L2Advertisement.Interfaces)
+	}
+	_, err = apiextensions.NewCustomResource(ctx, name+"-l2-"+args.L2Advertisement.Name, &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String("metallb.io/v1beta1"),
+		Kind:        pulumi.String("L2Advertisement"),
+		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(args.L2Advertisement.Name), Namespace: pulumi.String(args.Namespace)},
+		OtherFields: map[string]any{"spec": l2Spec},
+	}, afterChart...)
+	if err != nil {
+		return nil, err
+	}
+
+	m.Namespace = ns.Metadata.Name().Elem()
+	m.PoolNames = poolNames.ToStringArrayOutput()
+	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{
+		"namespace": m.Namespace,
+		"poolNames": m.PoolNames,
+	}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func chartValues(args *Args) map[string]any {
+	return map[string]any{
+		"controller": map[string]any{"resources": args.ControllerResources.Values()},
+		"speaker": map[string]any{
+			"resources": args.SpeakerResources.Values(),
+			// L2 mode only: no FRR sidecars.
+			"frr": map[string]any{"enabled": false},
+		},
+	}
+}
+
+// DropValidationWebhooks empties MetalLB's ValidatingWebhookConfiguration so the API server calls no webhook.
+func DropValidationWebhooks(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.ResourceTransformResult {
+	if args.Type != "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration" {
+		return nil
+	}
+	props := args.Props
+	props["webhooks"] = pulumi.Array{}
+	return &pulumi.ResourceTransformResult{Props: props, Opts: args.Opts}
+}

@@ -1,0 +1,269 @@
+// Package modelstore is the model artifact store component: an in-cluster MinIO (or an external S3 endpoint), its
+// buckets, and the rclone remote that Seldon's agents use to pull models.
+package modelstore
+
+import (
+	"fmt"
+	"strings"
+
+	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+
+	"github.com/seldon-ab/provisioner/internal/charts"
+	"github.com/seldon-ab/provisioner/internal/kube"
+)
+
+// Token is the component's Pulumi type.
+const Token = "seldon-ab:modelstore:ModelStore"
+
+// ReleaseName is the MinIO Helm release; the chart names its Service after it.
+const ReleaseName = "minio"
+
+// loadBalancerIPsAnnotation is MetalLB's fixed-IP annotation.
+const loadBalancerIPsAnnotation = "metallb.io/loadBalancerIPs"
+
+// Args configure the store. Exactly one of MinIO and External is set.
+type Args struct {
+	Namespace string
+	MinIO     *MinIO
+	External  *External
+	// AccessKey and SecretKey must be Pulumi secrets; they become MinIO's root credentials.
+	AccessKey pulumi.StringInput
+	SecretKey pulumi.StringInput
+	Buckets   []string
+	// RcloneRemote names the rclone remote; Model storageUris start with "<RcloneRemote>://".
+	RcloneRemote       string
+	MCImage            string
+	BucketJobResources kube.Resources
+}
+
+// MinIO is a standalone in-cluster MinIO.
+type MinIO struct {
+	Chart     charts.Location
+	Resources kube.Resources
+	Volume    Volume
+	// ExposeIP puts the S3 API on a fixed MetalLB IP; empty keeps it ClusterIP.
+	ExposeIP string
+	// ConsoleIP exposes the web console on a fixed MetalLB IP; empty keeps it inside the cluster.
+	ConsoleIP string
+}
+
+// Volume is MinIO's data volume; it outlives `pulumi destroy` unless Purge is set.
+type Volume struct {
+	Size         string
+	StorageClass string
+	Purge        bool
+}
+
+// External is an S3 endpoint outside the cluster.
+type External struct {
+	Endpoint string
+	Region   string
+	Provider string
+}
+
+// ModelStore is the deployed store.
+type ModelStore struct {
+	pulumi.ResourceState
+
+	// Endpoint is the S3 URL as seen from inside the cluster.
+	Endpoint pulumi.StringOutput `pulumi:"endpoint"`
+	// ExternalEndpoint is the S3 URL from the LAN, empty when the store is not exposed.
+	ExternalEndpoint pulumi.StringOutput      `pulumi:"externalEndpoint"`
+	Buckets          pulumi.StringArrayOutput `pulumi:"buckets"`
+	// RcloneConfig is the body of the rclone Secret Seldon expects (one remote, YAML); a Pulumi secret.
+	RcloneConfig pulumi.StringOutput `pulumi:"rcloneConfig"`
+}
+
+// New deploys the store.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*ModelStore, error) {
+	if (args.MinIO == nil) == (args.External == nil) {
+		return nil, fmt.Errorf("modelstore %s: set exactly one of MinIO and External", name)
+	}
+	store := &ModelStore{}
+	if err := ctx.RegisterComponentResource(Token, name, store, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(store)
+
+	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace)},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	inNamespace := []pulumi.ResourceOption{parent, pulumi.DependsOn([]pulumi.Resource{ns})}
+
+	credentials, err := corev1.NewSecret(ctx, name+"-credentials", &corev1.SecretArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name + "-credentials"), Namespace: pulumi.String(args.Namespace)},
+		Type:     pulumi.String("Opaque"),
+		// The chart reads rootUser/rootPassword from an existing Secret, so it renders no random values.
+		StringData: pulumi.StringMap{
+			"rootUser":     pulumi.ToSecret(args.AccessKey).(pulumi.StringOutput),
+			"rootPassword": pulumi.ToSecret(args.SecretKey).(pulumi.StringOutput),
+		},
+	}, inNamespace...)
+	if err != nil {
+		return nil, err
+	}
+
+	endpoint := pulumi.String("").ToStringOutput()
+	externalEndpoint := pulumi.String("").ToStringOutput()
+	provider, region := "Minio", ""
+	bucketJobDeps := []pulumi.Resource{credentials}
+	if args.MinIO != nil {
+		chart, err := deployMinIO(ctx, name, args, credentials, inNamespace)
+		if err != nil {
+			return nil, err
+		}
+		bucketJobDeps = append(bucketJobDeps, chart)
+		endpoint = pulumi.Sprintf("http://%s.%s:9000", ReleaseName, args.Namespace)
+		if args.MinIO.ExposeIP != "" {
+			externalEndpoint = pulumi.Sprintf("http://%s:9000", args.MinIO.ExposeIP)
+		}
+	} else {
+		endpoint = pulumi.String(args.External.Endpoint).ToStringOutput()
+		externalEndpoint = endpoint
+		provider, region = args.External.Provider, args.External.Region
+	}
+
+	if _, err := newBucketJob(ctx, name, args, endpoint, credentials,
+		parent, pulumi.DependsOn(bucketJobDeps)); err != nil {
+		return nil, err
+	}
+
+	store.Endpoint = endpoint
+	store.ExternalEndpoint = externalEndpoint
+	store.Buckets = pulumi.ToStringArray(args.Buckets).ToStringArrayOutput()
+	store.RcloneConfig = pulumi.ToSecret(pulumi.All(args.AccessKey, args.SecretKey, endpoint).ApplyT(
+		func(v []any) (string, error) {
+			return RcloneConfig(args.RcloneRemote, provider, region, v[0].(string), v[1].(string), v[2].(string))
+		})).(pulumi.StringOutput)
+	if err := ctx.RegisterResourceOutputs(store, pulumi.Map{
+		"endpoint":         store.Endpoint,
+		"externalEndpoint": store.ExternalEndpoint,
+		"buckets":          store.Buckets,
+		"rcloneConfig":     store.RcloneConfig,
+	}); err != nil {
+		return nil, err
+	}
+	return store, nil
+}
+
+func deployMinIO(ctx *pulumi.Context, name string, args *Args, credentials *corev1.Secret,
+	inNamespace []pulumi.ResourceOption) (*helmv4.Chart, error) {
+	m := args.MinIO
+	spec := &corev1.PersistentVolumeClaimSpecArgs{
+		AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+		Resources: &corev1.VolumeResourceRequirementsArgs{
+			Requests: pulumi.StringMap{"storage": pulumi.String(m.Volume.Size)},
+		},
+	}
+	if m.Volume.StorageClass != "" {
+		spec.StorageClassName = pulumi.String(m.Volume.StorageClass)
+	}
+	// The claim is ours, not the chart's, so that destroy can leave it (and the artifacts) in place.
+	claim, err := corev1.NewPersistentVolumeClaim(ctx, name+"-data", &corev1.PersistentVolumeClaimArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name + "-data"), Namespace: pulumi.String(args.Namespace)},
+		Spec:     spec,
+	},
+		append(inNamespace, pulumi.RetainOnDelete(!m.Volume.Purge))...)
+	if err != nil {
+		return nil, err
+	}
+	chartArgs := m.Chart.ChartArgs(args.Namespace, minioValues(m, credentials, claim))
+	chartArgs.Name = pulumi.String(ReleaseName)
+	return helmv4.NewChart(ctx, name+"-minio", chartArgs,
+		append(inNamespace, pulumi.DependsOn([]pulumi.Resource{credentials, claim}))...)
+}
+
+func minioValues(m *MinIO, credentials *corev1.Secret, claim *corev1.PersistentVolumeClaim) map[string]any {
+	return map[string]any{
+		"mode":           "standalone",
+		"replicas":       1,
+		"existingSecret": credentials.Metadata.Name().Elem(),
+		"persistence": map[string]any{
+			"enabled":       true,
+			"existingClaim": claim.Metadata.Name().Elem(),
+		},
+		"resources":      m.Resources.Values(),
+		"service":        serviceValues(m.ExposeIP),
+		"consoleService": serviceValues(m.ConsoleIP),
+		// The chart's defaults include a console user with a well-known password; no users, policies or buckets
+		// come from the chart (its jobs are Helm hooks, which helm/v4 drops): buckets come from our own Job.
+		"users":    []any{},
+		"policies": []any{},
+		"svcaccts": []any{},
+		"buckets":  []any{},
+	}
+}
+
+func serviceValues(ip string) map[string]any {
+	if ip == "" {
+		return map[string]any{"type": "ClusterIP"}
+	}
+	return map[string]any{
+		"type":        "LoadBalancer",
+		"annotations": map[string]any{loadBalancerIPsAnnotation: ip},
+	}
+}
+
+// newBucketJob creates the buckets with the MinIO client; `mc mb --ignore-existing` makes reruns harmless.
+func newBucketJob(ctx *pulumi.Context, name string, args *Args, endpoint pulumi.StringOutput, credentials *corev1.Secret,
+	opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
+	fromSecret := func(key string) *corev1.EnvVarSourceArgs {
+		return &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
+			Name: credentials.Metadata.Name().Elem(), Key: pulumi.String(key)}}
+	}
+	script := `set -e
+mc alias set store "$S3_ENDPOINT" "$ACCESS_KEY" "$SECRET_KEY"
+for bucket in $BUCKETS; do mc mb --ignore-existing "store/$bucket"; done`
+	return batchv1.NewJob(ctx, name+"-buckets", &batchv1.JobArgs{
+		Metadata: &metav1.ObjectMetaArgs{Namespace: pulumi.String(args.Namespace)},
+		Spec: &batchv1.JobSpecArgs{
+			BackoffLimit: pulumi.Int(10),
+			Template: &corev1.PodTemplateSpecArgs{
+				Spec: &corev1.PodSpecArgs{
+					RestartPolicy: pulumi.String("OnFailure"),
+					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+						Name:    pulumi.String("mc"),
+						Image:   pulumi.String(args.MCImage),
+						Command: pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(script)},
+						Env: corev1.EnvVarArray{
+							&corev1.EnvVarArgs{Name: pulumi.String("S3_ENDPOINT"), Value: endpoint},
+							&corev1.EnvVarArgs{Name: pulumi.String("BUCKETS"), Value: pulumi.String(strings.Join(args.Buckets, " "))},
+							&corev1.EnvVarArgs{Name: pulumi.String("ACCESS_KEY"), ValueFrom: fromSecret("rootUser")},
+							&corev1.EnvVarArgs{Name: pulumi.String("SECRET_KEY"), ValueFrom: fromSecret("rootPassword")},
+							// mc keeps its config under $HOME; the image's home may not be writable.
+							&corev1.EnvVarArgs{Name: pulumi.String("MC_CONFIG_DIR"), Value: pulumi.String("/tmp/.mc")},
+						},
+						Resources: &corev1.ResourceRequirementsArgs{
+							Requests: pulumi.ToStringMap(args.BucketJobResources.Requests.Map()),
+							Limits:   pulumi.ToStringMap(args.BucketJobResources.Limits.Map()),
+						},
+					}},
+				},
+			},
+		},
+	}, opts...)
+}
+
+// RcloneConfig renders the rclone remote Seldon's agents read from a Secret: one remote, as YAML.
+func RcloneConfig(remote, provider, region, accessKey, secretKey, endpoint string) (string, error) {
+	parameters := map[string]any{
+		"provider":          provider,
+		"env_auth":          false,
+		"access_key_id":     accessKey,
+		"secret_access_key": secretKey,
+		"endpoint":          endpoint,
+	}
+	if region != "" {
+		parameters["region"] = region
+	}
+	out, err := yaml.Marshal(map[string]any{"name": remote, "type": "s3", "parameters": parameters})
+	return string(out), err
+}

@@ -1,0 +1,63 @@
+package config
+
+// Pinned upstream versions. A stack may override them, but only with another exact version.
+const (
+	MetalLBChartVersion      = "0.16.1"
+	IngressNginxChartVersion = "4.15.1"
+	MinIOChartVersion        = "5.4.0"
+	// MinIOClientImage is the mc image the MinIO 5.4.0 chart itself pins for its bucket job.
+	MinIOClientImage = "quay.io/minio/mc:RELEASE.2024-11-21T17-21-54Z"
+)
+
+// Chart names as their archives' Chart.yaml spell them.
+const (
+	MetalLBChartName      = "metallb"
+	IngressNginxChartName = "ingress-nginx"
+	MinIOChartName        = "minio"
+)
+
+func boolPtr(b bool) *bool { return &b }
+
+func resources(cpuRequest, memoryRequest, memoryLimit string) Resources {
+	return Resources{
+		Requests: ResourceList{CPU: cpuRequest, Memory: memoryRequest},
+		Limits:   ResourceList{Memory: memoryLimit},
+	}
+}
+
+// Defaults is the stack before its config is applied: the field setup's names, the pinned charts from their
+// upstream repositories, and resource sizes that fit a homelab node.
+func Defaults(stackName string) Stack {
+	return Stack{
+		Name:    stackName,
+		Cluster: Cluster{Identifier: stackName},
+		Charts: Charts{
+			MetalLB:      Chart{Version: MetalLBChartVersion, Repository: "https://metallb.github.io/metallb"},
+			IngressNginx: Chart{Version: IngressNginxChartVersion, Repository: "https://kubernetes.github.io/ingress-nginx"},
+			MinIO:        Chart{Version: MinIOChartVersion, Repository: "https://charts.min.io"},
+		},
+		MetalLB: MetalLB{
+			Namespace:          "metallb-system",
+			L2Advertisement:    L2Advertisement{Name: "l2"},
+			ValidationWebhooks: boolPtr(true),
+			Controller:         resources("50m", "64Mi", "256Mi"),
+			Speaker:            resources("50m", "64Mi", "256Mi"),
+		},
+		Ingress: Ingress{
+			Namespace: "ingress-nginx",
+			ClassName: "nginx",
+			Replicas:  1,
+			Resources: resources("100m", "128Mi", "512Mi"),
+		},
+		ModelStore: ModelStore{
+			Type:               StoreMinIO,
+			Namespace:          "minio",
+			RcloneRemote:       "s3",
+			Persistence:        Persistence{Size: "20Gi"},
+			External:           ExternalStore{Provider: "Other"},
+			Resources:          resources("100m", "512Mi", "2Gi"),
+			MCImage:            MinIOClientImage,
+			BucketJobResources: resources("10m", "32Mi", "128Mi"),
+		},
+	}
+}

@@ -1,0 +1,182 @@
+// Package config is the typed model of one stack: it reads Pulumi configuration, fills defaults and validates the
+// whole of it, reporting every problem at once, before any resource is registered. It registers no resources.
+package config
+
+import "github.com/seldon-ab/provisioner/internal/kube"
+
+// Namespace is the Pulumi config namespace of this project: keys are written `seldon-ab:<key>`.
+const Namespace = "seldon-ab"
+
+// Stack is everything one stack deploys, after defaults and validation.
+type Stack struct {
+	Name       string     `json:"-"`
+	Cluster    Cluster    `json:"cluster"`
+	Charts     Charts     `json:"charts"`
+	MetalLB    MetalLB    `json:"metallb"`
+	Ingress    Ingress    `json:"ingress"`
+	ModelStore ModelStore `json:"modelStore"`
+	Commands   Commands   `json:"commands"`
+	// Credentials come from secret config keys, never from the objects above.
+	Credentials Credentials `json:"-"`
+}
+
+// Cluster says which Kubernetes API server the stack targets.
+type Cluster struct {
+	// Kubeconfig is a path ("~" allowed); empty means $KUBECONFIG or ~/.kube/config.
+	Kubeconfig string `json:"kubeconfig"`
+	Context    string `json:"context"`
+	// Identifier names the cluster to Pulumi; it stays fixed when the kubeconfig changes, so a moved or renamed
+	// kubeconfig does not replace every resource. Defaults to the stack name.
+	Identifier string `json:"identifier"`
+}
+
+// Chart pins one Helm chart: an exact version, pulled from Repository unless Archive (a local .tgz) is set.
+type Chart struct {
+	Version    string `json:"version"`
+	Repository string `json:"repository"`
+	Archive    string `json:"archive"`
+}
+
+// Charts lists every chart the stack installs.
+type Charts struct {
+	MetalLB      Chart `json:"metallb"`
+	IngressNginx Chart `json:"ingressNginx"`
+	MinIO        Chart `json:"minio"`
+}
+
+// Resources are a container's requests and limits.
+type Resources = kube.Resources
+
+// ResourceList holds cpu and memory quantities.
+type ResourceList = kube.ResourceList
+
+// MetalLB configures the load balancer that gives Services their LAN IPs.
+type MetalLB struct {
+	Namespace string `json:"namespace"`
+	Pools     []Pool `json:"pools"`
+	// L2Advertisement announces the pools on the LAN (ARP/NDP).
+	L2Advertisement L2Advertisement `json:"l2Advertisement"`
+	// ValidationWebhooks keeps MetalLB's admission webhooks; only a cluster that cannot run the controller turns
+	// them off (the sandbox), since the API server would call a webhook that never answers.
+	ValidationWebhooks *bool     `json:"validationWebhooks"`
+	Controller         Resources `json:"controllerResources"`
+	Speaker            Resources `json:"speakerResources"`
+}
+
+// Pool is one MetalLB IPAddressPool.
+type Pool struct {
+	Name string `json:"name"`
+	// Addresses are CIDRs (192.168.1.0/24) or inclusive ranges (192.168.1.200-192.168.1.250).
+	Addresses []string `json:"addresses"`
+	// AutoAssign lets MetalLB hand these IPs to Services that asked for none; default true.
+	AutoAssign    *bool `json:"autoAssign"`
+	AvoidBuggyIPs bool  `json:"avoidBuggyIPs"`
+}
+
+// L2Advertisement selects the pools announced in layer 2 mode.
+type L2Advertisement struct {
+	Name string `json:"name"`
+	// Pools lists pool names; empty announces every pool.
+	Pools      []string `json:"pools"`
+	Interfaces []string `json:"interfaces"`
+}
+
+// Ingress configures the NGINX ingress controller.
+type Ingress struct {
+	Namespace string `json:"namespace"`
+	ClassName string `json:"className"`
+	// LoadBalancerIP is the fixed MetalLB IP of the controller's Service.
+	LoadBalancerIP string `json:"loadBalancerIP"`
+	// Hosts are the names clients use for the A/B endpoint (Ingress host rules to seldon-mesh).
+	Hosts     []string  `json:"hosts"`
+	Replicas  int       `json:"replicas"`
+	Resources Resources `json:"resources"`
+}
+
+// Model store types.
+const (
+	StoreMinIO    = "minio"
+	StoreExternal = "external"
+)
+
+// ModelStore is where model artifacts live: an in-cluster MinIO, or an external S3 endpoint.
+type ModelStore struct {
+	Type      string   `json:"type"`
+	Namespace string   `json:"namespace"`
+	Buckets   []string `json:"buckets"`
+	// RcloneRemote is the rclone remote name; every Model storageUri must start with "<RcloneRemote>://".
+	RcloneRemote string          `json:"rcloneRemote"`
+	Persistence  Persistence     `json:"persistence"`
+	Expose       Exposure        `json:"expose"`
+	Console      Console         `json:"console"`
+	External     ExternalStore   `json:"external"`
+	Resources    Resources       `json:"resources"`
+	Seed         []SeedDirectory `json:"seed"`
+	// MCImage is the pinned MinIO client image of the Job that creates the buckets.
+	MCImage            string    `json:"mcImage"`
+	BucketJobResources Resources `json:"bucketJobResources"`
+}
+
+// Persistence is MinIO's data volume.
+type Persistence struct {
+	Size         string `json:"size"`
+	StorageClass string `json:"storageClass"`
+	// PurgeOnDestroy deletes the volume (and every artifact in it) with `pulumi destroy`; by default it is kept.
+	PurgeOnDestroy bool `json:"purgeOnDestroy"`
+}
+
+// Exposure puts the S3 API on a fixed MetalLB IP; empty IP keeps it inside the cluster.
+type Exposure struct {
+	IP string `json:"ip"`
+}
+
+// Console is MinIO's web console; it is not exposed on the LAN unless Expose is set.
+type Console struct {
+	Expose bool   `json:"expose"`
+	IP     string `json:"ip"`
+}
+
+// ExternalStore is an S3 endpoint outside the cluster (Garage, SeaweedFS, Ceph RGW, AWS).
+type ExternalStore struct {
+	Endpoint string `json:"endpoint"`
+	Region   string `json:"region"`
+	// Provider is rclone's s3 provider name (Minio, AWS, Ceph, Other...).
+	Provider string `json:"provider"`
+}
+
+// SeedDirectory uploads a directory of model artifacts from the operator's machine to s3://Bucket/Prefix.
+type SeedDirectory struct {
+	Source string `json:"source"`
+	Bucket string `json:"bucket"`
+	Prefix string `json:"prefix"`
+}
+
+// Commands gates resources that run programs on the operator's machine (pulumi-command): artifact seeding and
+// post-deploy verification. A machine without the command provider plugin must leave them off.
+type Commands struct {
+	Enabled bool `json:"enabled"`
+}
+
+// Credentials are the model store's access key pair. Both are secrets: they print as "[secret]".
+type Credentials struct {
+	AccessKey Secret
+	SecretKey Secret
+}
+
+// Secret holds a secret config value; it never formats its content, so it cannot leak through logs or errors.
+type Secret struct{ value string }
+
+// NewSecret wraps a secret value.
+func NewSecret(value string) Secret { return Secret{value: value} }
+
+// Reveal returns the value, for wrapping straight into a Pulumi secret output.
+func (s Secret) Reveal() string { return s.value }
+
+// IsSet reports whether a value was given.
+func (s Secret) IsSet() bool { return s.value != "" }
+
+// String hides the value.
+func (s Secret) String() string { return "[secret]" }
+
+// GoString hides the value from %#v too.
+func (s Secret) GoString() string { return "[secret]" }

@@ -1,0 +1,166 @@
+// Package program turns a validated stack model into components, wiring outputs to inputs in dependency order.
+// The Pulumi CLI (infra/main.go) and the Automation API (lifecycle commands, tests) both run Program.
+package program
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+
+	"github.com/seldon-ab/provisioner/components/ingress"
+	"github.com/seldon-ab/provisioner/components/metallb"
+	"github.com/seldon-ab/provisioner/components/modelstore"
+	"github.com/seldon-ab/provisioner/infra/config"
+	"github.com/seldon-ab/provisioner/internal/charts"
+)
+
+// Program is the Pulumi program: it validates the whole stack config before registering anything.
+func Program(ctx *pulumi.Context) error {
+	stack, err := config.Load(contextSource{ctx}, config.Options{StackName: ctx.Stack(), BaseDir: ctx.RootDirectory()})
+	if err != nil {
+		return err
+	}
+	return Deploy(ctx, stack, ctx.RootDirectory())
+}
+
+// Deploy registers every component of a valid stack.
+func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
+	providerArgs := &kubernetes.ProviderArgs{
+		ClusterIdentifier: pulumi.String(s.Cluster.Identifier),
+	}
+	if s.Cluster.Kubeconfig != "" {
+		providerArgs.Kubeconfig = pulumi.String(config.ExpandHome(s.Cluster.Kubeconfig))
+	}
+	if s.Cluster.Context != "" {
+		providerArgs.Context = pulumi.String(s.Cluster.Context)
+	}
+	k8s, err := kubernetes.NewProvider(ctx, "cluster", providerArgs)
+	if err != nil {
+		return err
+	}
+	withCluster := pulumi.Providers(k8s)
+
+	lb, err := metallb.New(ctx, "metallb", metallbArgs(s, baseDir), withCluster)
+	if err != nil {
+		return err
+	}
+	// Everything that asks MetalLB for an IP waits for the pools to exist.
+	afterMetalLB := pulumi.DependsOn([]pulumi.Resource{lb})
+
+	nginx, err := ingress.New(ctx, "ingress-nginx", &ingress.Args{
+		Namespace:      s.Ingress.Namespace,
+		Chart:          location(config.IngressNginxChartName, s.Charts.IngressNginx, baseDir),
+		ClassName:      s.Ingress.ClassName,
+		LoadBalancerIP: s.Ingress.LoadBalancerIP,
+		Replicas:       s.Ingress.Replicas,
+		Resources:      s.Ingress.Resources,
+	}, withCluster, afterMetalLB)
+	if err != nil {
+		return err
+	}
+
+	store, err := modelstore.New(ctx, "model-store", modelStoreArgs(s, baseDir), withCluster, afterMetalLB)
+	if err != nil {
+		return err
+	}
+
+	ctx.Export("ingressIP", nginx.LoadBalancerIP)
+	ctx.Export("ingressClassName", nginx.ClassName)
+	ctx.Export("hosts", pulumi.ToStringArray(s.Ingress.Hosts))
+	ctx.Export("metallbPools", lb.PoolNames)
+	ctx.Export("modelStoreEndpoint", store.Endpoint)
+	ctx.Export("modelStoreExternalEndpoint", store.ExternalEndpoint)
+	ctx.Export("modelStoreBuckets", store.Buckets)
+	ctx.Export("rcloneConfig", store.RcloneConfig)
+	return nil
+}
+
+func location(name string, c config.Chart, baseDir string) charts.Location {
+	loc := charts.Location{Name: name, Version: c.Version, Repository: c.Repository}
+	if c.Archive != "" {
+		loc.Archive = config.ResolvePath(baseDir, c.Archive)
+	}
+	return loc
+}
+
+func metallbArgs(s *config.Stack, baseDir string) *metallb.Args {
+	args := &metallb.Args{
+		Namespace: s.MetalLB.Namespace,
+		Chart:     location(config.MetalLBChartName, s.Charts.MetalLB, baseDir),
+		L2Advertisement: metallb.L2Advertisement{
+			Name:       s.MetalLB.L2Advertisement.Name,
+			Pools:      s.MetalLB.L2Advertisement.Pools,
+			Interfaces: s.MetalLB.L2Advertisement.Interfaces,
+		},
+		ValidationWebhooks:  s.MetalLB.ValidationWebhooks == nil || *s.MetalLB.ValidationWebhooks,
+		ControllerResources: s.MetalLB.Controller,
+		SpeakerResources:    s.MetalLB.Speaker,
+	}
+	for _, p := range s.MetalLB.Pools {
+		args.Pools = append(args.Pools, metallb.Pool{
+			Name:          p.Name,
+			Addresses:     p.Addresses,
+			AutoAssign:    p.AutoAssign == nil || *p.AutoAssign,
+			AvoidBuggyIPs: p.AvoidBuggyIPs,
+		})
+	}
+	return args
+}
+
+func modelStoreArgs(s *config.Stack, baseDir string) *modelstore.Args {
+	m := s.ModelStore
+	args := &modelstore.Args{
+		Namespace:          m.Namespace,
+		AccessKey:          pulumi.ToSecret(pulumi.String(s.Credentials.AccessKey.Reveal())).(pulumi.StringOutput),
+		SecretKey:          pulumi.ToSecret(pulumi.String(s.Credentials.SecretKey.Reveal())).(pulumi.StringOutput),
+		Buckets:            m.Buckets,
+		RcloneRemote:       m.RcloneRemote,
+		MCImage:            m.MCImage,
+		BucketJobResources: m.BucketJobResources,
+	}
+	if m.Type == config.StoreExternal {
+		args.External = &modelstore.External{Endpoint: m.External.Endpoint, Region: m.External.Region, Provider: m.External.Provider}
+		return args
+	}
+	args.MinIO = &modelstore.MinIO{
+		Chart:     location(config.MinIOChartName, s.Charts.MinIO, baseDir),
+		Resources: m.Resources,
+		Volume:    modelstore.Volume{Size: m.Persistence.Size, StorageClass: m.Persistence.StorageClass, Purge: m.Persistence.PurgeOnDestroy},
+		ExposeIP:  m.Expose.IP,
+	}
+	if m.Console.Expose {
+		args.MinIO.ConsoleIP = m.Console.IP
+	}
+	return args
+}
+
+// contextSource reads config from the running Pulumi program, and the key list from the stack file on disk.
+type contextSource struct{ ctx *pulumi.Context }
+
+func (c contextSource) Get(key string) (string, bool) { return c.ctx.GetConfig(key) }
+func (c contextSource) IsSecret(key string) bool      { return c.ctx.IsConfigSecret(key) }
+func (c contextSource) Keys() []string {
+	return StackFileKeys(filepath.Join(c.ctx.RootDirectory(), "stacks", "Pulumi."+c.ctx.Stack()+".yaml"))
+}
+
+// StackFileKeys lists the config keys a stack file sets; nil when there is no readable file.
+func StackFileKeys(path string) []string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var file struct {
+		Config map[string]yaml.Node `yaml:"config"`
+	}
+	if yaml.Unmarshal(data, &file) != nil {
+		return nil
+	}
+	keys := make([]string, 0, len(file.Config))
+	for k := range file.Config {
+		keys = append(keys, k)
+	}
+	return keys
+}
