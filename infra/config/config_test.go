@@ -195,7 +195,9 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 			"ingress.loadBalancerIP", "not an IP address"},
 		{"ingress IP missing", func(t *testing.T, o map[string]any) { set(t, o, "ingress.loadBalancerIP", "") },
 			"ingress.loadBalancerIP", "is empty"},
-		{"MinIO IP collides with the ingress", func(t *testing.T, o map[string]any) { set(t, o, "modelStore.expose", map[string]any{"ip": "192.168.1.249"}) },
+		{"MinIO IP collides with the ingress", func(t *testing.T, o map[string]any) {
+			set(t, o, "modelStore.expose", map[string]any{"ip": "192.168.1.249"})
+		},
 			"modelStore.expose.ip", "also requested by ingress.loadBalancerIP"},
 		{"console exposed outside the pool", func(t *testing.T, o map[string]any) {
 			set(t, o, "modelStore.console", map[string]any{"expose": true, "ip": "10.0.0.5"})
@@ -206,7 +208,9 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 			"ingress.hosts[0]", "not a valid host name"},
 		{"host with underscore", func(t *testing.T, o map[string]any) { set(t, o, "ingress.hosts", []any{"ml_api.local"}) },
 			"ingress.hosts[0]", "not a valid host name"},
-		{"duplicate host", func(t *testing.T, o map[string]any) { set(t, o, "ingress.hosts", []any{"ml-api.local", "ml-api.local"}) },
+		{"duplicate host", func(t *testing.T, o map[string]any) {
+			set(t, o, "ingress.hosts", []any{"ml-api.local", "ml-api.local"})
+		},
 			"ingress.hosts[1]", "listed twice"},
 		{"no hosts", func(t *testing.T, o map[string]any) { set(t, o, "ingress.hosts", []any{}) },
 			"ingress.hosts", "is empty"},

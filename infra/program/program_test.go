@@ -1,0 +1,173 @@
+package program_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/seldon-ab/provisioner/infra/program"
+	"github.com/seldon-ab/provisioner/internal/pulumitest"
+)
+
+const (
+	chartType     = "kubernetes:helm.sh/v4:Chart"
+	namespaceType = "kubernetes:core/v1:Namespace"
+)
+
+func root(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func homelabConfig(t *testing.T) pulumitest.Config {
+	return pulumitest.StackFileConfig(t, root(t), "homelab").
+		WithSecret("seldon-ab:modelStoreAccessKey", "field-admin").
+		WithSecret("seldon-ab:modelStoreSecretKey", "field-secret-key")
+}
+
+func runHomelab(t *testing.T) *pulumitest.Graph {
+	t.Helper()
+	g, err := pulumitest.Run(t, program.Program, "homelab", root(t), homelabConfig(t))
+	if err != nil {
+		t.Fatalf("homelab program failed: %v", err)
+	}
+	return g
+}
+
+func TestHomelabProviderIsPinnedToTheCluster(t *testing.T) {
+	g := runHomelab(t)
+	p := g.Find(t, "pulumi:providers:kubernetes", "cluster")
+	if got := p.String("clusterIdentifier"); got != "homelab" {
+		t.Errorf("clusterIdentifier = %q, want homelab so a kubeconfig change replaces nothing", got)
+	}
+	for _, r := range g.Snapshot() {
+		if r.Type == namespaceType && r.Parent == "" {
+			t.Errorf("namespace %s is not parented to a component", r.Name)
+		}
+	}
+}
+
+func TestHomelabMetalLB(t *testing.T) {
+	g := runHomelab(t)
+	ns := g.Find(t, namespaceType, "metallb-namespace")
+	if ns.String("metadata", "name") != "metallb-system" {
+		t.Errorf("namespace = %q", ns.String("metadata", "name"))
+	}
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		if got := ns.String("metadata", "labels", "pod-security.kubernetes.io/"+mode); got != "privileged" {
+			t.Errorf("pod-security %s label = %q, want privileged", mode, got)
+		}
+	}
+	chart := g.Find(t, chartType, "metallb")
+	if chart.String("chart") != "metallb" || chart.String("version") != "0.16.1" ||
+		chart.String("repositoryOpts", "repo") != "https://metallb.github.io/metallb" {
+		t.Errorf("chart = %v %v %v", chart.Get("chart"), chart.Get("version"), chart.Get("repositoryOpts"))
+	}
+	if !chart.ParentIs("metallb") || !chart.DependsOn("metallb-namespace") {
+		t.Errorf("chart parent %s deps %v", chart.Parent, chart.Dependencies)
+	}
+	pool := g.Find(t, "kubernetes:metallb.io/v1beta1:IPAddressPool", "metallb-pool-lan")
+	if pool.String("spec", "addresses", "0") != "192.168.1.200-192.168.1.250" || pool.String("metadata", "namespace") != "metallb-system" {
+		t.Errorf("pool = %v", pool.Inputs)
+	}
+	// The webhook race: pools are created only after the whole chart (controller, webhook Service) is ready.
+	if !pool.DependsOn("metallb") {
+		t.Errorf("the pool does not wait for the chart: deps %v", pool.Dependencies)
+	}
+	l2 := g.Find(t, "kubernetes:metallb.io/v1beta1:L2Advertisement", "metallb-l2-lan")
+	if l2.String("spec", "ipAddressPools", "0") != "lan" || !l2.DependsOn("metallb") {
+		t.Errorf("l2 = %v deps %v", l2.Inputs, l2.Dependencies)
+	}
+}
+
+func TestHomelabIngress(t *testing.T) {
+	g := runHomelab(t)
+	chart := g.Find(t, chartType, "ingress-nginx")
+	if chart.String("version") != "4.15.1" {
+		t.Errorf("ingress-nginx version = %q", chart.String("version"))
+	}
+	controller := []string{"values", "controller"}
+	if got := chart.String(append(controller, "service", "annotations", "metallb.io/loadBalancerIPs")...); got != "192.168.1.249" {
+		t.Errorf("LoadBalancer IP annotation = %q, want 192.168.1.249", got)
+	}
+	if got := chart.String(append(controller, "service", "type")...); got != "LoadBalancer" {
+		t.Errorf("service type = %q", got)
+	}
+	if got := chart.Get(append(controller, "admissionWebhooks", "enabled")...); !got.IsBool() || got.BoolValue() {
+		t.Errorf("admission webhooks = %v: helm/v4 drops their certificate hook Jobs, so they must be off", got)
+	}
+	if got := chart.String(append(controller, "ingressClassResource", "name")...); got != "nginx" {
+		t.Errorf("IngressClass = %q", got)
+	}
+	component := g.Find(t, "seldon-ab:ingress:NginxIngress", "ingress-nginx")
+	if !component.DependsOn("metallb") {
+		t.Errorf("the ingress does not wait for MetalLB's pools: deps %v", component.Dependencies)
+	}
+}
+
+func TestHomelabModelStore(t *testing.T) {
+	g := runHomelab(t)
+	creds := g.Find(t, "kubernetes:core/v1:Secret", "model-store-credentials")
+	if !creds.Inputs["stringData"].ContainsSecrets() {
+		t.Error("the MinIO root credentials are not Pulumi secrets")
+	}
+	if creds.String("stringData", "rootUser") != "field-admin" || creds.String("stringData", "rootPassword") != "field-secret-key" {
+		t.Errorf("credentials secret does not carry the configured keys")
+	}
+	claim := g.Find(t, "kubernetes:core/v1:PersistentVolumeClaim", "model-store-data")
+	if !claim.RetainOnDelete {
+		t.Error("the data volume is not retained on destroy (purgeOnDestroy is false)")
+	}
+	chart := g.Find(t, chartType, "model-store-minio")
+	checks := map[string]string{
+		"chart":                            "minio",
+		"version":                          "5.4.0",
+		"name":                             "minio",
+		"values.mode":                      "standalone",
+		"values.existingSecret":            "model-store-credentials",
+		"values.persistence.existingClaim": "model-store-data",
+		"values.consoleService.type":       "ClusterIP",
+		"values.service.type":              "ClusterIP",
+		"values.resources.requests.memory": "512Mi",
+		"values.resources.limits.memory":   "2Gi",
+		"repositoryOpts.repo":              "https://charts.min.io",
+	}
+	for path, want := range checks {
+		if got := chart.String(strings.Split(path, ".")...); got != want {
+			t.Errorf("minio chart %s = %q, want %q", path, got, want)
+		}
+	}
+	if users := chart.Get("values", "users"); !users.IsArray() || len(users.ArrayValue()) != 0 {
+		t.Errorf("chart users = %v: the chart's default console user has a well-known password", users)
+	}
+	job := g.Find(t, "kubernetes:batch/v1:Job", "model-store-buckets")
+	if !job.DependsOn("model-store-minio") {
+		t.Errorf("bucket job does not wait for MinIO: %v", job.Dependencies)
+	}
+	env := job.Get("spec", "template", "spec", "containers", "0", "env")
+	found := false
+	for _, e := range env.ArrayValue() {
+		if e.ObjectValue()["name"].StringValue() == "BUCKETS" && e.ObjectValue()["value"].StringValue() == "mlflow-artifacts" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("bucket job does not create mlflow-artifacts: env %v", env)
+	}
+}
+
+func TestInvalidStackRegistersNothing(t *testing.T) {
+	cfg := homelabConfig(t)
+	cfg.Values["seldon-ab:ingress"] = `{"loadBalancerIP": "10.9.9.9", "hosts": ["ml-api.local"]}`
+	g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err == nil || !strings.Contains(err.Error(), "seldon-ab:ingress.loadBalancerIP") {
+		t.Fatalf("want a config error naming ingress.loadBalancerIP, got %v", err)
+	}
+	if n := len(g.Snapshot()); n != 0 {
+		t.Errorf("%d resources were registered before validation failed: %v", n, g.Names())
+	}
+}

@@ -1,0 +1,205 @@
+// Package pulumitest runs Pulumi programs under pulumi.WithMocks and records the resource graph they register,
+// so tests can assert objects, their fields, parents and dependencies without an engine.
+package pulumitest
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+)
+
+// Resource is one registered resource as the engine would have seen it.
+type Resource struct {
+	Type   string
+	Name   string
+	Inputs resource.PropertyMap
+	// Parent and Dependencies are URNs; a URN ends with "::<name>".
+	Parent         string
+	Dependencies   []string
+	RetainOnDelete bool
+	Remote         bool
+}
+
+// DependsOn reports whether r names the resource called name among its explicit dependencies.
+func (r Resource) DependsOn(name string) bool {
+	for _, urn := range r.Dependencies {
+		if strings.HasSuffix(urn, "::"+name) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParentIs reports whether r's parent is the resource called name.
+func (r Resource) ParentIs(name string) bool { return strings.HasSuffix(r.Parent, "::"+name) }
+
+// Graph records what a program registered.
+type Graph struct {
+	mu        sync.Mutex
+	Resources []Resource
+}
+
+// NewResource records the registration and echoes the inputs back as state.
+func (g *Graph) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	r := Resource{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs}
+	if rpc := args.RegisterRPC; rpc != nil {
+		r.Parent, r.Dependencies, r.Remote = rpc.GetParent(), rpc.GetDependencies(), rpc.GetRemote()
+		r.RetainOnDelete = rpc.RetainOnDelete != nil && *rpc.RetainOnDelete
+	}
+	g.mu.Lock()
+	g.Resources = append(g.Resources, r)
+	g.mu.Unlock()
+	return args.Name + "-id", args.Inputs, nil
+}
+
+// Call answers invokes with nothing; the programs under test make none that matter.
+func (g *Graph) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return resource.PropertyMap{}, nil
+}
+
+// Find returns the resource of type typ named name, failing the test if it is absent.
+func (g *Graph) Find(t testing.TB, typ, name string) Resource {
+	t.Helper()
+	for _, r := range g.Snapshot() {
+		if r.Type == typ && r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no %s named %q was registered; registered: %v", typ, name, g.Names())
+	return Resource{}
+}
+
+// OfType lists the resources of one type.
+func (g *Graph) OfType(typ string) []Resource {
+	var out []Resource
+	for _, r := range g.Snapshot() {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Snapshot copies the recorded resources.
+func (g *Graph) Snapshot() []Resource {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Resource(nil), g.Resources...)
+}
+
+// Names lists "type/name" of everything registered, for failure messages.
+func (g *Graph) Names() []string {
+	var out []string
+	for _, r := range g.Snapshot() {
+		out = append(out, r.Type+"/"+r.Name)
+	}
+	return out
+}
+
+// Config is a stack's config as Pulumi hands it to a program: full keys, objects as JSON, and the secret keys.
+type Config struct {
+	Values  map[string]string
+	Secrets []string
+}
+
+// Run runs program under mocks for stack with config, from the project root, and returns the recorded graph.
+func Run(t testing.TB, program pulumi.RunFunc, stack, rootDir string, cfg Config) (*Graph, error) {
+	t.Helper()
+	g := &Graph{}
+	err := pulumi.RunErr(program, pulumi.WithMocks("seldon-ab", stack, g), func(info *pulumi.RunInfo) {
+		info.Config = cfg.Values
+		info.ConfigSecretKeys = cfg.Secrets
+		info.RootDirectory = rootDir
+	})
+	return g, err
+}
+
+// StackFileConfig reads stacks/Pulumi.<stack>.yaml under rootDir the way the engine would pass it, except that
+// `secure:` values (which need the stack's passphrase) are left out for the caller to supply.
+func StackFileConfig(t testing.TB, rootDir, stack string) Config {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(rootDir, "stacks", "Pulumi."+stack+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Values: map[string]string{}}
+	for k, v := range file.Config {
+		switch value := v.(type) {
+		case string:
+			cfg.Values[k] = value
+		case map[string]any:
+			if _, secure := value["secure"]; secure {
+				continue
+			}
+			cfg.Values[k] = mustJSON(t, v)
+		default:
+			cfg.Values[k] = mustJSON(t, v)
+		}
+	}
+	return cfg
+}
+
+// WithSecret adds a secret config value.
+func (c Config) WithSecret(key, value string) Config {
+	c.Values[key] = value
+	c.Secrets = append(c.Secrets, key)
+	return c
+}
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	out, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// Get walks the inputs by keys and list indexes ("spec", "addresses", "0"); secrets are unwrapped, and a
+// missing step yields a null value.
+func (r Resource) Get(path ...string) resource.PropertyValue {
+	v := resource.NewObjectProperty(r.Inputs)
+	for _, step := range path {
+		for v.IsSecret() {
+			v = v.SecretValue().Element
+		}
+		switch {
+		case v.IsObject():
+			v = v.ObjectValue()[resource.PropertyKey(step)]
+		case v.IsArray():
+			i, err := strconv.Atoi(step)
+			if err != nil || i >= len(v.ArrayValue()) {
+				return resource.NewNullProperty()
+			}
+			v = v.ArrayValue()[i]
+		default:
+			return resource.NewNullProperty()
+		}
+	}
+	return v
+}
+
+// String is Get for a string leaf ("" when absent or not a string).
+func (r Resource) String(path ...string) string {
+	v := r.Get(path...)
+	for v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
