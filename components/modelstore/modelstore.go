@@ -90,9 +90,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	parent := pulumi.Parent(store)
 
+	// Deleting the namespace would delete the data volume in it, so it stays whenever the volume does.
+	keepData := args.MinIO != nil && !args.MinIO.Volume.Purge
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace)},
-	}, parent)
+	}, parent, pulumi.RetainOnDelete(keepData))
 	if err != nil {
 		return nil, err
 	}

@@ -53,9 +53,10 @@ func (v *validator) label(key, value string) {
 
 func (v *validator) cluster(c Cluster) {
 	if c.Kubeconfig != "" {
-		if _, err := os.Stat(ExpandHome(c.Kubeconfig)); err != nil {
+		if _, err := os.Stat(ResolvePath(v.baseDir, c.Kubeconfig)); err != nil {
 			v.add("cluster.kubeconfig", c.Kubeconfig, "does not name a readable file",
-				"give the path of the cluster's kubeconfig, or leave it empty to use $KUBECONFIG or ~/.kube/config")
+				"give the path (relative to the project root) of the cluster's kubeconfig, or leave it empty for "+
+					"$KUBECONFIG or ~/.kube/config; for the sandbox, start its cluster first: scripts/cluster.sh up")
 		}
 	}
 	if c.Identifier == "" {
@@ -63,8 +64,8 @@ func (v *validator) cluster(c Cluster) {
 	}
 }
 
-// ExpandHome turns a leading "~/" into the user's home directory.
-func ExpandHome(path string) string {
+// expandHome turns a leading "~/" into the user's home directory.
+func expandHome(path string) string {
 	if rest, ok := strings.CutPrefix(path, "~/"); ok {
 		if home, err := os.UserHomeDir(); err == nil {
 			return filepath.Join(home, rest)
@@ -75,7 +76,7 @@ func ExpandHome(path string) string {
 
 // ResolvePath makes a config path absolute against the project root.
 func ResolvePath(baseDir, path string) string {
-	path = ExpandHome(path)
+	path = expandHome(path)
 	if filepath.IsAbs(path) || baseDir == "" {
 		return path
 	}

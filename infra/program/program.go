@@ -32,7 +32,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 		ClusterIdentifier: pulumi.String(s.Cluster.Identifier),
 	}
 	if s.Cluster.Kubeconfig != "" {
-		providerArgs.Kubeconfig = pulumi.String(config.ExpandHome(s.Cluster.Kubeconfig))
+		providerArgs.Kubeconfig = pulumi.String(config.ResolvePath(baseDir, s.Cluster.Kubeconfig))
 	}
 	if s.Cluster.Context != "" {
 		providerArgs.Context = pulumi.String(s.Cluster.Context)

@@ -1,6 +1,7 @@
 package program_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -169,5 +170,23 @@ func TestInvalidStackRegistersNothing(t *testing.T) {
 	}
 	if n := len(g.Snapshot()); n != 0 {
 		t.Errorf("%d resources were registered before validation failed: %v", n, g.Names())
+	}
+}
+
+func TestModelVolumeRetention(t *testing.T) {
+	for _, purge := range []bool{false, true} {
+		cfg := homelabConfig(t)
+		cfg.Values["seldon-ab:modelStore"] = strings.Replace(cfg.Values["seldon-ab:modelStore"],
+			`"persistence":{`, fmt.Sprintf(`"persistence":{"purgeOnDestroy":%t,`, purge), 1)
+		g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claim := g.Find(t, "kubernetes:core/v1:PersistentVolumeClaim", "model-store-data")
+		ns := g.Find(t, namespaceType, "model-store-namespace")
+		// Deleting the namespace deletes the claim in it, so both are kept, or neither.
+		if claim.RetainOnDelete == purge || ns.RetainOnDelete == purge {
+			t.Errorf("purgeOnDestroy=%t: claim retained %t, namespace retained %t", purge, claim.RetainOnDelete, ns.RetainOnDelete)
+		}
 	}
 }

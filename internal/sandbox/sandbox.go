@@ -1,0 +1,163 @@
+// Package sandbox drives the real Pulumi engine, through the Automation API and the very program the CLI runs,
+// against a local Kubernetes control plane: the test bed and benchmark harness of this project.
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"gopkg.in/yaml.v3"
+
+	"github.com/seldon-ab/provisioner/infra/config"
+	"github.com/seldon-ab/provisioner/infra/program"
+)
+
+// Passphrase encrypts the sandbox stack's throwaway credentials; it is public on purpose (README).
+const Passphrase = "sandbox"
+
+// Env is a ready toolchain and a running local cluster.
+type Env struct {
+	Root       string
+	Bin        string
+	Kubeconfig string
+	// Backend is this Env's own Pulumi state directory, so tests never touch a user's sandbox state.
+	Backend string
+	cmd     auto.PulumiCommand
+	env     map[string]string
+}
+
+// ProjectRoot finds the directory holding Pulumi.yaml, upwards from the working directory.
+func ProjectRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "Pulumi.yaml")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no Pulumi.yaml above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Start builds (or reuses) the toolchain and starts (or reuses) the local cluster called clusterName.
+func Start(clusterName string) (*Env, error) {
+	root, err := ProjectRoot()
+	if err != nil {
+		return nil, err
+	}
+	bin, err := script(root, "toolchain.sh")
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := script(root, "cluster.sh", "up", clusterName)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Root: root, Bin: bin, Kubeconfig: kubeconfig,
+		Backend: filepath.Join(root, ".state", "pulumi-"+clusterName)}
+	if err := os.MkdirAll(e.Backend, 0o755); err != nil {
+		return nil, err
+	}
+	home := filepath.Join(filepath.Dir(bin), "pulumi-home")
+	e.env = map[string]string{
+		"PULUMI_HOME":                                 home,
+		"PULUMI_BACKEND_URL":                          "file://" + e.Backend,
+		"PULUMI_CONFIG_PASSPHRASE":                    Passphrase,
+		"PULUMI_SKIP_UPDATE_CHECK":                    "1",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+		"PULUMI_IGNORE_AMBIENT_PLUGINS":               "true",
+		"PATH":                                        bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+	}
+	if _, err := os.Stat(filepath.Join(home, "plugins", "resource-kubernetes-v4.25.0")); err != nil {
+		install := exec.Command(filepath.Join(bin, "pulumi"), "plugin", "install", "resource", "kubernetes", "4.25.0",
+			"--file", filepath.Join(bin, "pulumi-resource-kubernetes"))
+		install.Env = e.environ()
+		if out, err := install.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("installing the kubernetes plugin: %v\n%s", err, out)
+		}
+	}
+	e.cmd, err = auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(bin), SkipVersionCheck: false})
+	if err != nil {
+		return nil, fmt.Errorf("the Pulumi CLI in %s: %w", bin, err)
+	}
+	return e, nil
+}
+
+func (e *Env) environ() []string {
+	out := os.Environ()
+	for k, v := range e.env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// script runs scripts/<name> and returns the last line it printed (the scripts print their result last).
+func script(root, name string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(root, "scripts", name), args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("scripts/%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], nil
+}
+
+// Stack selects (creating if needed) stackName in this Env's backend, running program.Program in-process.
+func (e *Env) Stack(ctx context.Context, stackName string) (auto.Stack, error) {
+	return auto.UpsertStackInlineSource(ctx, stackName, "seldon-ab", program.Program,
+		auto.WorkDir(e.Root), auto.Pulumi(e.cmd), auto.EnvVars(e.env))
+}
+
+// ConfigFile writes a copy of stacks/Pulumi.<stack>.yaml aimed at this Env's cluster, after mutate (may be nil)
+// edits its config map, and returns its path for the ConfigFile options of up, preview, refresh and destroy.
+func (e *Env) ConfigFile(stack, dir string, mutate func(cfg map[string]any)) (string, error) {
+	data, err := os.ReadFile(filepath.Join(e.Root, "stacks", "Pulumi."+stack+".yaml"))
+	if err != nil {
+		return "", err
+	}
+	var file map[string]any
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		return "", err
+	}
+	cfg, _ := file["config"].(map[string]any)
+	if cfg == nil {
+		cfg = map[string]any{}
+		file["config"] = cfg
+	}
+	cluster, _ := cfg[config.Namespace+":cluster"].(map[string]any)
+	if cluster == nil {
+		cluster = map[string]any{}
+	}
+	cluster["kubeconfig"] = e.Kubeconfig
+	cfg[config.Namespace+":cluster"] = cluster
+	if mutate != nil {
+		mutate(cfg)
+	}
+	out, err := yaml.Marshal(file)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	return path, os.WriteFile(path, out, 0o600)
+}
+
+// Kubectl runs the toolchain's kubectl against this Env's cluster.
+func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.Bin, "kubectl"), append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}

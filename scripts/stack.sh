@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Stack lifecycle through the Pulumi CLI, the way homelab users run it, with the locally built toolchain.
+# Usage: scripts/stack.sh up|preview|destroy|rebuild|refresh|cancel|outputs [stack]   (stack defaults to sandbox)
+# Extra pulumi flags go in PULUMI_ARGS. The sandbox stack starts its local cluster and uses the public sandbox
+# passphrase; any other stack needs PULUMI_CONFIG_PASSPHRASE (or _FILE) and its own backend if not local.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+action=${1:?usage: scripts/stack.sh up|preview|destroy|rebuild|refresh|cancel|outputs [stack]}
+stack=${2:-${STACK:-sandbox}}
+
+log() { printf '\033[1m[%s]\033[0m %s\n' "$stack" "$*" >&2; }
+die() { printf '\033[31m[%s] FAILED:\033[0m %s\n' "$stack" "$*" >&2; exit 1; }
+
+[ -f "$root/stacks/Pulumi.$stack.yaml" ] || die "no stack file stacks/Pulumi.$stack.yaml (stacks: $(ls "$root/stacks" | sed -n 's/^Pulumi\.\(.*\)\.yaml$/\1/p' | tr '\n' ' '))"
+
+. "$here/pulumi-env.sh"
+
+if [ "$stack" = sandbox ]; then
+  "$here/cluster.sh" up sandbox >/dev/null
+  # The sandbox's credentials are throwaway and its passphrase is public (README); real stacks bring their own.
+  export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE:-sandbox}
+fi
+if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+  die "set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) for stack $stack"
+fi
+
+cd "$root"
+pulumi stack select --create "$stack" --secrets-provider passphrase >/dev/null
+
+yes=()
+[ "$stack" = sandbox ] || [ "${YES:-}" = 1 ] && yes=(--yes)
+
+timed() { # timed LABEL CMD...: runs CMD and reports its wall time
+  local label=$1 start=$SECONDS; shift
+  "$@"
+  log "$label took $((SECONDS - start)) s"
+}
+
+case $action in
+  up) timed up pulumi up --stack "$stack" "${yes[@]}" ${PULUMI_ARGS:-} ;;
+  preview) pulumi preview --stack "$stack" --diff ${PULUMI_ARGS:-} ;;
+  destroy) timed destroy pulumi destroy --stack "$stack" "${yes[@]}" ${PULUMI_ARGS:-} ;;
+  refresh) pulumi refresh --stack "$stack" "${yes[@]}" ${PULUMI_ARGS:-} ;;
+  cancel) pulumi cancel --stack "$stack" --yes ;;
+  outputs) pulumi stack output --stack "$stack" ;;
+  rebuild)
+    start=$SECONDS
+    timed destroy pulumi destroy --stack "$stack" --yes ${PULUMI_ARGS:-}
+    timed up pulumi up --stack "$stack" --yes ${PULUMI_ARGS:-}
+    log "rebuild (destroy + up) took $((SECONDS - start)) s"
+    ;;
+  *) die "unknown action '$action' (up, preview, destroy, rebuild, refresh, cancel, outputs)" ;;
+esac
+
+if [ "$stack" = sandbox ] && { [ "$action" = up ] || [ "$action" = rebuild ]; }; then
+  kubeconfig=$("$here/cluster.sh" kubeconfig sandbox)
+  log "created: $(pulumi stack --stack "$stack" --show-urns 2>/dev/null | grep -c 'URN:') resources; outputs:"
+  pulumi stack output --stack "$stack" >&2
+  cat >&2 <<MSG
+Look at it with kubectl:
+  export KUBECONFIG=$kubeconfig
+  kubectl get ns
+  kubectl -n metallb-system get ipaddresspools,l2advertisements
+  kubectl -n ingress-nginx get svc,ingressclass
+  kubectl -n minio get deploy,svc,pvc,jobs
+Remove it: make sandbox-down
+MSG
+fi

@@ -1,0 +1,289 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+)
+
+// stackNamespaces are the namespaces the sandbox stack creates.
+var stackNamespaces = []string{"metallb-system", "ingress-nginx", "minio"}
+
+func testContext(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// kubeJSON reads an object (or list) from the API server as JSON.
+func kubeJSON(t *testing.T, ctx context.Context, args ...string) map[string]any {
+	t.Helper()
+	out, err := env.Kubectl(ctx, append(args, "-o", "json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(out), &obj); err != nil {
+		t.Fatalf("kubectl %v: %v", args, err)
+	}
+	return obj
+}
+
+func field(obj any, path ...any) any {
+	for _, step := range path {
+		switch s := step.(type) {
+		case string:
+			m, _ := obj.(map[string]any)
+			obj = m[s]
+		case int:
+			l, _ := obj.([]any)
+			if s >= len(l) {
+				return nil
+			}
+			obj = l[s]
+		}
+	}
+	return obj
+}
+
+func namespaces(t *testing.T, ctx context.Context) map[string]string {
+	t.Helper()
+	phases := map[string]string{}
+	for _, item := range field(kubeJSON(t, ctx, "get", "namespaces"), "items").([]any) {
+		phases[field(item, "metadata", "name").(string)] = field(item, "status", "phase").(string)
+	}
+	return phases
+}
+
+func sandboxStack(t *testing.T, ctx context.Context) (auto.Stack, string) {
+	t.Helper()
+	stack, err := env.Stack(ctx, "sandbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := env.ConfigFile("sandbox", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stack, cfg
+}
+
+// TestSandboxLifecycle is one user's session: a broken stack file refused, up, a no-change preview, destroy, up
+// again, an interrupted up recovered, and a final destroy.
+func TestSandboxLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sandbox tier")
+	}
+	ctx := testContext(t, 25*time.Minute)
+	stack, cfg := sandboxStack(t, ctx)
+	// Start from nothing, whatever an earlier run left.
+	if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+		t.Fatalf("initial destroy: %v", err)
+	}
+
+	t.Run("a bad stack file fails before any object is created", func(t *testing.T) {
+		before := namespaces(t, ctx)
+		bad, err := env.ConfigFile("sandbox", t.TempDir(), func(c map[string]any) {
+			c["seldon-ab:ingress"].(map[string]any)["loadBalancerIP"] = "10.0.0.9"
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = stack.Up(ctx, optup.ConfigFile(bad))
+		if err == nil || !strings.Contains(err.Error(), "seldon-ab:ingress.loadBalancerIP") {
+			t.Fatalf("want the error to name ingress.loadBalancerIP, got %v", err)
+		}
+		if after := namespaces(t, ctx); len(after) != len(before) {
+			t.Errorf("the cluster changed: namespaces %v -> %v", before, after)
+		}
+	})
+
+	t.Run("up creates every object with the fields the stack asks for", func(t *testing.T) {
+		res, err := stack.Up(ctx, optup.ConfigFile(cfg))
+		if err != nil {
+			t.Fatalf("up: %v", err)
+		}
+		if res.Summary.Result != "succeeded" {
+			t.Fatalf("up result %s", res.Summary.Result)
+		}
+		assertSandboxObjects(t, ctx)
+		if ip := res.Outputs["ingressIP"].Value; ip != "192.168.1.249" {
+			t.Errorf("ingressIP output = %v", ip)
+		}
+		if !res.Outputs["rcloneConfig"].Secret {
+			t.Error("the rclone config output is not a secret")
+		}
+	})
+
+	t.Run("a second preview shows no changes", func(t *testing.T) {
+		assertNoChanges(t, ctx, stack, cfg)
+	})
+
+	t.Run("destroy leaves nothing behind but the retained model volume", func(t *testing.T) {
+		if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+			t.Fatalf("destroy: %v", err)
+		}
+		assertDestroyed(t, ctx)
+	})
+
+	t.Run("up again after destroy converges", func(t *testing.T) {
+		if _, err := stack.Up(ctx, optup.ConfigFile(cfg)); err != nil {
+			t.Fatalf("second up: %v", err)
+		}
+		assertSandboxObjects(t, ctx)
+		assertNoChanges(t, ctx, stack, cfg)
+	})
+
+	t.Run("an interrupted up is recovered with cancel, refresh and up", func(t *testing.T) {
+		if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+			t.Fatalf("destroy: %v", err)
+		}
+		interrupted, cancel := context.WithTimeout(ctx, 6*time.Second)
+		_, err := stack.Up(interrupted, optup.ConfigFile(cfg))
+		cancel()
+		if err == nil {
+			t.Fatal("the up finished before it could be interrupted; interrupt it sooner")
+		}
+		// What a user does after Ctrl-C twice or a killed terminal: release the lock, reconcile state, go again.
+		_ = stack.Cancel(ctx)
+		if _, err := stack.Refresh(ctx, optrefresh.ConfigFile(cfg), optrefresh.ClearPendingCreates()); err != nil {
+			t.Fatalf("refresh after interruption: %v", err)
+		}
+		if _, err := stack.Up(ctx, optup.ConfigFile(cfg)); err != nil {
+			t.Fatalf("up after interruption: %v", err)
+		}
+		assertSandboxObjects(t, ctx)
+		assertNoChanges(t, ctx, stack, cfg)
+	})
+
+	t.Run("final destroy", func(t *testing.T) {
+		if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+			t.Fatalf("destroy: %v", err)
+		}
+		assertDestroyed(t, ctx)
+	})
+}
+
+func assertNoChanges(t *testing.T, ctx context.Context, stack auto.Stack, cfg string) {
+	t.Helper()
+	res, err := stack.Preview(ctx, optpreview.ConfigFile(cfg), optpreview.ExpectNoChanges())
+	if err != nil {
+		t.Fatalf("preview after up reports changes: %v", err)
+	}
+	for op, n := range res.ChangeSummary {
+		if op != apitype.OpSame && n > 0 {
+			t.Errorf("preview after up: %d %s", n, op)
+		}
+	}
+}
+
+func assertSandboxObjects(t *testing.T, ctx context.Context) {
+	t.Helper()
+	ns := kubeJSON(t, ctx, "get", "namespace", "metallb-system")
+	if field(ns, "metadata", "labels", "pod-security.kubernetes.io/enforce") != "privileged" {
+		t.Errorf("metallb-system is not privileged: %v", field(ns, "metadata", "labels"))
+	}
+	pool := kubeJSON(t, ctx, "-n", "metallb-system", "get", "ipaddresspools.metallb.io", "lan")
+	if field(pool, "spec", "addresses", 0) != "192.168.1.200-192.168.1.250" {
+		t.Errorf("pool addresses = %v", field(pool, "spec", "addresses"))
+	}
+	l2 := kubeJSON(t, ctx, "-n", "metallb-system", "get", "l2advertisements.metallb.io", "lan")
+	if field(l2, "spec", "ipAddressPools", 0) != "lan" {
+		t.Errorf("l2 advertisement pools = %v", field(l2, "spec", "ipAddressPools"))
+	}
+	webhooks := kubeJSON(t, ctx, "get", "validatingwebhookconfiguration", "metallb-webhook-configuration")
+	if hooks, _ := field(webhooks, "webhooks").([]any); len(hooks) != 0 {
+		t.Errorf("the sandbox keeps %d MetalLB webhooks that no controller answers", len(hooks))
+	}
+	for _, deployment := range []string{"metallb-controller"} {
+		kubeJSON(t, ctx, "-n", "metallb-system", "get", "deployment", deployment)
+	}
+	kubeJSON(t, ctx, "-n", "metallb-system", "get", "daemonset", "metallb-speaker")
+
+	svc := findLoadBalancer(t, ctx, "ingress-nginx")
+	if field(svc, "metadata", "annotations", "metallb.io/loadBalancerIPs") != "192.168.1.249" ||
+		field(svc, "status", "loadBalancer", "ingress", 0, "ip") != "192.168.1.249" {
+		t.Errorf("ingress Service IP: annotation %v, status %v", field(svc, "metadata", "annotations"), field(svc, "status"))
+	}
+	class := kubeJSON(t, ctx, "get", "ingressclass", "nginx")
+	if field(class, "spec", "controller") != "k8s.io/ingress-nginx" {
+		t.Errorf("IngressClass controller = %v", field(class, "spec", "controller"))
+	}
+	if out, _ := env.Kubectl(ctx, "get", "validatingwebhookconfigurations", "-o", "name"); strings.Contains(out, "ingress-nginx") {
+		t.Errorf("an ingress-nginx admission webhook exists without its certificate jobs: %s", out)
+	}
+
+	minio := kubeJSON(t, ctx, "-n", "minio", "get", "deployment", "minio")
+	if field(minio, "status", "availableReplicas") != float64(1) {
+		t.Errorf("MinIO is not available: %v", field(minio, "status"))
+	}
+	claim := kubeJSON(t, ctx, "-n", "minio", "get", "pvc", "model-store-data")
+	if field(claim, "status", "phase") != "Bound" {
+		t.Errorf("MinIO's volume is %v", field(claim, "status", "phase"))
+	}
+	jobs := kubeJSON(t, ctx, "-n", "minio", "get", "jobs")
+	if items := field(jobs, "items").([]any); len(items) != 1 || field(items[0], "status", "succeeded") != float64(1) {
+		t.Errorf("bucket job did not complete: %v", jobs)
+	}
+	svcMinio := kubeJSON(t, ctx, "-n", "minio", "get", "service", "minio-console")
+	if field(svcMinio, "spec", "type") != "ClusterIP" {
+		t.Errorf("the MinIO console is exposed: %v", field(svcMinio, "spec", "type"))
+	}
+}
+
+func findLoadBalancer(t *testing.T, ctx context.Context, namespace string) map[string]any {
+	t.Helper()
+	for _, item := range field(kubeJSON(t, ctx, "-n", namespace, "get", "services"), "items").([]any) {
+		if field(item, "spec", "type") == "LoadBalancer" {
+			return item.(map[string]any)
+		}
+	}
+	t.Fatalf("no LoadBalancer Service in %s", namespace)
+	return nil
+}
+
+func assertDestroyed(t *testing.T, ctx context.Context) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		phases := namespaces(t, ctx)
+		var left []string
+		for _, ns := range stackNamespaces {
+			if phase, ok := phases[ns]; ok && !(ns == "minio" && phase == "Active") {
+				left = append(left, ns+"="+phase)
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("namespaces left after destroy: %v", left)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	// The model volume (and the namespace holding it) outlives destroy unless purgeOnDestroy is set.
+	claim := kubeJSON(t, ctx, "-n", "minio", "get", "pvc", "model-store-data")
+	if field(claim, "status", "phase") != "Bound" {
+		t.Errorf("the retained model volume is %v", field(claim, "status", "phase"))
+	}
+	for _, kind := range []string{"deployments", "services", "secrets", "jobs"} {
+		out, _ := env.Kubectl(ctx, "-n", "minio", "get", kind, "-o", "name")
+		for _, name := range strings.Fields(out) {
+			t.Errorf("minio still holds %s after destroy", name)
+		}
+	}
+	for _, crd := range []string{"ipaddresspools.metallb.io"} {
+		if out, err := env.Kubectl(ctx, "get", "crd", crd); err == nil {
+			t.Errorf("CRD %s survived destroy: %s", crd, out)
+		}
+	}
+}
