@@ -48,9 +48,10 @@ func stackObjects(t *testing.T, stack string) map[string]any {
 	out := map[string]any{}
 	for k, v := range file.Config {
 		if key, ok := strings.CutPrefix(k, config.Namespace+":"); ok {
-			if _, isSecure := v.(map[string]any)["secure"]; !isSecure {
-				out[key] = v
+			if m, isMap := v.(map[string]any); isMap && m["secure"] != nil {
+				continue
 			}
+			out[key] = v
 		}
 	}
 	return out
@@ -263,6 +264,45 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 			set(t, o, "modelStore.expose", map[string]any{"ip": "192.168.1.240"})
 			set(t, o, "modelStore.seed", []any{map[string]any{"source": "stacks", "bucket": "models", "prefix": "x"}})
 		}, "modelStore.seed[0].bucket", "not one of modelStore.buckets"},
+		{"two runtimes for one namespace", func(t *testing.T, o map[string]any) {
+			set(t, o, "seldon.modelNamespaces", []any{"seldon-system", "seldon-system"})
+		}, "seldon.modelNamespaces[1]", "two schedulers"},
+		{"scikit-learn is not sklearn", func(t *testing.T, o map[string]any) {
+			set(t, o, "models.0.requirements", []any{"mlflow", "scikit-learn"})
+		}, "models[0].requirements[1]", `the Server offers "sklearn"`},
+		{"requirement without the extra capability", func(t *testing.T, o map[string]any) {
+			set(t, o, "seldon.servers.0.extraCapabilities", []any{"numpy"})
+		}, "models[0].requirements[1]", `add "torch" to the Server's extraCapabilities`},
+		{"model outside every model namespace", func(t *testing.T, o map[string]any) { set(t, o, "models.1.namespace", "models") },
+			"models[1].namespace", "no scheduler would own it"},
+		{"storage URI scheme is not the rclone remote", func(t *testing.T, o map[string]any) {
+			set(t, o, "models.0.storageUri", "minio://mlflow-artifacts/baseline-predictor")
+		}, "models[0].storageUri", `rclone remote is named "s3"`},
+		{"storage URI in an undeclared bucket", func(t *testing.T, o map[string]any) {
+			set(t, o, "models.0.storageUri", "s3://models/baseline-predictor")
+		}, "models[0].storageUri", "not in modelStore.buckets"},
+		{"model on an unknown server", func(t *testing.T, o map[string]any) { set(t, o, "models.0.server", "triton") },
+			"models[0].server", "not a Server in namespace seldon-system"},
+		{"server config unknown", func(t *testing.T, o map[string]any) { set(t, o, "seldon.servers.0.serverConfig", "mlserver-1") },
+			"seldon.servers[0].serverConfig", "use mlserver or triton"},
+		{"candidate is not a model", func(t *testing.T, o map[string]any) { set(t, o, "experiment.candidates.1.name", "enhanced-predictor_1") },
+			"experiment.candidates[1].name", "not a Model declared"},
+		{"zero weight", func(t *testing.T, o map[string]any) { set(t, o, "experiment.candidates.1.weight", 0) },
+			"experiment.candidates[1].weight", "must be positive"},
+		{"default is not a candidate", func(t *testing.T, o map[string]any) { set(t, o, "experiment.default", "champion") },
+			"experiment.default", "not one of the candidates"},
+		{"a single candidate", func(t *testing.T, o map[string]any) {
+			set(t, o, "experiment.candidates", []any{map[string]any{"name": "baseline-predictor", "weight": 100}})
+		}, "experiment.candidates", "at least two"},
+		{"mirror is a candidate", func(t *testing.T, o map[string]any) {
+			set(t, o, "experiment.mirror", map[string]any{"name": "enhanced-predictor", "percent": 10})
+		}, "experiment.mirror.name", "also a candidate"},
+		{"controller env name invalid", func(t *testing.T, o map[string]any) { set(t, o, "seldon.controllerEnv", map[string]any{"LOG-LEVEL": "debug"}) },
+			"seldon.controllerEnv.LOG-LEVEL", "not an environment variable name"},
+		{"path prefix with a regex", func(t *testing.T, o map[string]any) { set(t, o, "seldon.pathPrefix", "/seldon-system(/|$)(.*)") },
+			"seldon.pathPrefix", "not a plain path prefix"},
+		{"envoy on a NodePort", func(t *testing.T, o map[string]any) { set(t, o, "seldon.envoy.serviceType", "NodePort") },
+			"seldon.envoy.serviceType", "not ClusterIP or LoadBalancer"},
 		{"misspelt key gets a suggestion", func(t *testing.T, o map[string]any) {
 			set(t, o, "metallb.pools.0", map[string]any{"name": "lan", "adresses": []any{"192.168.1.200-192.168.1.250"}})
 		}, "metallb.pools[0].adresses", `did you mean "addresses"`},
@@ -300,7 +340,7 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 func TestAllErrorsAreReportedAtOnce(t *testing.T) {
 	objects := stackObjects(t, "homelab")
 	set(t, objects, "ingress.loadBalancerIP", "10.1.1.1")
-	set(t, objects, "modelStore.buckets", []any{"Bad_Bucket"})
+	set(t, objects, "ingress.replicas", 0)
 	set(t, objects, "charts.metallb.version", "latest")
 	_, err := load(t, objects)
 	var errs config.Errors
@@ -351,4 +391,26 @@ func TestCredentials(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestSchedulerHostEnvIsAcceptedWithAWarningThatItDoesNothing(t *testing.T) {
+	objects := stackObjects(t, "homelab")
+	set(t, objects, "seldon.controllerEnv", map[string]any{"SELDON_SCHEDULER_HOST": "seldon-scheduler.seldon-system"})
+	s, err := load(t, objects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "seldon-scheduler.<namespace of the Model or Experiment>:9004") {
+		t.Errorf("warnings = %q", s.Warnings)
+	}
+}
+
+func TestNamespacesDefaultToTheFirstModelNamespace(t *testing.T) {
+	s, err := load(t, stackObjects(t, "homelab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Models[0].Namespace != "seldon-system" || s.Experiment.Namespace != "seldon-system" || s.Seldon.Servers[0].Namespace != "seldon-system" {
+		t.Errorf("namespaces: model %q experiment %q server %q", s.Models[0].Namespace, s.Experiment.Namespace, s.Seldon.Servers[0].Namespace)
+	}
 }

@@ -35,6 +35,8 @@ func Defaults(stackName string) Stack {
 			MetalLB:      Chart{Version: MetalLBChartVersion, Repository: "https://metallb.github.io/metallb"},
 			IngressNginx: Chart{Version: IngressNginxChartVersion, Repository: "https://kubernetes.github.io/ingress-nginx"},
 			MinIO:        Chart{Version: MinIOChartVersion, Repository: "https://charts.min.io"},
+			SeldonCRDs:   Chart{Version: SeldonChartVersion, Repository: seldonChartRepository},
+			SeldonSetup:  Chart{Version: SeldonChartVersion, Repository: seldonChartRepository},
 		},
 		MetalLB: MetalLB{
 			Namespace:          "metallb-system",
@@ -49,6 +51,13 @@ func Defaults(stackName string) Stack {
 			Replicas:  1,
 			Resources: resources("100m", "128Mi", "512Mi"),
 		},
+		Seldon: Seldon{
+			Namespace:           "seldon-system",
+			ControllerResources: resources("10m", "64Mi", "256Mi"),
+			Envoy:               Envoy{Replicas: 1, ServiceType: "ClusterIP"},
+			WaitForReady:        boolPtr(true),
+		},
+		Experiment: Experiment{Name: "financial-ab-test-experiment"},
 		ModelStore: ModelStore{
 			Type:               StoreMinIO,
 			Namespace:          "minio",

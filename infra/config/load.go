@@ -34,6 +34,9 @@ func objectKeys(s *Stack) map[string]any {
 		"metallb":    &s.MetalLB,
 		"ingress":    &s.Ingress,
 		"modelStore": &s.ModelStore,
+		"seldon":     &s.Seldon,
+		"models":     &s.Models,
+		"experiment": &s.Experiment,
 		"commands":   &s.Commands,
 	}
 }
@@ -59,6 +62,7 @@ func Load(src Source, opts Options) (*Stack, error) {
 	}
 	errs = append(errs, unknownTopLevelKeys(src.Keys(), targets)...)
 	stack.Credentials, errs = readCredentials(src, opts.StackName, errs)
+	normalizeSeldon(&stack)
 	// Sections with shape problems still decoded what they could: validate anyway, so one run shows everything.
 	errs = append(errs, Validate(&stack, opts.BaseDir)...)
 	if len(errs) > 0 {

@@ -15,7 +15,12 @@ type Stack struct {
 	MetalLB    MetalLB    `json:"metallb"`
 	Ingress    Ingress    `json:"ingress"`
 	ModelStore ModelStore `json:"modelStore"`
+	Seldon     Seldon     `json:"seldon"`
+	Models     []Model    `json:"models"`
+	Experiment Experiment `json:"experiment"`
 	Commands   Commands   `json:"commands"`
+	// Warnings are settings that are valid but do not do what they look like they do.
+	Warnings []string `json:"-"`
 	// Credentials come from secret config keys, never from the objects above.
 	Credentials Credentials `json:"-"`
 }
@@ -42,6 +47,8 @@ type Charts struct {
 	MetalLB      Chart `json:"metallb"`
 	IngressNginx Chart `json:"ingressNginx"`
 	MinIO        Chart `json:"minio"`
+	SeldonCRDs   Chart `json:"seldonCrds"`
+	SeldonSetup  Chart `json:"seldonSetup"`
 }
 
 // Resources are a container's requests and limits.

@@ -37,10 +37,13 @@ func Validate(s *Stack, baseDir string) Errors {
 	if s.ModelStore.Type == StoreMinIO {
 		v.chart("charts.minio", MinIOChartName, s.Charts.MinIO)
 	}
+	v.chart("charts.seldonCrds", SeldonCRDsChartName, s.Charts.SeldonCRDs)
+	v.chart("charts.seldonSetup", SeldonSetupChartName, s.Charts.SeldonSetup)
 	pools := v.metallb(s.MetalLB)
 	v.ingress(s.Ingress)
 	v.modelStore(s.ModelStore, s.Commands, s.Credentials)
 	v.fixedIPs(s, pools)
+	v.seldon(s)
 	return v.errs
 }
 

@@ -1,0 +1,100 @@
+package config
+
+// Seldon Core v2 chart versions and names.
+const (
+	SeldonChartVersion    = "2.10.2"
+	SeldonCRDsChartName   = "seldon-core-v2-crds"
+	SeldonSetupChartName  = "seldon-core-v2-setup"
+	seldonChartRepository = "https://seldonio.github.io/helm-charts"
+)
+
+// MLServerDefaultCapabilities are what ServerConfig mlserver advertises in 2.10.2; a Server's extraCapabilities add
+// to them, while Server.spec.capabilities would replace them (the field story's `scikit-learn` mistake).
+var MLServerDefaultCapabilities = []string{
+	"mlserver", "alibi-detect", "alibi-explain", "huggingface", "lightgbm", "mlflow", "python", "sklearn", "spark-mlib", "xgboost",
+}
+
+// TritonDefaultCapabilities are what ServerConfig triton advertises.
+var TritonDefaultCapabilities = []string{"triton", "dali", "fil", "onnx", "openvino", "python", "pytorch", "tensorflow", "tensorrt"}
+
+// Seldon configures the controller, one runtime (scheduler, envoy) per model namespace, and the Servers.
+type Seldon struct {
+	// Namespace holds the controller manager, SeldonConfig and ServerConfigs.
+	Namespace string `json:"namespace"`
+	// ModelNamespaces each get exactly one SeldonRuntime; Servers, Models and the Experiment live in them.
+	// Defaults to [Namespace], the field setup's single namespace.
+	ModelNamespaces []string `json:"modelNamespaces"`
+	// ControllerEnv is extra environment for the controller manager container.
+	ControllerEnv       map[string]string `json:"controllerEnv"`
+	ControllerResources Resources         `json:"controllerResources"`
+	Envoy               Envoy             `json:"envoy"`
+	// KafkaBootstrap enables the dataflow engine, model gateway and pipeline gateway; empty disables them, which
+	// model and experiment inference do not need.
+	KafkaBootstrap string   `json:"kafkaBootstrap"`
+	Servers        []Server `json:"servers"`
+	// WaitForReady gates Pulumi on the Ready conditions Seldon's controller sets, and the mesh Ingress on its
+	// address; only a cluster with no running controllers (the sandbox) turns it off.
+	WaitForReady *bool `json:"waitForReady"`
+	// PathPrefix, when set (e.g. /seldon), adds an Ingress that strips it and keeps /v2 for envoy.
+	PathPrefix string `json:"pathPrefix"`
+}
+
+// Envoy sizes the data plane entry point (Service seldon-mesh).
+type Envoy struct {
+	Replicas    int    `json:"replicas"`
+	ServiceType string `json:"serviceType"`
+}
+
+// Server is one Seldon inference Server.
+type Server struct {
+	Name              string   `json:"name"`
+	Namespace         string   `json:"namespace"`
+	ServerConfig      string   `json:"serverConfig"`
+	Replicas          int      `json:"replicas"`
+	ExtraCapabilities []string `json:"extraCapabilities"`
+}
+
+// Model is one Seldon Model.
+type Model struct {
+	Name         string   `json:"name"`
+	Namespace    string   `json:"namespace"`
+	StorageURI   string   `json:"storageUri"`
+	Requirements []string `json:"requirements"`
+	Memory       string   `json:"memory"`
+	Server       string   `json:"server"`
+	SecretName   string   `json:"secretName"`
+	Replicas     int      `json:"replicas"`
+}
+
+// Experiment splits traffic between candidate Models.
+type Experiment struct {
+	Name       string      `json:"name"`
+	Namespace  string      `json:"namespace"`
+	Default    string      `json:"default"`
+	Candidates []Candidate `json:"candidates"`
+	Mirror     *Mirror     `json:"mirror"`
+}
+
+// Candidate is a Model and its weight; its share is weight / sum of weights.
+type Candidate struct {
+	Name   string `json:"name"`
+	Weight int    `json:"weight"`
+}
+
+// Mirror copies a percentage of traffic to a Model whose answers are discarded.
+type Mirror struct {
+	Name    string `json:"name"`
+	Percent int    `json:"percent"`
+}
+
+// Capabilities lists what a Server advertises: its ServerConfig's defaults plus its extra capabilities.
+func (s Server) Capabilities() []string {
+	base := MLServerDefaultCapabilities
+	if s.ServerConfig == "triton" {
+		base = TritonDefaultCapabilities
+	}
+	return append(append([]string(nil), base...), s.ExtraCapabilities...)
+}
+
+// WaitsForReady reports whether Pulumi waits on controller-set conditions.
+func (s Seldon) WaitsForReady() bool { return s.WaitForReady == nil || *s.WaitForReady }

@@ -1,0 +1,236 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// normalizeSeldon fills defaults that depend on other settings: namespaces default to the first model namespace.
+func normalizeSeldon(s *Stack) {
+	if len(s.Seldon.ModelNamespaces) == 0 {
+		s.Seldon.ModelNamespaces = []string{s.Seldon.Namespace}
+	}
+	first := s.Seldon.ModelNamespaces[0]
+	for i := range s.Seldon.Servers {
+		server := &s.Seldon.Servers[i]
+		server.Namespace = or(server.Namespace, first)
+		server.ServerConfig = or(server.ServerConfig, "mlserver")
+		if server.Replicas == 0 {
+			server.Replicas = 1
+		}
+	}
+	for i := range s.Models {
+		s.Models[i].Namespace = or(s.Models[i].Namespace, first)
+	}
+	s.Experiment.Namespace = or(s.Experiment.Namespace, first)
+}
+
+func or(value, fallback string) string {
+	if value == "" {
+		return fallback
+	}
+	return value
+}
+
+func (v *validator) seldon(s *Stack) {
+	sd := s.Seldon
+	v.label("seldon.namespace", sd.Namespace)
+	v.resources("seldon.controllerResources", sd.ControllerResources)
+	seen := map[string]bool{}
+	for i, ns := range sd.ModelNamespaces {
+		key := fmt.Sprintf("seldon.modelNamespaces[%d]", i)
+		v.label(key, ns)
+		if seen[ns] {
+			v.add(key, ns, "is listed twice, which would give the namespace two SeldonRuntimes: two schedulers "+
+				"fighting over the same models (routes removed and re-added in a loop)",
+				"list each model namespace once; exactly one scheduler must own a namespace")
+		}
+		seen[ns] = true
+	}
+	for _, name := range sortedKeys(sd.ControllerEnv) {
+		key := "seldon.controllerEnv." + name
+		if !envName.MatchString(name) {
+			v.add(key, name, "is not an environment variable name", "use letters, digits and '_', not starting with a digit")
+		}
+		if name == "SELDON_SCHEDULER_HOST" || name == "SELDON_SCHEDULER_PORT" {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s:%s has no effect: since Seldon Core 2.6 the controller reads "+
+				"no %s; it dials seldon-scheduler.<namespace of the Model or Experiment>:9004. Put a SeldonRuntime in "+
+				"each model namespace (seldon.modelNamespaces) instead of pointing the controller elsewhere.", Namespace, key, name))
+		}
+	}
+	if sd.Envoy.Replicas < 1 {
+		v.add("seldon.envoy.replicas", fmt.Sprint(sd.Envoy.Replicas), "must be at least 1", "envoy is the data plane entry point; set 1 or more")
+	}
+	if sd.Envoy.ServiceType != "ClusterIP" && sd.Envoy.ServiceType != "LoadBalancer" {
+		v.add("seldon.envoy.serviceType", sd.Envoy.ServiceType, "is not ClusterIP or LoadBalancer",
+			"use ClusterIP (clients come through the ingress) or LoadBalancer")
+	}
+	if sd.PathPrefix != "" && (!strings.HasPrefix(sd.PathPrefix, "/") || strings.HasSuffix(sd.PathPrefix, "/") ||
+		strings.HasPrefix(sd.PathPrefix, "/v2") || strings.ContainsAny(sd.PathPrefix, "()$^*?+ ")) {
+		v.add("seldon.pathPrefix", sd.PathPrefix, "is not a plain path prefix",
+			"write it like /seldon: a leading slash, no trailing slash, no regex, not /v2 (envoy only routes /v2)")
+	}
+	servers := map[string]Server{}
+	for i, server := range sd.Servers {
+		key := fmt.Sprintf("seldon.servers[%d]", i)
+		v.label(key+".name", server.Name)
+		v.inModelNamespace(key+".namespace", server.Namespace, sd.ModelNamespaces)
+		if _, dup := servers[server.Namespace+"/"+server.Name]; dup {
+			v.add(key+".name", server.Name, "is declared twice in namespace "+server.Namespace, "give each Server its own name")
+		}
+		servers[server.Namespace+"/"+server.Name] = server
+		if server.ServerConfig != "mlserver" && server.ServerConfig != "triton" {
+			v.add(key+".serverConfig", server.ServerConfig, "is not a ServerConfig of the setup chart", "use mlserver or triton")
+		}
+		if server.Replicas < 1 {
+			v.add(key+".replicas", fmt.Sprint(server.Replicas), "must be at least 1", "set 1 or more")
+		}
+	}
+	models := v.models(s, servers)
+	v.experiment(s.Experiment, models, sd.ModelNamespaces)
+}
+
+func (v *validator) inModelNamespace(key, ns string, modelNamespaces []string) {
+	if !slices.Contains(modelNamespaces, ns) {
+		v.add(key, ns, "is not a model namespace, so no scheduler would own it",
+			"use one of seldon.modelNamespaces ("+strings.Join(modelNamespaces, ", ")+") or add it there")
+	}
+}
+
+func (v *validator) models(s *Stack, servers map[string]Server) map[string]Model {
+	models := map[string]Model{}
+	if len(s.Models) == 0 {
+		v.add("models", "", "is empty", "declare the Models the experiment splits traffic between")
+	}
+	for i, m := range s.Models {
+		key := fmt.Sprintf("models[%d]", i)
+		v.label(key+".name", m.Name)
+		v.inModelNamespace(key+".namespace", m.Namespace, s.Seldon.ModelNamespaces)
+		if _, dup := models[m.Namespace+"/"+m.Name]; dup {
+			v.add(key+".name", m.Name, "is declared twice in namespace "+m.Namespace, "give each Model its own name")
+		}
+		models[m.Namespace+"/"+m.Name] = m
+		v.storageURI(key+".storageUri", m.StorageURI, s.ModelStore)
+		if m.Memory != "" && !quantity.MatchString(m.Memory) {
+			v.add(key+".memory", m.Memory, "is not a memory quantity", "write e.g. 1Gi")
+		}
+		if m.Replicas < 0 {
+			v.add(key+".replicas", fmt.Sprint(m.Replicas), "is negative", "leave it out (1) or set a positive count")
+		}
+		server, found := servers[m.Namespace+"/"+m.Server]
+		if m.Server != "" && !found {
+			v.add(key+".server", m.Server, "is not a Server in namespace "+m.Namespace, "name one of seldon.servers in that namespace")
+			continue
+		}
+		candidates := []Server{server}
+		if m.Server == "" {
+			candidates = nil
+			for _, srv := range servers {
+				if srv.Namespace == m.Namespace {
+					candidates = append(candidates, srv)
+				}
+			}
+		}
+		v.requirements(key, m, candidates)
+	}
+	return models
+}
+
+// requirements refuses a Model no Server can load: Seldon matches requirements to capabilities by exact string.
+func (v *validator) requirements(key string, m Model, servers []Server) {
+	if len(servers) == 0 {
+		v.add(key+".server", m.Server, "has no Server in namespace "+m.Namespace+" to run on", "declare one in seldon.servers")
+		return
+	}
+	for j, req := range m.Requirements {
+		satisfied := false
+		for _, srv := range servers {
+			satisfied = satisfied || slices.Contains(srv.Capabilities(), req)
+		}
+		if satisfied {
+			continue
+		}
+		fix := fmt.Sprintf("add %q to the Server's extraCapabilities", req)
+		for _, srv := range servers {
+			for _, capability := range srv.Capabilities() {
+				if sameLibrary(req, capability) {
+					fix = fmt.Sprintf("Seldon compares exact strings: the Server offers %q; use that, or add %q to its extraCapabilities", capability, req)
+				}
+			}
+		}
+		v.add(fmt.Sprintf("%s.requirements[%d]", key, j), req, "matches no capability of a Server in "+m.Namespace+
+			", so the Model would never be scheduled", fix)
+	}
+}
+
+func (v *validator) storageURI(key, uri string, store ModelStore) {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok || rest == "" {
+		v.add(key, uri, "is not a storage URI", fmt.Sprintf("write %s://<bucket>/<path>", store.RcloneRemote))
+		return
+	}
+	if scheme != store.RcloneRemote {
+		v.add(key, uri, fmt.Sprintf("uses scheme %q but the model store's rclone remote is named %q", scheme, store.RcloneRemote),
+			fmt.Sprintf("write %s://%s (the scheme must equal the rclone remote name)", store.RcloneRemote, rest))
+		return
+	}
+	bucket, _, _ := strings.Cut(rest, "/")
+	if !slices.Contains(store.Buckets, bucket) {
+		v.add(key, uri, "names bucket "+bucket+", which is not in modelStore.buckets", "add the bucket there, or fix the URI")
+	}
+}
+
+func (v *validator) experiment(e Experiment, models map[string]Model, modelNamespaces []string) {
+	v.label("experiment.name", e.Name)
+	v.inModelNamespace("experiment.namespace", e.Namespace, modelNamespaces)
+	if len(e.Candidates) < 2 {
+		v.add("experiment.candidates", fmt.Sprint(len(e.Candidates)), "must list at least two Models for an A/B split",
+			"list candidates with weights, e.g. [{name: baseline-predictor, weight: 70}, {name: enhanced-predictor, weight: 30}]")
+	}
+	names := map[string]bool{}
+	for i, c := range e.Candidates {
+		key := fmt.Sprintf("experiment.candidates[%d]", i)
+		if _, ok := models[e.Namespace+"/"+c.Name]; !ok {
+			v.add(key+".name", c.Name, "is not a Model declared in namespace "+e.Namespace,
+				"name one of models[*].name; the Experiment is only active when every candidate is Ready")
+		}
+		if names[c.Name] {
+			v.add(key+".name", c.Name, "is a candidate twice", "list each Model once")
+		}
+		names[c.Name] = true
+		if c.Weight <= 0 {
+			v.add(key+".weight", fmt.Sprint(c.Weight), "must be positive", "shares are weight / sum of weights; use e.g. 70 and 30")
+		}
+	}
+	if e.Default != "" && !names[e.Default] {
+		v.add("experiment.default", e.Default, "is not one of the candidates",
+			"name a candidate (calls to its own name are then split too), or leave it empty")
+	}
+	if m := e.Mirror; m != nil {
+		if _, ok := models[e.Namespace+"/"+m.Name]; !ok {
+			v.add("experiment.mirror.name", m.Name, "is not a Model declared in namespace "+e.Namespace, "name one of models[*].name")
+		}
+		if names[m.Name] {
+			v.add("experiment.mirror.name", m.Name, "is also a candidate", "mirror a Model that is not a candidate")
+		}
+		if m.Percent < 1 || m.Percent > 100 {
+			v.add("experiment.mirror.percent", fmt.Sprint(m.Percent), "is not between 1 and 100", "set the share of traffic copied")
+		}
+	}
+}
+
+// librarySpellings are other names people write for a capability Seldon spells one way.
+var librarySpellings = map[string]string{
+	"scikit-learn": "sklearn", "scikitlearn": "sklearn", "sk-learn": "sklearn",
+	"spark-mllib": "spark-mlib", "light-gbm": "lightgbm", "xg-boost": "xgboost", "hugging-face": "huggingface",
+}
+
+// sameLibrary reports whether a requirement is probably a misspelling of a capability.
+func sameLibrary(requirement, capability string) bool {
+	requirement = strings.ToLower(requirement)
+	return librarySpellings[requirement] == capability || (requirement != capability && editDistance(requirement, capability) <= 2)
+}
