@@ -285,7 +285,9 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 			"models[0].server", "not a Server in namespace seldon-system"},
 		{"server config unknown", func(t *testing.T, o map[string]any) { set(t, o, "seldon.servers.0.serverConfig", "mlserver-1") },
 			"seldon.servers[0].serverConfig", "use mlserver or triton"},
-		{"candidate is not a model", func(t *testing.T, o map[string]any) { set(t, o, "experiment.candidates.1.name", "enhanced-predictor_1") },
+		{"candidate is not a model", func(t *testing.T, o map[string]any) {
+			set(t, o, "experiment.candidates.1.name", "enhanced-predictor_1")
+		},
 			"experiment.candidates[1].name", "not a Model declared"},
 		{"zero weight", func(t *testing.T, o map[string]any) { set(t, o, "experiment.candidates.1.weight", 0) },
 			"experiment.candidates[1].weight", "must be positive"},
@@ -297,7 +299,9 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 		{"mirror is a candidate", func(t *testing.T, o map[string]any) {
 			set(t, o, "experiment.mirror", map[string]any{"name": "enhanced-predictor", "percent": 10})
 		}, "experiment.mirror.name", "also a candidate"},
-		{"controller env name invalid", func(t *testing.T, o map[string]any) { set(t, o, "seldon.controllerEnv", map[string]any{"LOG-LEVEL": "debug"}) },
+		{"controller env name invalid", func(t *testing.T, o map[string]any) {
+			set(t, o, "seldon.controllerEnv", map[string]any{"LOG-LEVEL": "debug"})
+		},
 			"seldon.controllerEnv.LOG-LEVEL", "not an environment variable name"},
 		{"path prefix with a regex", func(t *testing.T, o map[string]any) { set(t, o, "seldon.pathPrefix", "/seldon-system(/|$)(.*)") },
 			"seldon.pathPrefix", "not a plain path prefix"},
