@@ -57,7 +57,8 @@ func Defaults(stackName string) Stack {
 			Envoy:               Envoy{Replicas: 1, ServiceType: "ClusterIP"},
 			WaitForReady:        boolPtr(true),
 		},
-		Experiment: Experiment{Name: "financial-ab-test-experiment"},
+		Experiment:   Experiment{Name: "financial-ab-test-experiment"},
+		Verification: Verification{Input: TensorSpec{Name: "input_data", Shape: []int{1, 10, 35}, Datatype: "FP32"}},
 		ModelStore: ModelStore{
 			Type:               StoreMinIO,
 			Namespace:          "minio",

@@ -29,15 +29,16 @@ const (
 // objectKeys maps each top-level object key to the part of the Stack it fills.
 func objectKeys(s *Stack) map[string]any {
 	return map[string]any{
-		"cluster":    &s.Cluster,
-		"charts":     &s.Charts,
-		"metallb":    &s.MetalLB,
-		"ingress":    &s.Ingress,
-		"modelStore": &s.ModelStore,
-		"seldon":     &s.Seldon,
-		"models":     &s.Models,
-		"experiment": &s.Experiment,
-		"commands":   &s.Commands,
+		"cluster":      &s.Cluster,
+		"charts":       &s.Charts,
+		"metallb":      &s.MetalLB,
+		"ingress":      &s.Ingress,
+		"modelStore":   &s.ModelStore,
+		"seldon":       &s.Seldon,
+		"models":       &s.Models,
+		"experiment":   &s.Experiment,
+		"verification": &s.Verification,
+		"commands":     &s.Commands,
 	}
 }
 

@@ -9,16 +9,17 @@ const Namespace = "seldon-ab"
 
 // Stack is everything one stack deploys, after defaults and validation.
 type Stack struct {
-	Name       string     `json:"-"`
-	Cluster    Cluster    `json:"cluster"`
-	Charts     Charts     `json:"charts"`
-	MetalLB    MetalLB    `json:"metallb"`
-	Ingress    Ingress    `json:"ingress"`
-	ModelStore ModelStore `json:"modelStore"`
-	Seldon     Seldon     `json:"seldon"`
-	Models     []Model    `json:"models"`
-	Experiment Experiment `json:"experiment"`
-	Commands   Commands   `json:"commands"`
+	Name         string       `json:"-"`
+	Cluster      Cluster      `json:"cluster"`
+	Charts       Charts       `json:"charts"`
+	MetalLB      MetalLB      `json:"metallb"`
+	Ingress      Ingress      `json:"ingress"`
+	ModelStore   ModelStore   `json:"modelStore"`
+	Seldon       Seldon       `json:"seldon"`
+	Models       []Model      `json:"models"`
+	Experiment   Experiment   `json:"experiment"`
+	Verification Verification `json:"verification"`
+	Commands     Commands     `json:"commands"`
 	// Warnings are settings that are valid but do not do what they look like they do.
 	Warnings []string `json:"-"`
 	// Credentials come from secret config keys, never from the objects above.
@@ -156,6 +157,19 @@ type SeedDirectory struct {
 	Source string `json:"source"`
 	Bucket string `json:"bucket"`
 	Prefix string `json:"prefix"`
+}
+
+// Verification describes the post-deploy inference calls.
+type Verification struct {
+	// Input is the V2 input tensor the experiment's models take (the field setup: input_data, [1,10,35], FP32).
+	Input TensorSpec `json:"input"`
+}
+
+// TensorSpec is one V2 input tensor.
+type TensorSpec struct {
+	Name     string `json:"name"`
+	Shape    []int  `json:"shape"`
+	Datatype string `json:"datatype"`
 }
 
 // Commands gates resources that run programs on the operator's machine (pulumi-command): artifact seeding and

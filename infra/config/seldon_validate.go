@@ -92,6 +92,29 @@ func (v *validator) seldon(s *Stack) {
 	}
 	models := v.models(s, servers)
 	v.experiment(s.Experiment, models, sd.ModelNamespaces)
+	v.tensor("verification.input", s.Verification.Input)
+}
+
+// v2Datatypes are the Open Inference Protocol's tensor datatypes.
+var v2Datatypes = []string{"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"}
+
+func (v *validator) tensor(key string, t TensorSpec) {
+	if t.Name == "" {
+		v.add(key+".name", "", "is empty", "name the model's input tensor, e.g. input_data")
+	}
+	size := 1
+	for i, d := range t.Shape {
+		if d < 1 {
+			v.add(fmt.Sprintf("%s.shape[%d]", key, i), fmt.Sprint(d), "is not a positive dimension", "give every dimension a size, e.g. [1, 10, 35]")
+		}
+		size *= max(d, 1)
+	}
+	if len(t.Shape) == 0 || size > 1<<20 {
+		v.add(key+".shape", fmt.Sprint(t.Shape), "is empty or larger than a million elements", "give the model's input shape, e.g. [1, 10, 35]")
+	}
+	if !slices.Contains(v2Datatypes, t.Datatype) {
+		v.add(key+".datatype", t.Datatype, "is not a V2 datatype", "use one of "+strings.Join(v2Datatypes, ", ")+" (FP32 for a float32 signature)")
+	}
 }
 
 func (v *validator) inModelNamespace(key, ns string, modelNamespaces []string) {

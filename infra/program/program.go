@@ -10,9 +10,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
+	"github.com/seldon-ab/provisioner/components/abtest"
 	"github.com/seldon-ab/provisioner/components/ingress"
 	"github.com/seldon-ab/provisioner/components/metallb"
 	"github.com/seldon-ab/provisioner/components/modelstore"
+	"github.com/seldon-ab/provisioner/components/seldon"
 	"github.com/seldon-ab/provisioner/infra/config"
 	"github.com/seldon-ab/provisioner/internal/charts"
 )
@@ -22,6 +24,11 @@ func Program(ctx *pulumi.Context) error {
 	stack, err := config.Load(contextSource{ctx}, config.Options{StackName: ctx.Stack(), BaseDir: ctx.RootDirectory()})
 	if err != nil {
 		return err
+	}
+	for _, warning := range stack.Warnings {
+		if err := ctx.Log.Warn(warning, nil); err != nil {
+			return err
+		}
 	}
 	return Deploy(ctx, stack, ctx.RootDirectory())
 }
@@ -67,6 +74,17 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 		return err
 	}
 
+	platform, err := seldon.New(ctx, "seldon", seldonArgs(s, baseDir, store.RcloneConfig), withCluster)
+	if err != nil {
+		return err
+	}
+	// Models wait for the Servers and the Ingress for the controller that serves it; the reverse is the teardown.
+	experiment, err := abtest.New(ctx, "ab-test", abtestArgs(s), withCluster,
+		pulumi.DependsOn([]pulumi.Resource{platform, nginx}))
+	if err != nil {
+		return err
+	}
+
 	ctx.Export("ingressIP", nginx.LoadBalancerIP)
 	ctx.Export("ingressClassName", nginx.ClassName)
 	ctx.Export("hosts", pulumi.ToStringArray(s.Ingress.Hosts))
@@ -75,7 +93,59 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 	ctx.Export("modelStoreExternalEndpoint", store.ExternalEndpoint)
 	ctx.Export("modelStoreBuckets", store.Buckets)
 	ctx.Export("rcloneConfig", store.RcloneConfig)
+	ctx.Export("seldonModelNamespaces", platform.ModelNamespaces)
+	ctx.Export("seldonServers", platform.ServerNames)
+	ctx.Export("inferenceURL", experiment.InferenceURL)
+	ctx.Export("hostHeader", experiment.HostHeader)
+	ctx.Export("seldonModelHeader", experiment.SeldonModelHeader)
+	ctx.Export("curl", experiment.Curl)
 	return nil
+}
+
+func seldonArgs(s *config.Stack, baseDir string, rcloneConfig pulumi.StringOutput) *seldon.Args {
+	sd := s.Seldon
+	args := &seldon.Args{
+		Namespace:           sd.Namespace,
+		CRDsChart:           location(config.SeldonCRDsChartName, s.Charts.SeldonCRDs, baseDir),
+		SetupChart:          location(config.SeldonSetupChartName, s.Charts.SeldonSetup, baseDir),
+		ModelNamespaces:     sd.ModelNamespaces,
+		ControllerEnv:       sd.ControllerEnv,
+		ControllerResources: sd.ControllerResources,
+		EnvoyReplicas:       sd.Envoy.Replicas,
+		EnvoyServiceType:    sd.Envoy.ServiceType,
+		KafkaBootstrap:      sd.KafkaBootstrap,
+		RcloneRemote:        s.ModelStore.RcloneRemote,
+		RcloneConfig:        rcloneConfig,
+		WaitForReady:        sd.WaitsForReady(),
+	}
+	for _, srv := range sd.Servers {
+		args.Servers = append(args.Servers, seldon.Server{Name: srv.Name, Namespace: srv.Namespace,
+			ServerConfig: srv.ServerConfig, Replicas: srv.Replicas, ExtraCapabilities: srv.ExtraCapabilities})
+	}
+	return args
+}
+
+func abtestArgs(s *config.Stack) *abtest.Args {
+	e := s.Experiment
+	args := &abtest.Args{
+		Namespace:  e.Namespace,
+		Experiment: abtest.Experiment{Name: e.Name, Default: e.Default},
+		Ingress: abtest.Ingress{ClassName: s.Ingress.ClassName, IP: s.Ingress.LoadBalancerIP, Hosts: s.Ingress.Hosts,
+			PathPrefix: s.Seldon.PathPrefix},
+		Input:        abtest.Input{Name: s.Verification.Input.Name, Shape: s.Verification.Input.Shape, Datatype: s.Verification.Input.Datatype},
+		WaitForReady: s.Seldon.WaitsForReady(),
+	}
+	for _, c := range e.Candidates {
+		args.Experiment.Candidates = append(args.Experiment.Candidates, abtest.Candidate{Name: c.Name, Weight: c.Weight})
+	}
+	if e.Mirror != nil {
+		args.Experiment.Mirror = &abtest.Mirror{Name: e.Mirror.Name, Percent: e.Mirror.Percent}
+	}
+	for _, m := range s.Models {
+		args.Models = append(args.Models, abtest.Model{Name: m.Name, Namespace: m.Namespace, StorageURI: m.StorageURI, Requirements: m.Requirements,
+			Memory: m.Memory, Server: m.Server, SecretName: m.SecretName, Replicas: m.Replicas})
+	}
+	return args
 }
 
 func location(name string, c config.Chart, baseDir string) charts.Location {

@@ -105,7 +105,7 @@ func TestHomelabIngress(t *testing.T) {
 		t.Errorf("IngressClass = %q", got)
 	}
 	component := g.Find(t, "seldon-ab:ingress:NginxIngress", "ingress-nginx")
-	if !component.DependsOn("metallb") {
+	if !component.DependsOn("metallb-pool-lan") || !component.DependsOn("metallb-l2-lan") {
 		t.Errorf("the ingress does not wait for MetalLB's pools: deps %v", component.Dependencies)
 	}
 }

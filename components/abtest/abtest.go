@@ -1,0 +1,283 @@
+// Package abtest is the A/B experiment component: the Models, the Experiment that splits traffic between them,
+// the Ingress that reaches Seldon's mesh, and outputs that say exactly how a client calls the experiment.
+package abtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Token is the component's Pulumi type.
+const Token = "seldon-ab:abtest:ABTest"
+
+// MeshService is the Service every SeldonRuntime makes for envoy; port 80 is its HTTP data plane.
+const MeshService = "seldon-mesh"
+
+// Args configure the experiment.
+type Args struct {
+	// Namespace holds the Experiment and the mesh Ingress: a model namespace with a SeldonRuntime.
+	Namespace  string
+	Models     []Model
+	Experiment Experiment
+	Ingress    Ingress
+	// Input is the V2 tensor the sample request sends.
+	Input        Input
+	WaitForReady bool
+}
+
+// Model is one Seldon Model.
+type Model struct {
+	Name         string
+	Namespace    string
+	StorageURI   string
+	Requirements []string
+	Memory       string
+	Server       string
+	SecretName   string
+	Replicas     int
+}
+
+// Experiment is the weighted split.
+type Experiment struct {
+	Name       string
+	Default    string
+	Candidates []Candidate
+	Mirror     *Mirror
+}
+
+// Candidate is a Model and its weight.
+type Candidate struct {
+	Name   string
+	Weight int
+}
+
+// Mirror copies Percent of traffic to a Model.
+type Mirror struct {
+	Name    string
+	Percent int
+}
+
+// Ingress is how clients on the LAN reach the mesh.
+type Ingress struct {
+	ClassName string
+	IP        string
+	Hosts     []string
+	// PathPrefix, when set, gets its own Ingress that strips it and keeps /v2.
+	PathPrefix string
+}
+
+// Input is a V2 tensor spec.
+type Input struct {
+	Name     string
+	Shape    []int
+	Datatype string
+}
+
+// ABTest is the deployed experiment.
+type ABTest struct {
+	pulumi.ResourceState
+
+	// InferenceURL is where to POST; send HostHeader as Host and SeldonModelHeader as seldon-model.
+	InferenceURL      pulumi.StringOutput `pulumi:"inferenceURL"`
+	HostHeader        pulumi.StringOutput `pulumi:"hostHeader"`
+	SeldonModelHeader pulumi.StringOutput `pulumi:"seldonModelHeader"`
+	Curl              pulumi.StringOutput `pulumi:"curl"`
+}
+
+// New deploys the experiment. The Experiment depends on the Models, which depend (through opts) on the Servers,
+// so destroy removes the Experiment, then the Models, before anything they need.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*ABTest, error) {
+	ab := &ABTest{}
+	if err := ctx.RegisterComponentResource(Token, name, ab, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(ab)
+
+	var models []pulumi.Resource
+	for _, m := range args.Models {
+		spec := pulumi.Map{"storageUri": pulumi.String(m.StorageURI)}
+		if len(m.Requirements) > 0 {
+			spec["requirements"] = pulumi.ToStringArray(m.Requirements)
+		}
+		if m.Memory != "" {
+			spec["memory"] = pulumi.String(m.Memory)
+		}
+		if m.Server != "" {
+			spec["server"] = pulumi.String(m.Server)
+		}
+		if m.SecretName != "" {
+			spec["secretName"] = pulumi.String(m.SecretName)
+		}
+		if m.Replicas > 0 {
+			spec["replicas"] = pulumi.Int(m.Replicas)
+		}
+		model, err := apiextensions.NewCustomResource(ctx, name+"-model-"+m.Namespace+"-"+m.Name, &apiextensions.CustomResourceArgs{
+			ApiVersion:  pulumi.String("mlops.seldon.io/v1alpha1"),
+			Kind:        pulumi.String("Model"),
+			Metadata:    objectMeta(m.Name, m.Namespace, readyAnnotations(args.WaitForReady)),
+			OtherFields: map[string]any{"spec": spec},
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		models = append(models, model)
+	}
+
+	_, err := apiextensions.NewCustomResource(ctx, name+"-experiment", &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String("mlops.seldon.io/v1alpha1"),
+		Kind:        pulumi.String("Experiment"),
+		Metadata:    objectMeta(args.Experiment.Name, args.Namespace, readyAnnotations(args.WaitForReady)),
+		OtherFields: map[string]any{"spec": ExperimentSpec(args.Experiment)},
+	}, parent, pulumi.DependsOn(models))
+	if err != nil {
+		return nil, err
+	}
+
+	ingressAnnotations := map[string]string{}
+	if !args.WaitForReady {
+		// No ingress controller gives the Ingress an address on a simulated cluster.
+		ingressAnnotations["pulumi.com/skipAwait"] = "true"
+	}
+	if _, err := networkingv1.NewIngress(ctx, name+"-mesh", meshIngress(args, "seldon-mesh", "/", "Prefix", ingressAnnotations), parent); err != nil {
+		return nil, err
+	}
+	if args.Ingress.PathPrefix != "" {
+		// A prefixed path needs its own Ingress: rewrite-target applies to every path of an Ingress, and the
+		// capture group keeps /v2/... (envoy routes nothing else).
+		prefixed := map[string]string{
+			"nginx.ingress.kubernetes.io/use-regex":      "true",
+			"nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+		}
+		for k, v := range ingressAnnotations {
+			prefixed[k] = v
+		}
+		path := args.Ingress.PathPrefix + "(/|$)(.*)"
+		if _, err := networkingv1.NewIngress(ctx, name+"-mesh-prefix", meshIngress(args, "seldon-mesh-prefix", path, "ImplementationSpecific", prefixed), parent); err != nil {
+			return nil, err
+		}
+	}
+
+	call := HowToCall(args)
+	ab.InferenceURL = pulumi.String(call.URL).ToStringOutput()
+	ab.HostHeader = pulumi.String(call.Host).ToStringOutput()
+	ab.SeldonModelHeader = pulumi.String(call.SeldonModel).ToStringOutput()
+	ab.Curl = pulumi.String(call.Curl).ToStringOutput()
+	if err := ctx.RegisterResourceOutputs(ab, pulumi.Map{
+		"inferenceURL":      ab.InferenceURL,
+		"hostHeader":        ab.HostHeader,
+		"seldonModelHeader": ab.SeldonModelHeader,
+		"curl":              ab.Curl,
+	}); err != nil {
+		return nil, err
+	}
+	return ab, nil
+}
+
+func readyAnnotations(wait bool) map[string]string {
+	if !wait {
+		return nil
+	}
+	return map[string]string{"pulumi.com/waitFor": "condition=Ready"}
+}
+
+func objectMeta(name, namespace string, annotations map[string]string) *metav1.ObjectMetaArgs {
+	m := &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: pulumi.String(namespace)}
+	if len(annotations) > 0 {
+		m.Annotations = pulumi.ToStringMap(annotations)
+	}
+	return m
+}
+
+// ExperimentSpec renders the Experiment's spec.
+func ExperimentSpec(e Experiment) pulumi.Map {
+	candidates := pulumi.Array{}
+	for _, c := range e.Candidates {
+		candidates = append(candidates, pulumi.Map{"name": pulumi.String(c.Name), "weight": pulumi.Int(c.Weight)})
+	}
+	spec := pulumi.Map{"candidates": candidates}
+	if e.Default != "" {
+		spec["default"] = pulumi.String(e.Default)
+	}
+	if e.Mirror != nil {
+		spec["mirror"] = pulumi.Map{"name": pulumi.String(e.Mirror.Name), "percent": pulumi.Int(e.Mirror.Percent)}
+	}
+	return spec
+}
+
+// meshIngress routes each host's path to seldon-mesh:80 in the runtime's namespace (an Ingress reaches only
+// Services in its own namespace).
+func meshIngress(args *Args, name, path, pathType string, annotations map[string]string) *networkingv1.IngressArgs {
+	rules := networkingv1.IngressRuleArray{}
+	for _, host := range args.Ingress.Hosts {
+		rules = append(rules, &networkingv1.IngressRuleArgs{
+			Host: pulumi.String(host),
+			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{
+				&networkingv1.HTTPIngressPathArgs{
+					Path:     pulumi.String(path),
+					PathType: pulumi.String(pathType),
+					Backend: &networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
+						Name: pulumi.String(MeshService),
+						Port: &networkingv1.ServiceBackendPortArgs{Number: pulumi.Int(80)},
+					}},
+				},
+			}},
+		})
+	}
+	return &networkingv1.IngressArgs{
+		Metadata: objectMeta(name, args.Namespace, annotations),
+		Spec: &networkingv1.IngressSpecArgs{
+			IngressClassName: pulumi.String(args.Ingress.ClassName),
+			Rules:            rules,
+		},
+	}
+}
+
+// Call is how a client calls the experiment through the ingress.
+type Call struct {
+	URL         string
+	Host        string
+	SeldonModel string
+	Body        string
+	Curl        string
+}
+
+// HowToCall describes the experiment call: any model segment works once seldon-model names the experiment;
+// the default model's name is used so the path also reads right.
+func HowToCall(args *Args) Call {
+	model := args.Experiment.Default
+	if model == "" && len(args.Experiment.Candidates) > 0 {
+		model = args.Experiment.Candidates[0].Name
+	}
+	path := fmt.Sprintf("/v2/models/%s/infer", model)
+	if args.Ingress.PathPrefix != "" {
+		path = args.Ingress.PathPrefix + path
+	}
+	c := Call{
+		URL:         fmt.Sprintf("http://%s%s", args.Ingress.IP, path),
+		SeldonModel: args.Experiment.Name + ".experiment",
+		Body:        SampleRequest(args.Input),
+	}
+	if len(args.Ingress.Hosts) > 0 {
+		c.Host = args.Ingress.Hosts[0]
+	}
+	c.Curl = fmt.Sprintf("curl -sS -i %s -H 'Host: %s' -H 'Content-Type: application/json' -H 'seldon-model: %s' -d '%s'",
+		c.URL, c.Host, c.SeldonModel, c.Body)
+	return c
+}
+
+// SampleRequest is a V2 inference request with zeros for the configured input tensor.
+func SampleRequest(in Input) string {
+	size := 1
+	for _, d := range in.Shape {
+		size *= d
+	}
+	data := strings.TrimSuffix(strings.Repeat("0,", size), ",")
+	shape, _ := json.Marshal(in.Shape)
+	return fmt.Sprintf(`{"inputs":[{"name":%q,"shape":%s,"datatype":%q,"data":[%s]}]}`, in.Name, shape, in.Datatype, data)
+}

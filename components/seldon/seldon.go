@@ -1,0 +1,281 @@
+// Package seldon is the Seldon Core v2 platform component: CRDs, the controller manager (with extra env), one
+// SeldonRuntime per model namespace, the rclone Secret each runtime preloads, and the MLServer Servers.
+package seldon
+
+import (
+	"context"
+	"sort"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/seldon-ab/provisioner/internal/charts"
+	"github.com/seldon-ab/provisioner/internal/kube"
+)
+
+// Token is the component's Pulumi type.
+const Token = "seldon-ab:seldon:Platform"
+
+// ControllerDeployment and ControllerContainer name the setup chart's controller manager.
+const (
+	ControllerDeployment = "seldon-v2-controller-manager"
+	ControllerContainer  = "manager"
+	// RuntimeName is the SeldonRuntime in each model namespace; its scheduler Service is seldon-scheduler.
+	RuntimeName = "seldon"
+	// WaitForReady is the annotation that makes Pulumi wait for a condition Seldon's controller sets.
+	waitForAnnotation = "pulumi.com/waitFor"
+)
+
+// Args configure the platform.
+type Args struct {
+	Namespace       string
+	CRDsChart       charts.Location
+	SetupChart      charts.Location
+	ModelNamespaces []string
+	// ControllerEnv is added to the controller manager container (the chart has no value for it).
+	ControllerEnv       map[string]string
+	ControllerResources kube.Resources
+	EnvoyReplicas       int
+	EnvoyServiceType    string
+	KafkaBootstrap      string
+	// RcloneRemote names the remote (the Secret's key); RcloneConfig is its body, a Pulumi secret.
+	RcloneRemote string
+	RcloneConfig pulumi.StringInput
+	Servers      []Server
+	WaitForReady bool
+}
+
+// Server is one Seldon Server in a model namespace.
+type Server struct {
+	Name              string
+	Namespace         string
+	ServerConfig      string
+	Replicas          int
+	ExtraCapabilities []string
+}
+
+// Platform is the deployed Seldon control plane and servers.
+type Platform struct {
+	pulumi.ResourceState
+
+	ModelNamespaces pulumi.StringArrayOutput `pulumi:"modelNamespaces"`
+	ServerNames     pulumi.StringArrayOutput `pulumi:"serverNames"`
+}
+
+// RcloneSecretName is the Secret (in every model namespace) each runtime's agents preload.
+const RcloneSecretName = "model-store-rclone"
+
+// New deploys the platform. The dependency chain CRDs <- controller <- runtime <- servers is also the teardown
+// order in reverse, so no Seldon finalizer is left waiting on a controller or scheduler that is already gone.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Platform, error) {
+	p := &Platform{}
+	if err := ctx.RegisterComponentResource(Token, name, p, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(p)
+	after := func(deps ...pulumi.Resource) []pulumi.ResourceOption {
+		return []pulumi.ResourceOption{parent, pulumi.DependsOn(deps)}
+	}
+
+	namespaces := map[string]*corev1.Namespace{}
+	for _, ns := range uniqueSorted(append([]string{args.Namespace}, args.ModelNamespaces...)) {
+		res, err := corev1.NewNamespace(ctx, name+"-namespace-"+ns, &corev1.NamespaceArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ns)},
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		namespaces[ns] = res
+	}
+
+	crds, err := helmv4.NewChart(ctx, name+"-crds", args.CRDsChart.ChartArgs(args.Namespace, map[string]any{}),
+		after(namespaces[args.Namespace])...)
+	if err != nil {
+		return nil, err
+	}
+	setupOpts := after(crds, namespaces[args.Namespace])
+	if len(args.ControllerEnv) > 0 {
+		setupOpts = append(setupOpts, pulumi.Transforms([]pulumi.ResourceTransform{AddControllerEnv(args.ControllerEnv)}))
+	}
+	setup, err := helmv4.NewChart(ctx, name+"-setup", args.SetupChart.ChartArgs(args.Namespace, SetupValues(args)), setupOpts...)
+	if err != nil {
+		return nil, err
+	}
+
+	var serverNames pulumi.StringArray
+	for _, ns := range args.ModelNamespaces {
+		secret, err := corev1.NewSecret(ctx, name+"-rclone-"+ns, &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(RcloneSecretName), Namespace: pulumi.String(ns)},
+			Type:       pulumi.String("Opaque"),
+			StringData: pulumi.StringMap{args.RcloneRemote: pulumi.ToSecret(args.RcloneConfig).(pulumi.StringOutput)},
+		}, after(namespaces[ns])...)
+		if err != nil {
+			return nil, err
+		}
+		runtime, err := apiextensions.NewCustomResource(ctx, name+"-runtime-"+ns, &apiextensions.CustomResourceArgs{
+			ApiVersion:  pulumi.String("mlops.seldon.io/v1alpha1"),
+			Kind:        pulumi.String("SeldonRuntime"),
+			Metadata:    metadata(RuntimeName, ns, args.WaitForReady),
+			OtherFields: map[string]any{"spec": RuntimeSpec(args)},
+		}, after(setup, secret, namespaces[ns])...)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range args.Servers {
+			if s.Namespace != ns {
+				continue
+			}
+			server, err := apiextensions.NewCustomResource(ctx, name+"-server-"+ns+"-"+s.Name, &apiextensions.CustomResourceArgs{
+				ApiVersion: pulumi.String("mlops.seldon.io/v1alpha1"),
+				Kind:       pulumi.String("Server"),
+				Metadata:   metadata(s.Name, ns, args.WaitForReady),
+				OtherFields: map[string]any{"spec": pulumi.Map{
+					"serverConfig":      pulumi.String(s.ServerConfig),
+					"replicas":          pulumi.Int(s.Replicas),
+					"extraCapabilities": pulumi.ToStringArray(s.ExtraCapabilities),
+				}},
+			}, after(runtime)...)
+			if err != nil {
+				return nil, err
+			}
+			serverNames = append(serverNames, pulumi.Sprintf("%s/%s", ns, server.Metadata.Name().Elem()))
+		}
+	}
+
+	p.ModelNamespaces = pulumi.ToStringArray(args.ModelNamespaces).ToStringArrayOutput()
+	p.ServerNames = serverNames.ToStringArrayOutput()
+	if err := ctx.RegisterResourceOutputs(p, pulumi.Map{
+		"modelNamespaces": p.ModelNamespaces,
+		"serverNames":     p.ServerNames,
+	}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func metadata(name, namespace string, waitForReady bool) *metav1.ObjectMetaArgs {
+	m := &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: pulumi.String(namespace)}
+	if waitForReady {
+		m.Annotations = pulumi.StringMap{waitForAnnotation: pulumi.String("condition=Ready")}
+	}
+	return m
+}
+
+// SetupValues maps Args onto the seldon-core-v2-setup chart. Every Service type is ClusterIP: the chart's
+// LoadBalancer default would put the unauthenticated scheduler API on the LAN through MetalLB.
+func SetupValues(args *Args) map[string]any {
+	controller := map[string]any{
+		"resources": map[string]any{"cpu": args.ControllerResources.Requests.CPU, "memory": args.ControllerResources.Limits.Memory},
+	}
+	if watched := otherNamespaces(args); len(watched) > 0 {
+		// The controller watches only its own namespace unless told of the others where models live.
+		controller["watchNamespaces"] = append([]string{args.Namespace}, watched...)
+	}
+	controller["clusterwide"] = false
+	return map[string]any{
+		"controller": controller,
+		"services":   map[string]any{"defaultServiceType": "ClusterIP"},
+		"envoy":      map[string]any{"service": map[string]any{"type": "ClusterIP"}},
+		"scheduler":  map[string]any{"service": map[string]any{"type": "ClusterIP"}},
+		"hodometer":  map[string]any{"disable": true},
+	}
+}
+
+func otherNamespaces(args *Args) []string {
+	var out []string
+	for _, ns := range args.ModelNamespaces {
+		if ns != args.Namespace {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// RuntimeSpec is the SeldonRuntime spec with every override explicit: one scheduler (it is stateful) on a
+// ClusterIP Service, envoy as configured, the Kafka-only components off unless Kafka is configured, and the model
+// store's rclone Secret preloaded for every agent.
+func RuntimeSpec(args *Args) pulumi.Map {
+	noKafka := args.KafkaBootstrap == ""
+	overrides := pulumi.Array{
+		pulumi.Map{"name": pulumi.String("seldon-scheduler"), "replicas": pulumi.Int(1), "serviceType": pulumi.String("ClusterIP")},
+		pulumi.Map{"name": pulumi.String("seldon-envoy"), "replicas": pulumi.Int(args.EnvoyReplicas), "serviceType": pulumi.String(args.EnvoyServiceType)},
+		pulumi.Map{"name": pulumi.String("seldon-dataflow-engine"), "disable": pulumi.Bool(noKafka)},
+		pulumi.Map{"name": pulumi.String("seldon-modelgateway"), "disable": pulumi.Bool(noKafka)},
+		pulumi.Map{"name": pulumi.String("seldon-pipelinegateway"), "disable": pulumi.Bool(noKafka)},
+		// Hodometer reports usage to Seldon over the internet; a homelab has no use for it.
+		pulumi.Map{"name": pulumi.String("hodometer"), "disable": pulumi.Bool(true)},
+	}
+	config := pulumi.Map{
+		"agentConfig": pulumi.Map{"rclone": pulumi.Map{"config_secrets": pulumi.StringArray{pulumi.String(RcloneSecretName)}}},
+	}
+	if !noKafka {
+		config["kafkaConfig"] = pulumi.Map{"bootstrap.servers": pulumi.String(args.KafkaBootstrap)}
+	}
+	return pulumi.Map{"seldonConfig": pulumi.String("default"), "overrides": overrides, "config": config}
+}
+
+// AddControllerEnv returns a transform that appends env to the controller manager container of the setup chart.
+func AddControllerEnv(env map[string]string) pulumi.ResourceTransform {
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return func(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.ResourceTransformResult {
+		if args.Type != "kubernetes:apps/v1:Deployment" || nameOf(args.Props) != ControllerDeployment {
+			return nil
+		}
+		containers := dig(args.Props, "spec", "template", "spec", "containers")
+		list, ok := containers.(pulumi.Array)
+		if !ok {
+			return nil
+		}
+		for _, c := range list {
+			container, ok := c.(pulumi.Map)
+			if !ok || container["name"] != pulumi.String(ControllerContainer) {
+				continue
+			}
+			existing, _ := container["env"].(pulumi.Array)
+			for _, n := range names {
+				existing = append(existing, pulumi.Map{"name": pulumi.String(n), "value": pulumi.String(env[n])})
+			}
+			container["env"] = existing
+		}
+		return &pulumi.ResourceTransformResult{Props: args.Props, Opts: args.Opts}
+	}
+}
+
+func nameOf(props pulumi.Map) string {
+	if name, ok := dig(props, "metadata", "name").(pulumi.String); ok {
+		return string(name)
+	}
+	return ""
+}
+
+func dig(m pulumi.Map, path ...string) pulumi.Input {
+	var cur pulumi.Input = m
+	for _, key := range path {
+		next, ok := cur.(pulumi.Map)
+		if !ok {
+			return nil
+		}
+		cur = next[key]
+	}
+	return cur
+}
+
+func uniqueSorted(items []string) []string {
+	set := map[string]bool{}
+	var out []string
+	for _, item := range items {
+		if !set[item] {
+			set[item] = true
+			out = append(out, item)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

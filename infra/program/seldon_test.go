@@ -1,0 +1,178 @@
+package program_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/seldon-ab/provisioner/infra/program"
+	"github.com/seldon-ab/provisioner/internal/pulumitest"
+)
+
+const (
+	runtimeType    = "kubernetes:mlops.seldon.io/v1alpha1:SeldonRuntime"
+	serverType     = "kubernetes:mlops.seldon.io/v1alpha1:Server"
+	modelType      = "kubernetes:mlops.seldon.io/v1alpha1:Model"
+	experimentType = "kubernetes:mlops.seldon.io/v1alpha1:Experiment"
+	ingressType    = "kubernetes:networking.k8s.io/v1:Ingress"
+)
+
+func TestHomelabSeldonPlatform(t *testing.T) {
+	g := runHomelab(t)
+	crds := g.Find(t, chartType, "seldon-crds")
+	setup := g.Find(t, chartType, "seldon-setup")
+	if crds.String("version") != "2.10.2" || setup.String("version") != "2.10.2" {
+		t.Errorf("seldon charts %q/%q, want 2.10.2", crds.String("version"), setup.String("version"))
+	}
+	if !setup.DependsOn("seldon-crds") {
+		t.Errorf("the controller does not wait for the CRDs: %v", setup.Dependencies)
+	}
+	for _, path := range [][]string{{"services", "defaultServiceType"}, {"scheduler", "service", "type"}, {"envoy", "service", "type"}} {
+		if got := setup.String(append([]string{"values"}, path...)...); got != "ClusterIP" {
+			t.Errorf("setup values %s = %q: a LoadBalancer puts the scheduler API on the LAN", strings.Join(path, "."), got)
+		}
+	}
+	if got := setup.Get("values", "controller", "watchNamespaces"); !got.IsNull() {
+		t.Errorf("single-namespace setup watches %v", got)
+	}
+
+	runtimes := g.OfType(runtimeType)
+	if len(runtimes) != 1 {
+		t.Fatalf("%d SeldonRuntimes, want exactly one (one scheduler for seldon-system)", len(runtimes))
+	}
+	rt := runtimes[0]
+	if rt.String("metadata", "namespace") != "seldon-system" || !rt.DependsOn("seldon-setup") {
+		t.Errorf("runtime in %q deps %v", rt.String("metadata", "namespace"), rt.Dependencies)
+	}
+	overrides := map[string]map[string]string{}
+	for _, o := range rt.Get("spec", "overrides").ArrayValue() {
+		entry := map[string]string{}
+		for k, v := range o.ObjectValue() {
+			entry[string(k)] = strings.Trim(v.String(), "{}")
+		}
+		overrides[o.ObjectValue()["name"].StringValue()] = entry
+	}
+	if o := overrides["seldon-scheduler"]; o["replicas"] != "1" || o["serviceType"] != "ClusterIP" {
+		t.Errorf("scheduler override = %v", o)
+	}
+	for _, kafkaOnly := range []string{"seldon-dataflow-engine", "seldon-modelgateway", "seldon-pipelinegateway"} {
+		if overrides[kafkaOnly]["disable"] != "true" {
+			t.Errorf("%s is not disabled without Kafka: %v", kafkaOnly, overrides[kafkaOnly])
+		}
+	}
+	if got := rt.String("spec", "config", "agentConfig", "rclone", "config_secrets", "0"); got != "model-store-rclone" {
+		t.Errorf("runtime preloads rclone secret %q", got)
+	}
+	secret := g.Find(t, "kubernetes:core/v1:Secret", "seldon-rclone-seldon-system")
+	if !secret.Inputs["stringData"].ContainsSecrets() || !strings.Contains(secret.String("stringData", "s3"), "secret_access_key: field-secret-key") {
+		t.Errorf("rclone secret is not a secret holding the s3 remote")
+	}
+
+	server := g.Find(t, serverType, "seldon-server-seldon-system-mlserver")
+	if !server.DependsOn("seldon-runtime-seldon-system") {
+		t.Errorf("the server does not wait for its runtime: %v", server.Dependencies)
+	}
+	if server.String("spec", "extraCapabilities", "0") != "torch" || server.String("spec", "extraCapabilities", "1") != "numpy" {
+		t.Errorf("extraCapabilities = %v", server.Get("spec", "extraCapabilities"))
+	}
+	if !server.Get("spec", "capabilities").IsNull() {
+		t.Error("Server.spec.capabilities replaces MLServer's defaults; only extraCapabilities may be set")
+	}
+	if server.String("metadata", "annotations", "pulumi.com/waitFor") != "condition=Ready" {
+		t.Error("the homelab does not wait for the Server to be Ready")
+	}
+}
+
+func TestHomelabExperiment(t *testing.T) {
+	g := runHomelab(t)
+	component := g.Find(t, "seldon-ab:abtest:ABTest", "ab-test")
+	// A dependency on a component is recorded as dependencies on all of its children.
+	if !component.DependsOn("seldon-server-seldon-system-mlserver") || !component.DependsOn("ingress-nginx") {
+		t.Errorf("the experiment does not wait for the platform and the ingress controller: %v", component.Dependencies)
+	}
+	for _, name := range []string{"baseline-predictor", "enhanced-predictor"} {
+		m := g.Find(t, modelType, "ab-test-model-seldon-system-"+name)
+		if m.String("spec", "storageUri") != "s3://mlflow-artifacts/"+name || m.String("spec", "requirements", "1") != "torch" ||
+			m.String("metadata", "annotations", "pulumi.com/waitFor") != "condition=Ready" {
+			t.Errorf("model %s = %v", name, m.Inputs)
+		}
+	}
+	e := g.Find(t, experimentType, "ab-test-experiment")
+	if !e.DependsOn("ab-test-model-seldon-system-baseline-predictor") || !e.DependsOn("ab-test-model-seldon-system-enhanced-predictor") {
+		t.Errorf("the experiment does not depend on its models (teardown order): %v", e.Dependencies)
+	}
+	weights := map[string]float64{}
+	for _, c := range e.Get("spec", "candidates").ArrayValue() {
+		weights[c.ObjectValue()["name"].StringValue()] = c.ObjectValue()["weight"].NumberValue()
+	}
+	if weights["baseline-predictor"] != 70 || weights["enhanced-predictor"] != 30 || e.String("spec", "default") != "baseline-predictor" {
+		t.Errorf("experiment = %v default %q", weights, e.String("spec", "default"))
+	}
+
+	ingresses := g.OfType(ingressType)
+	if len(ingresses) != 1 {
+		t.Fatalf("%d mesh Ingresses, want 1 without a path prefix", len(ingresses))
+	}
+	in := ingresses[0]
+	if in.String("metadata", "namespace") != "seldon-system" || in.String("spec", "ingressClassName") != "nginx" {
+		t.Errorf("ingress in %q class %q", in.String("metadata", "namespace"), in.String("spec", "ingressClassName"))
+	}
+	for i, host := range []string{"financial-predictor.local", "ml-api.local"} {
+		rule := []string{"spec", "rules", string(rune('0' + i))}
+		path := append(rule, "http", "paths", "0")
+		if in.String(append(rule, "host")...) != host || in.String(append(path, "path")...) != "/" ||
+			in.String(append(path, "pathType")...) != "Prefix" ||
+			in.String(append(path, "backend", "service", "name")...) != "seldon-mesh" ||
+			in.Get(append(path, "backend", "service", "port", "number")...).NumberValue() != 80 {
+			t.Errorf("rule %d = %v", i, in.Get(rule...))
+		}
+	}
+	if !in.Get("metadata", "annotations", "nginx.ingress.kubernetes.io/rewrite-target").IsNull() {
+		t.Error("the mesh Ingress rewrites paths; envoy only routes /v2")
+	}
+}
+
+func TestPathPrefixGetsItsOwnRewritingIngress(t *testing.T) {
+	cfg := homelabConfig(t)
+	cfg.Values["seldon-ab:seldon"] = strings.Replace(cfg.Values["seldon-ab:seldon"], "{", `{"pathPrefix":"/seldon",`, 1)
+	g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixed := g.Find(t, ingressType, "ab-test-mesh-prefix")
+	if got := prefixed.String("spec", "rules", "0", "http", "paths", "0", "path"); got != "/seldon(/|$)(.*)" {
+		t.Errorf("prefixed path = %q", got)
+	}
+	if got := prefixed.String("metadata", "annotations", "nginx.ingress.kubernetes.io/rewrite-target"); got != "/$2" {
+		t.Errorf("rewrite-target = %q: the second capture group is what keeps /v2/...", got)
+	}
+	plain := g.Find(t, ingressType, "ab-test-mesh")
+	if !plain.Get("metadata", "annotations", "nginx.ingress.kubernetes.io/rewrite-target").IsNull() {
+		t.Error("the plain Ingress picked up the rewrite")
+	}
+}
+
+func TestSeveralModelNamespacesGetOneRuntimeEachAndAreWatched(t *testing.T) {
+	cfg := homelabConfig(t)
+	cfg.Values["seldon-ab:seldon"] = `{"namespace":"seldon-system","modelNamespaces":["models-a","models-b"],
+		"servers":[{"name":"mlserver","namespace":"models-a","extraCapabilities":["torch","numpy"]},
+		           {"name":"mlserver","namespace":"models-b","extraCapabilities":["torch","numpy"]}]}`
+	g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perNamespace := map[string]int{}
+	for _, rt := range g.OfType(runtimeType) {
+		perNamespace[rt.String("metadata", "namespace")]++
+	}
+	if perNamespace["models-a"] != 1 || perNamespace["models-b"] != 1 || len(perNamespace) != 2 {
+		t.Errorf("runtimes per namespace = %v, want one in each model namespace", perNamespace)
+	}
+	setup := g.Find(t, chartType, "seldon-setup")
+	var watched []string
+	for _, v := range setup.Get("values", "controller", "watchNamespaces").ArrayValue() {
+		watched = append(watched, v.StringValue())
+	}
+	if strings.Join(watched, ",") != "seldon-system,models-a,models-b" {
+		t.Errorf("watchNamespaces = %v", watched)
+	}
+}
