@@ -10,11 +10,13 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
 	"github.com/seldon-ab/provisioner/internal/charts"
 	"github.com/seldon-ab/provisioner/internal/kube"
+	"github.com/seldon-ab/provisioner/internal/seed"
 )
 
 // Token is the component's Pulumi type.
@@ -39,6 +41,17 @@ type Args struct {
 	RcloneRemote       string
 	MCImage            string
 	BucketJobResources kube.Resources
+	// Seed uploads artifact directories from the operator's machine through ExternalEndpoint, with the
+	// `seldon-ab seed` command run from ProjectDir (pulumi-command: needs its provider plugin).
+	Seed       []SeedDirectory
+	ProjectDir string
+}
+
+// SeedDirectory is one local directory uploaded to s3://Bucket/Prefix.
+type SeedDirectory struct {
+	Source string
+	Bucket string
+	Prefix string
 }
 
 // MinIO is a standalone in-cluster MinIO.
@@ -133,9 +146,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		provider, region = args.External.Provider, args.External.Region
 	}
 
-	if _, err := newBucketJob(ctx, name, args, endpoint, credentials,
-		parent, pulumi.DependsOn(bucketJobDeps)); err != nil {
+	buckets, err := newBucketJob(ctx, name, args, endpoint, credentials, parent, pulumi.DependsOn(bucketJobDeps))
+	if err != nil {
 		return nil, err
+	}
+	for i, dir := range args.Seed {
+		if err := newSeedCommand(ctx, fmt.Sprintf("%s-seed-%d", name, i), args, dir, externalEndpoint,
+			parent, pulumi.DependsOn([]pulumi.Resource{buckets})); err != nil {
+			return nil, err
+		}
 	}
 
 	store.Endpoint = endpoint
@@ -252,6 +271,30 @@ for bucket in $BUCKETS; do mc mb --ignore-existing "store/$bucket"; done`
 			},
 		},
 	}, opts...)
+}
+
+// newSeedCommand uploads one directory; it re-runs when the directory's content hash changes, and the upload
+// itself skips unchanged objects, so a rerun with nothing new uploads nothing.
+func newSeedCommand(ctx *pulumi.Context, name string, args *Args, dir SeedDirectory, endpoint pulumi.StringOutput,
+	opts ...pulumi.ResourceOption) error {
+	hash, err := seed.ContentHash(dir.Source)
+	if err != nil {
+		return fmt.Errorf("hashing seed directory %s: %w", dir.Source, err)
+	}
+	create := endpoint.ApplyT(func(ep string) string {
+		return fmt.Sprintf("go run ./cmd/seldon-ab seed --source %q --endpoint %q --bucket %q --prefix %q",
+			dir.Source, ep, dir.Bucket, dir.Prefix)
+	}).(pulumi.StringOutput)
+	_, err = local.NewCommand(ctx, name, &local.CommandArgs{
+		Create:   create,
+		Dir:      pulumi.String(args.ProjectDir),
+		Triggers: pulumi.Array{pulumi.String(hash)},
+		Environment: pulumi.StringMap{
+			"S3_ACCESS_KEY": pulumi.ToSecret(args.AccessKey).(pulumi.StringOutput),
+			"S3_SECRET_KEY": pulumi.ToSecret(args.SecretKey).(pulumi.StringOutput),
+		},
+	}, opts...)
+	return err
 }
 
 // RcloneConfig renders the rclone remote Seldon's agents read from a Secret: one remote, as YAML.

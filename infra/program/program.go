@@ -190,6 +190,11 @@ func modelStoreArgs(s *config.Stack, baseDir string) *modelstore.Args {
 		RcloneRemote:       m.RcloneRemote,
 		MCImage:            m.MCImage,
 		BucketJobResources: m.BucketJobResources,
+		ProjectDir:         baseDir,
+	}
+	for _, dir := range m.Seed {
+		args.Seed = append(args.Seed, modelstore.SeedDirectory{
+			Source: config.ResolvePath(baseDir, dir.Source), Bucket: dir.Bucket, Prefix: dir.Prefix})
 	}
 	if m.Type == config.StoreExternal {
 		args.External = &modelstore.External{Endpoint: m.External.Endpoint, Region: m.External.Region, Provider: m.External.Provider}

@@ -2,6 +2,7 @@ package program_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -188,5 +189,39 @@ func TestModelVolumeRetention(t *testing.T) {
 		if claim.RetainOnDelete == purge || ns.RetainOnDelete == purge {
 			t.Errorf("purgeOnDestroy=%t: claim retained %t, namespace retained %t", purge, claim.RetainOnDelete, ns.RetainOnDelete)
 		}
+	}
+}
+
+func TestSeedingRunsTheSeedCommandAfterTheBuckets(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "MLmodel"), []byte("flavors: {}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := homelabConfig(t)
+	cfg.Values["seldon-ab:commands"] = `{"enabled": true}`
+	cfg.Values["seldon-ab:modelStore"] = fmt.Sprintf(`{"buckets":["mlflow-artifacts"],"expose":{"ip":"192.168.1.248"},
+		"seed":[{"source":%q,"bucket":"mlflow-artifacts","prefix":"baseline-predictor"}]}`, dir)
+	g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := g.Find(t, "command:local:Command", "model-store-seed-0")
+	create := cmd.String("create")
+	for _, want := range []string{"go run ./cmd/seldon-ab seed", `--endpoint "http://192.168.1.248:9000"`, `--bucket "mlflow-artifacts"`, `--prefix "baseline-predictor"`} {
+		if !strings.Contains(create, want) {
+			t.Errorf("seed command lacks %s: %s", want, create)
+		}
+	}
+	if !cmd.DependsOn("model-store-buckets") {
+		t.Errorf("seeding does not wait for the buckets: %v", cmd.Dependencies)
+	}
+	if !cmd.Inputs["environment"].ContainsSecrets() {
+		t.Error("the S3 credentials reach the command in plain text")
+	}
+	if len(cmd.Get("triggers").ArrayValue()) != 1 {
+		t.Error("the seed command has no content-hash trigger, so changed artifacts would never be uploaded")
+	}
+	if homelab := runHomelab(t); len(homelab.OfType("command:local:Command")) != 0 {
+		t.Error("a stack without seeding registers command resources (the sandbox has no command plugin)")
 	}
 }

@@ -1,0 +1,76 @@
+// Command seldon-ab is the operator's command line: tasks that run on the operator's machine, beside `pulumi up`.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/seldon-ab/provisioner/internal/seed"
+)
+
+const usage = `usage: seldon-ab <command> [flags]
+
+commands:
+  seed   upload a directory of model artifacts to s3://bucket/prefix; unchanged files are skipped
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "seed":
+		err = runSeed(os.Args[2:])
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "seldon-ab:", err)
+		os.Exit(1)
+	}
+}
+
+func runSeed(args []string) error {
+	fs := flag.NewFlagSet("seed", flag.ExitOnError)
+	var target seed.Target
+	source := fs.String("source", "", "directory of model artifacts")
+	fs.StringVar(&target.Endpoint, "endpoint", "", "S3 endpoint reachable from this machine, e.g. http://192.168.1.248:9000")
+	fs.StringVar(&target.Region, "region", "", "S3 region, if the store needs one")
+	fs.StringVar(&target.Bucket, "bucket", "", "bucket")
+	fs.StringVar(&target.Prefix, "prefix", "", "key prefix, e.g. baseline-predictor")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: seldon-ab seed --source DIR --endpoint URL --bucket B [--prefix P]\n"+
+			"credentials come from S3_ACCESS_KEY and S3_SECRET_KEY (never flags: they would show in the process list)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	target.AccessKey, target.SecretKey = os.Getenv("S3_ACCESS_KEY"), os.Getenv("S3_SECRET_KEY")
+	var missing []string
+	for name, v := range map[string]string{"--source": *source, "--endpoint": target.Endpoint, "--bucket": target.Bucket,
+		"S3_ACCESS_KEY": target.AccessKey, "S3_SECRET_KEY": target.SecretKey} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		fs.Usage()
+		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
+	}
+	res, err := seed.Directory(context.Background(), *source, target)
+	if err != nil {
+		return err
+	}
+	for _, key := range res.Uploaded {
+		fmt.Printf("uploaded s3://%s/%s\n", target.Bucket, key)
+	}
+	fmt.Printf("seeded %s into s3://%s/%s: %d uploaded, %d unchanged\n", *source, target.Bucket, target.Prefix, len(res.Uploaded), res.Unchanged)
+	return nil
+}
