@@ -44,6 +44,9 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 	if s.Cluster.Context != "" {
 		providerArgs.Context = pulumi.String(s.Cluster.Context)
 	}
+	if s.Cluster.RenderTo != "" {
+		providerArgs.RenderYamlToDirectory = pulumi.String(config.ResolvePath(baseDir, s.Cluster.RenderTo))
+	}
 	k8s, err := kubernetes.NewProvider(ctx, "cluster", providerArgs)
 	if err != nil {
 		return err

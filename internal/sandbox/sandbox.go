@@ -93,6 +93,19 @@ func Start(clusterName string) (*Env, error) {
 	return e, nil
 }
 
+// WithBackend is a copy of e that keeps its Pulumi state in dir (for a second, independent stack of the same name).
+func (e *Env) WithBackend(dir string) *Env {
+	c := *e
+	c.Backend = dir
+	c.env = map[string]string{}
+	for k, v := range e.env {
+		c.env[k] = v
+	}
+	c.env["PULUMI_BACKEND_URL"] = "file://" + dir
+	_ = os.MkdirAll(dir, 0o755)
+	return &c
+}
+
 func (e *Env) environ() []string {
 	out := os.Environ()
 	for k, v := range e.env {

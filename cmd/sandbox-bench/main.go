@@ -1,0 +1,227 @@
+// Command sandbox-bench measures the sandbox stack's lifecycle with the real Pulumi engine against the local
+// cluster (cold up, no-change preview, destroy, rebuild) and, side by side in the same run, applying the same
+// objects with `kubectl apply --server-side` in dependency order. It prints a Markdown table for the README.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+
+	"github.com/seldon-ab/provisioner/infra/config"
+	"github.com/seldon-ab/provisioner/internal/sandbox"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type measurement struct {
+	name    string
+	seconds float64
+}
+
+func timed(results *[]measurement, name string, f func() error) error {
+	start := time.Now()
+	if err := f(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	*results = append(*results, measurement{name, time.Since(start).Seconds()})
+	fmt.Fprintf(os.Stderr, "[bench] %s: %.1f s\n", name, time.Since(start).Seconds())
+	return nil
+}
+
+func run() error {
+	ctx := context.Background()
+	env, err := sandbox.Start("sandbox-bench")
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "sandbox-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	cfg, err := env.ConfigFile("sandbox", work, nil)
+	if err != nil {
+		return err
+	}
+	stack, err := env.Stack(ctx, "sandbox")
+	if err != nil {
+		return err
+	}
+	if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+		return fmt.Errorf("initial destroy: %w", err)
+	}
+
+	var results []measurement
+	var resources int
+	steps := []struct {
+		name string
+		f    func() error
+	}{
+		{"pulumi up (cold)", func() error {
+			res, err := stack.Up(ctx, optup.ConfigFile(cfg))
+			if res.Summary.ResourceChanges != nil {
+				resources = (*res.Summary.ResourceChanges)["create"]
+			}
+			return err
+		}},
+		{"pulumi preview (no changes)", func() error {
+			_, err := stack.Preview(ctx, optpreview.ConfigFile(cfg), optpreview.ExpectNoChanges())
+			return err
+		}},
+		{"pulumi destroy", func() error { _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); return err }},
+		{"pulumi up (warm, after destroy)", func() error { _, err := stack.Up(ctx, optup.ConfigFile(cfg)); return err }},
+		{"rebuild (destroy + up)", func() error {
+			if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+				return err
+			}
+			_, err := stack.Up(ctx, optup.ConfigFile(cfg))
+			return err
+		}},
+		{"pulumi destroy (before kubectl)", func() error { _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); return err }},
+	}
+	for _, s := range steps {
+		if err := timed(&results, s.name, s.f); err != nil {
+			return err
+		}
+	}
+
+	manifests, err := render(ctx, env, work)
+	if err != nil {
+		return err
+	}
+	if err := timed(&results, "kubectl apply --server-side (same objects, dependency order, then wait)", func() error {
+		return kubectlApply(ctx, env, manifests)
+	}); err != nil {
+		return err
+	}
+	if err := timed(&results, "kubectl delete (same objects)", func() error { return kubectlDelete(ctx, env, manifests) }); err != nil {
+		return err
+	}
+	report(results, resources)
+	return nil
+}
+
+// render writes every object of the sandbox stack as YAML, through the same program, with a separate state.
+func render(ctx context.Context, env *sandbox.Env, work string) (string, error) {
+	dir := filepath.Join(work, "rendered")
+	renderEnv := env.WithBackend(filepath.Join(work, "render-state"))
+	cfg, err := renderEnv.ConfigFile("sandbox", work, func(c map[string]any) {
+		c[config.Namespace+":cluster"].(map[string]any)["renderTo"] = dir
+	})
+	if err != nil {
+		return "", err
+	}
+	stack, err := renderEnv.Stack(ctx, "sandbox")
+	if err != nil {
+		return "", err
+	}
+	if _, err := stack.Up(ctx, optup.ConfigFile(cfg)); err != nil {
+		return "", fmt.Errorf("render: %w", err)
+	}
+	return dir, nil
+}
+
+// kubectlApply applies CRDs, then namespaces, then everything else, and waits as Pulumi's await logic does.
+func kubectlApply(ctx context.Context, env *sandbox.Env, dir string) error {
+	crds, namespaces, rest, err := classify(dir)
+	if err != nil {
+		return err
+	}
+	for i, batch := range [][]string{crds, namespaces, rest} {
+		args := []string{"apply", "--server-side"}
+		for _, f := range batch {
+			args = append(args, "-f", f)
+		}
+		if _, err := env.Kubectl(ctx, args...); err != nil {
+			return err
+		}
+		if i == 0 {
+			if _, err := env.Kubectl(ctx, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, wait := range [][]string{
+		{"wait", "--for=condition=Available", "deployment", "--all", "-A", "--timeout=300s"},
+		{"wait", "--for=condition=Complete", "job", "--all", "-A", "--timeout=300s"},
+	} {
+		if _, err := env.Kubectl(ctx, wait...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func kubectlDelete(ctx context.Context, env *sandbox.Env, dir string) error {
+	crds, namespaces, rest, err := classify(dir)
+	if err != nil {
+		return err
+	}
+	for _, batch := range [][]string{rest, namespaces, crds} {
+		args := []string{"delete", "--ignore-not-found", "--wait=true"}
+		for _, f := range batch {
+			args = append(args, "-f", f)
+		}
+		if _, err := env.Kubectl(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// classify sorts the rendered files into CRDs, namespaces and the rest.
+func classify(dir string) (crds, namespaces, rest []string, err error) {
+	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		switch text := string(data); {
+		case strings.Contains(text, "kind: CustomResourceDefinition"):
+			crds = append(crds, path)
+		case strings.Contains(text, "kind: Namespace\n"):
+			namespaces = append(namespaces, path)
+		default:
+			rest = append(rest, path)
+		}
+		return nil
+	})
+	sort.Strings(crds)
+	sort.Strings(namespaces)
+	sort.Strings(rest)
+	if err == nil && len(crds) == 0 {
+		err = fmt.Errorf("nothing rendered into %s", dir)
+	}
+	return crds, namespaces, rest, err
+}
+
+func report(results []measurement, resources int) {
+	fmt.Printf("| step | wall time (s) |\n|---|---|\n")
+	byName := map[string]float64{}
+	for _, r := range results {
+		fmt.Printf("| %s | %.1f |\n", r.name, r.seconds)
+		byName[r.name] = r.seconds
+	}
+	fmt.Printf("\nresources created by up: %d\n", resources)
+	kubectl := byName["kubectl apply --server-side (same objects, dependency order, then wait)"]
+	if kubectl > 0 {
+		fmt.Printf("cold pulumi up / kubectl apply: %.2f\n", byName["pulumi up (cold)"]/kubectl)
+	}
+}
