@@ -56,9 +56,8 @@ esac
 
 if [ "$stack" = sandbox ] && { [ "$action" = up ] || [ "$action" = rebuild ]; }; then
   kubeconfig=$("$here/cluster.sh" kubeconfig sandbox)
-  log "created: $(pulumi stack --stack "$stack" --show-urns 2>/dev/null | grep -c 'URN:') resources; outputs:"
-  pulumi stack output --stack "$stack" >&2
   cat >&2 <<MSG
+The outputs above say how to call the experiment (curl); on the sandbox nothing answers it, since no container runs.
 Look at it with kubectl:
   export KUBECONFIG=$kubeconfig
   kubectl get ns

@@ -32,7 +32,7 @@ stamp() { echo "$2" >"$BIN/.$1.version"; }
 # step NAME VERSION FUNCTION: runs FUNCTION unless NAME is cached at VERSION, timing it.
 step() {
   local name=$1 version=$2 fn=$3
-  if have "$name" "$version"; then log "$name $version: cached"; return; fi
+  if have "$name" "$version"; then return; fi
   log "$name $version: building (this runs once per version)"
   local start=$SECONDS
   "$fn" || die "$name $version did not build; see the go output above"
@@ -140,8 +140,7 @@ for c in "${want[@]}"; do
     kube-scheduler) step kube-scheduler "$KUBE_VERSION" build_kube_scheduler ;;
     kubectl) step kubectl "$KUBE_VERSION" build_kubectl ;;
     etcd) step etcd "$ETCD_VERSION" build_etcd ;;
-    kwok) if have kwok "$KWOK_VERSION" && have kwokctl "$KWOK_VERSION"; then log "kwok $KWOK_VERSION: cached"
-          else step kwok "$KWOK_VERSION" build_kwok; stamp kwokctl "$KWOK_VERSION"; fi ;;
+    kwok) have kwok "$KWOK_VERSION" && have kwokctl "$KWOK_VERSION" || { step kwok "$KWOK_VERSION" build_kwok; stamp kwokctl "$KWOK_VERSION"; } ;;
     *) die "unknown component '$c' (known: ${all[*]})" ;;
   esac
 done

@@ -77,6 +77,21 @@ func expandHome(path string) string {
 	return path
 }
 
+// FindProjectRoot returns the nearest directory at or above start that holds Pulumi.yaml.
+func FindProjectRoot(start string) (string, error) {
+	dir := start
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "Pulumi.yaml")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no Pulumi.yaml at or above %s", start)
+		}
+		dir = parent
+	}
+}
+
 // ResolvePath makes a config path absolute against the project root.
 func ResolvePath(baseDir, path string) string {
 	path = expandHome(path)

@@ -21,7 +21,11 @@ import (
 
 // Program is the Pulumi program: it validates the whole stack config before registering anything.
 func Program(ctx *pulumi.Context) error {
-	stack, err := config.Load(contextSource{ctx}, config.Options{StackName: ctx.Stack(), BaseDir: ctx.RootDirectory()})
+	root, err := projectRoot(ctx)
+	if err != nil {
+		return err
+	}
+	stack, err := config.Load(contextSource{ctx, root}, config.Options{StackName: ctx.Stack(), BaseDir: root})
 	if err != nil {
 		return err
 	}
@@ -30,7 +34,20 @@ func Program(ctx *pulumi.Context) error {
 			return err
 		}
 	}
-	return Deploy(ctx, stack, ctx.RootDirectory())
+	return Deploy(ctx, stack, root)
+}
+
+// projectRoot is where relative paths in the config resolve: the engine says so, except older Go language hosts
+// (the one buildable offline), which run the program from its directory below the project root.
+func projectRoot(ctx *pulumi.Context) (string, error) {
+	if root := ctx.RootDirectory(); root != "" {
+		return root, nil
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return config.FindProjectRoot(cwd)
 }
 
 // Deploy registers every component of a valid stack.
@@ -216,12 +233,15 @@ func modelStoreArgs(s *config.Stack, baseDir string) *modelstore.Args {
 }
 
 // contextSource reads config from the running Pulumi program, and the key list from the stack file on disk.
-type contextSource struct{ ctx *pulumi.Context }
+type contextSource struct {
+	ctx  *pulumi.Context
+	root string
+}
 
 func (c contextSource) Get(key string) (string, bool) { return c.ctx.GetConfig(key) }
 func (c contextSource) IsSecret(key string) bool      { return c.ctx.IsConfigSecret(key) }
 func (c contextSource) Keys() []string {
-	return StackFileKeys(filepath.Join(c.ctx.RootDirectory(), "stacks", "Pulumi."+c.ctx.Stack()+".yaml"))
+	return StackFileKeys(filepath.Join(c.root, "stacks", "Pulumi."+c.ctx.Stack()+".yaml"))
 }
 
 // StackFileKeys lists the config keys a stack file sets; nil when there is no readable file.

@@ -37,16 +37,7 @@ func ProjectRoot() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "Pulumi.yaml")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no Pulumi.yaml above the working directory")
-		}
-		dir = parent
-	}
+	return config.FindProjectRoot(dir)
 }
 
 // Start builds (or reuses) the toolchain and starts (or reuses) the local cluster called clusterName.
