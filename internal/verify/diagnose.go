@@ -1,0 +1,151 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+)
+
+// diagnose turns one response into a finding, or nil when it is a healthy answer. It reads what actually came
+// back: who answered (nginx's HTML page, envoy's empty 404, MLServer's JSON error) and how.
+func (v *Verifier) diagnose(r response, inference bool) *Finding {
+	if r.err != nil {
+		return transportFinding(r.err, v.cfg.BaseURL)
+	}
+	body := string(r.body)
+	fromNginx := strings.Contains(strings.ToLower(body), "nginx") || strings.Contains(strings.ToLower(r.header.Get("Server")), "nginx") && !looksJSON(r.body)
+	fromEnvoy := strings.EqualFold(r.header.Get("Server"), "envoy") || r.header.Get("x-envoy-upstream-service-time") != ""
+	evidence := fmt.Sprintf("HTTP %d, server %q, body %q", r.status, r.header.Get("Server"), truncate(body, 120))
+	switch {
+	case r.status == http.StatusNotFound && fromNginx:
+		return &Finding{Layer: LayerIngress, Problem: "the ingress controller answered 404: no Ingress rule matched",
+			Cause:    fmt.Sprintf("the Host header %q or the path matches no Ingress host/path (or the Ingress is in another class)", v.cfg.Host),
+			Fix:      "call with the stack's hostHeader output; check `kubectl get ingress -A` for the host, class nginx and path / (Prefix)",
+			Evidence: evidence}
+	case r.status == http.StatusNotFound:
+		return &Finding{Layer: LayerMesh, Problem: "envoy answered 404: no route for this request",
+			Cause: "the seldon-model header is missing or names nothing active (use <experiment>.experiment), the Experiment is not " +
+				"active yet (a candidate not Ready), or the path reaching envoy does not start with /v2 (a path prefix that was not rewritten)",
+			Fix:      fmt.Sprintf("send seldon-model: %s.experiment; kubectl get experiment %s; with a path prefix, rewrite-target /$2 on its own Ingress", v.cfg.Experiment, v.cfg.Experiment),
+			Evidence: evidence}
+	case r.status == http.StatusServiceUnavailable || r.status == http.StatusBadGateway || r.status == http.StatusGatewayTimeout:
+		if fromNginx && !fromEnvoy {
+			return &Finding{Layer: LayerMesh, Problem: fmt.Sprintf("the ingress controller could not reach seldon-mesh (HTTP %d)", r.status),
+				Cause:    "the seldon-mesh Service has no ready envoy endpoints, or envoy reset the connection",
+				Fix:      "kubectl -n <model namespace> get endpoints seldon-mesh; kubectl get seldonruntime -A; check the envoy pods",
+				Evidence: evidence}
+		}
+		return &Finding{Layer: LayerModel, Problem: fmt.Sprintf("the mesh has no healthy server for the model (HTTP %d)", r.status),
+			Cause:    "the Server pods (agent + MLServer) are down or not ready, or the model is still loading",
+			Fix:      "kubectl get servers,models -A; kubectl logs <server pod> -c agent and -c mlserver",
+			Evidence: evidence}
+	case r.status >= 400 && r.status < 500:
+		return &Finding{Layer: LayerModel, Problem: fmt.Sprintf("the model rejected the request (HTTP %d)", r.status),
+			Cause: "the payload does not fit the model's signature: input name, shape or datatype (FP32 for a float32 signature), " +
+				"or a model without a signature needs parameters.content_type: np",
+			Fix: fmt.Sprintf("check verification.input (now %s %v %s) against the model's MLmodel signature",
+				v.cfg.Input.Name, v.cfg.Input.Shape, v.cfg.Input.Datatype),
+			Evidence: evidence}
+	case r.status >= 500:
+		return &Finding{Layer: LayerModel, Problem: fmt.Sprintf("the model failed (HTTP %d)", r.status),
+			Cause: "MLServer raised while predicting: a missing requirement in the Server image, bad artifacts, or out of memory",
+			Fix:   "kubectl logs <server pod> -c mlserver; check the Model's requirements and memory", Evidence: evidence}
+	case r.status != http.StatusOK:
+		return &Finding{Layer: LayerMesh, Problem: fmt.Sprintf("unexpected HTTP %d", r.status), Cause: "an intermediary answered",
+			Fix: "call the inferenceURL output with curl -i and read who answered", Evidence: evidence}
+	}
+	if inference {
+		if problem := malformed(r.body); problem != "" {
+			return &Finding{Layer: LayerModel, Problem: "the response is not a well-formed V2 inference response: " + problem,
+				Cause: "the model answered, but not with V2 outputs (a custom runtime, or a proxy in between)",
+				Fix:   "check the Server's runtime and the Model's model-settings", Evidence: evidence}
+		}
+	}
+	return nil
+}
+
+func transportFinding(err error, baseURL string) *Finding {
+	f := &Finding{Layer: LayerNetwork, Evidence: err.Error()}
+	var netErr net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		f.Problem = "connection refused at " + baseURL
+		f.Cause = "nothing listens on the ingress IP: the ingress controller is down, or the IP is not the controller's"
+		f.Fix = "kubectl -n ingress-nginx get svc (EXTERNAL-IP must be the stack's ingressIP) and the controller pods"
+	case errors.Is(err, syscall.ECONNRESET):
+		f.Problem = "connection reset"
+		f.Cause = "the ingress or envoy dropped the connection (restarting, or overloaded)"
+		f.Fix = "check the ingress controller and envoy pods' restarts and logs"
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
+		f.Problem = "request timed out"
+		f.Cause = "the IP is not announced on the LAN (MetalLB L2Advertisement, wrong pool, or another host has it), or the model is too slow"
+		f.Fix = "ping/arping the ingress IP; kubectl -n metallb-system get ipaddresspools,l2advertisements; raise the timeout for slow models"
+	default:
+		f.Problem = "the request failed before any answer"
+		f.Cause = "the ingress IP is unreachable from this machine"
+		f.Fix = "check the route to the ingress IP and MetalLB's announcement"
+	}
+	return f
+}
+
+func looksJSON(b []byte) bool {
+	s := strings.TrimSpace(string(b))
+	return strings.HasPrefix(s, "{")
+}
+
+// malformed checks a V2 response: outputs present, each with a shape that matches its data length.
+func malformed(body []byte) string {
+	var resp struct {
+		ModelName string `json:"model_name"`
+		Outputs   []struct {
+			Name  string          `json:"name"`
+			Shape []int           `json:"shape"`
+			Data  json.RawMessage `json:"data"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return "not JSON"
+	}
+	if len(resp.Outputs) == 0 {
+		return "no outputs"
+	}
+	for _, o := range resp.Outputs {
+		var data any
+		if err := json.Unmarshal(o.Data, &data); err != nil {
+			return fmt.Sprintf("output %q has no data", o.Name)
+		}
+		want := 1
+		for _, d := range o.Shape {
+			want *= d
+		}
+		if got := countLeaves(data); got != want {
+			return fmt.Sprintf("output %q has shape %v but %d values", o.Name, o.Shape, got)
+		}
+	}
+	return ""
+}
+
+func countLeaves(v any) int {
+	list, ok := v.([]any)
+	if !ok {
+		return 1
+	}
+	n := 0
+	for _, item := range list {
+		n += countLeaves(item)
+	}
+	return n
+}
+
+func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
