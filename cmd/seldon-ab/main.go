@@ -14,7 +14,9 @@ import (
 const usage = `usage: seldon-ab <command> [flags]
 
 commands:
-  seed   upload a directory of model artifacts to s3://bucket/prefix; unchanged files are skipped
+  seed     upload a directory of model artifacts to s3://bucket/prefix; unchanged files are skipped
+  verify   call the A/B experiment through the ingress, test the split, diagnose failures (exit 1 on failure)
+  demo     verify with many requests and a progress bar, for showing the split live
 `
 
 func main() {
@@ -26,6 +28,10 @@ func main() {
 	switch os.Args[1] {
 	case "seed":
 		err = runSeed(os.Args[2:])
+	case "verify":
+		err = runVerify(os.Args[2:], false)
+	case "demo":
+		err = runVerify(os.Args[2:], true)
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", os.Args[1], usage)
 		os.Exit(2)

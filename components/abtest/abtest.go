@@ -29,6 +29,9 @@ type Args struct {
 	// Input is the V2 tensor the sample request sends.
 	Input        Input
 	WaitForReady bool
+	// After are resources that must exist before this component's objects (a component's own dependsOn does
+	// not reach its children).
+	After []pulumi.Resource
 }
 
 // Model is one Seldon Model.
@@ -122,7 +125,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			Kind:        pulumi.String("Model"),
 			Metadata:    objectMeta(m.Name, m.Namespace, readyAnnotations(args.WaitForReady)),
 			OtherFields: map[string]any{"spec": spec},
-		}, parent)
+		}, parent, pulumi.DependsOn(args.After))
 		if err != nil {
 			return nil, err
 		}
@@ -144,7 +147,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// No ingress controller gives the Ingress an address on a simulated cluster.
 		ingressAnnotations["pulumi.com/skipAwait"] = "true"
 	}
-	if _, err := networkingv1.NewIngress(ctx, name+"-mesh", meshIngress(args, "seldon-mesh", "/", "Prefix", ingressAnnotations), parent); err != nil {
+	if _, err := networkingv1.NewIngress(ctx, name+"-mesh", meshIngress(args, "seldon-mesh", "/", "Prefix", ingressAnnotations), parent, pulumi.DependsOn(args.After)); err != nil {
 		return nil, err
 	}
 	if args.Ingress.PathPrefix != "" {
@@ -158,7 +161,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			prefixed[k] = v
 		}
 		path := args.Ingress.PathPrefix + "(/|$)(.*)"
-		if _, err := networkingv1.NewIngress(ctx, name+"-mesh-prefix", meshIngress(args, "seldon-mesh-prefix", path, "ImplementationSpecific", prefixed), parent); err != nil {
+		if _, err := networkingv1.NewIngress(ctx, name+"-mesh-prefix", meshIngress(args, "seldon-mesh-prefix", path, "ImplementationSpecific", prefixed), parent, pulumi.DependsOn(args.After)); err != nil {
 			return nil, err
 		}
 	}
@@ -240,6 +243,9 @@ func meshIngress(args *Args, name, path, pathType string, annotations map[string
 
 // Call is how a client calls the experiment through the ingress.
 type Call struct {
+	// BaseURL is the ingress with the path prefix, if any; Model is the path's model segment.
+	BaseURL     string
+	Model       string
 	URL         string
 	Host        string
 	SeldonModel string
@@ -254,12 +260,11 @@ func HowToCall(args *Args) Call {
 	if model == "" && len(args.Experiment.Candidates) > 0 {
 		model = args.Experiment.Candidates[0].Name
 	}
-	path := fmt.Sprintf("/v2/models/%s/infer", model)
-	if args.Ingress.PathPrefix != "" {
-		path = args.Ingress.PathPrefix + path
-	}
+	base := fmt.Sprintf("http://%s%s", args.Ingress.IP, args.Ingress.PathPrefix)
 	c := Call{
-		URL:         fmt.Sprintf("http://%s%s", args.Ingress.IP, path),
+		BaseURL:     base,
+		Model:       model,
+		URL:         fmt.Sprintf("%s/v2/models/%s/infer", base, model),
 		SeldonModel: args.Experiment.Name + ".experiment",
 		Body:        SampleRequest(args.Input),
 	}

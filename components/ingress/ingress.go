@@ -27,6 +27,9 @@ type Args struct {
 	LoadBalancerIP string
 	Replicas       int
 	Resources      kube.Resources
+	// After are resources that must exist before this component's objects (a component's own dependsOn does
+	// not reach its children).
+	After []pulumi.Resource
 }
 
 // NginxIngress is the deployed controller.
@@ -49,7 +52,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace)},
-	}, parent)
+	}, parent, pulumi.DependsOn(args.After))
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,9 @@ type Args struct {
 	// `seldon-ab seed` command run from ProjectDir (pulumi-command: needs its provider plugin).
 	Seed       []SeedDirectory
 	ProjectDir string
+	// After are resources that must exist before this component's objects (a component's own dependsOn does
+	// not reach its children).
+	After []pulumi.Resource
 }
 
 // SeedDirectory is one local directory uploaded to s3://Bucket/Prefix.
@@ -107,7 +110,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	keepData := args.MinIO != nil && !args.MinIO.Volume.Purge
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace)},
-	}, parent, pulumi.RetainOnDelete(keepData))
+	}, parent, pulumi.RetainOnDelete(keepData), pulumi.DependsOn(args.After))
 	if err != nil {
 		return nil, err
 	}

@@ -57,8 +57,11 @@ func Defaults(stackName string) Stack {
 			Envoy:               Envoy{Replicas: 1, ServiceType: "ClusterIP"},
 			WaitForReady:        boolPtr(true),
 		},
-		Experiment:   Experiment{Name: "financial-ab-test-experiment"},
-		Verification: Verification{Input: TensorSpec{Name: "input_data", Shape: []int{1, 10, 35}, Datatype: "FP32"}},
+		Experiment: Experiment{Name: "financial-ab-test-experiment"},
+		Verification: Verification{
+			Input:       TensorSpec{Name: "input_data", Shape: []int{1, 10, 35}, Datatype: "FP32"},
+			Concurrency: 4, Significance: 0.01,
+		},
 		ModelStore: ModelStore{
 			Type:               StoreMinIO,
 			Namespace:          "minio",

@@ -164,8 +164,16 @@ type SeedDirectory struct {
 
 // Verification describes the post-deploy inference calls.
 type Verification struct {
+	// Enabled runs the verifier at the end of every `pulumi up` that changed what it checks (needs commands).
+	Enabled bool `json:"enabled"`
 	// Input is the V2 input tensor the experiment's models take (the field setup: input_data, [1,10,35], FP32).
 	Input TensorSpec `json:"input"`
+	// Requests to the experiment; 0 sizes the run to catch a uniform split of the configured weights.
+	Requests     int     `json:"requests"`
+	Concurrency  int     `json:"concurrency"`
+	Significance float64 `json:"significance"`
+	// Nonce forces a re-run when changed (pulumi config set --path verification.nonce $(date +%s)).
+	Nonce string `json:"nonce"`
 }
 
 // TensorSpec is one V2 input tensor.

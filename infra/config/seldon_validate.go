@@ -92,7 +92,29 @@ func (v *validator) seldon(s *Stack) {
 	}
 	models := v.models(s, servers)
 	v.experiment(s.Experiment, models, sd.ModelNamespaces)
-	v.tensor("verification.input", s.Verification.Input)
+	v.verification(s)
+}
+
+func (v *validator) verification(s *Stack) {
+	vf := s.Verification
+	v.tensor("verification.input", vf.Input)
+	if !vf.Enabled {
+		return
+	}
+	if !s.Commands.Enabled {
+		v.add("verification.enabled", "true", "needs commands.enabled: true (the verifier runs on the operator's machine)",
+			"set commands.enabled: true, or run `seldon-ab verify` by hand after `pulumi up`")
+	}
+	if !s.Seldon.WaitsForReady() {
+		v.add("verification.enabled", "true", "needs seldon.waitForReady: true, or it would call the experiment before it is active",
+			"remove seldon.waitForReady: false")
+	}
+	if vf.Requests < 0 || vf.Concurrency < 1 {
+		v.add("verification.concurrency", fmt.Sprint(vf.Concurrency), "must be at least 1 (and requests not negative)", "use e.g. 4")
+	}
+	if vf.Significance <= 0 || vf.Significance >= 0.5 {
+		v.add("verification.significance", fmt.Sprint(vf.Significance), "is not a significance level", "use e.g. 0.01")
+	}
 }
 
 // v2Datatypes are the Open Inference Protocol's tensor datatypes.

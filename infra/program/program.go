@@ -3,8 +3,10 @@
 package program
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -15,6 +17,7 @@ import (
 	"github.com/seldon-ab/provisioner/components/metallb"
 	"github.com/seldon-ab/provisioner/components/modelstore"
 	"github.com/seldon-ab/provisioner/components/seldon"
+	"github.com/seldon-ab/provisioner/components/verification"
 	"github.com/seldon-ab/provisioner/infra/config"
 	"github.com/seldon-ab/provisioner/internal/charts"
 )
@@ -75,7 +78,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 		return err
 	}
 	// Everything that asks MetalLB for an IP waits for the pools to exist.
-	afterMetalLB := pulumi.DependsOn([]pulumi.Resource{lb})
+	afterMetalLB := []pulumi.Resource{lb}
 
 	nginx, err := ingress.New(ctx, "ingress-nginx", &ingress.Args{
 		Namespace:      s.Ingress.Namespace,
@@ -84,12 +87,15 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 		LoadBalancerIP: s.Ingress.LoadBalancerIP,
 		Replicas:       s.Ingress.Replicas,
 		Resources:      s.Ingress.Resources,
-	}, withCluster, afterMetalLB)
+		After:          afterMetalLB,
+	}, withCluster)
 	if err != nil {
 		return err
 	}
 
-	store, err := modelstore.New(ctx, "model-store", modelStoreArgs(s, baseDir), withCluster, afterMetalLB)
+	storeArgs := modelStoreArgs(s, baseDir)
+	storeArgs.After = afterMetalLB
+	store, err := modelstore.New(ctx, "model-store", storeArgs, withCluster)
 	if err != nil {
 		return err
 	}
@@ -99,10 +105,21 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 		return err
 	}
 	// Models wait for the Servers and the Ingress for the controller that serves it; the reverse is the teardown.
-	experiment, err := abtest.New(ctx, "ab-test", abtestArgs(s), withCluster,
-		pulumi.DependsOn([]pulumi.Resource{platform, nginx}))
+	experimentArgs := abtestArgs(s)
+	experimentArgs.After = []pulumi.Resource{platform, nginx}
+	experiment, err := abtest.New(ctx, "ab-test", experimentArgs, withCluster)
 	if err != nil {
 		return err
+	}
+
+	if s.Verification.Enabled {
+		verifyArgs := verificationArgs(s, baseDir)
+		verifyArgs.After = []pulumi.Resource{experiment}
+		run, err := verification.New(ctx, "verify", verifyArgs)
+		if err != nil {
+			return err
+		}
+		ctx.Export("verificationSummary", run.Summary)
 	}
 
 	ctx.Export("ingressIP", nginx.LoadBalancerIP)
@@ -141,6 +158,35 @@ func seldonArgs(s *config.Stack, baseDir string, rcloneConfig pulumi.StringOutpu
 	for _, srv := range sd.Servers {
 		args.Servers = append(args.Servers, seldon.Server{Name: srv.Name, Namespace: srv.Namespace,
 			ServerConfig: srv.ServerConfig, Replicas: srv.Replicas, ExtraCapabilities: srv.ExtraCapabilities})
+	}
+	return args
+}
+
+func verificationArgs(s *config.Stack, baseDir string) *verification.Args {
+	e, vf := s.Experiment, s.Verification
+	call := abtest.HowToCall(abtestArgs(s))
+	args := &verification.Args{
+		ProjectDir:   baseDir,
+		URL:          call.BaseURL,
+		Host:         call.Host,
+		Experiment:   e.Name,
+		Model:        call.Model,
+		InputName:    vf.Input.Name,
+		Shape:        vf.Input.Shape,
+		Datatype:     vf.Input.Datatype,
+		Requests:     vf.Requests,
+		Concurrency:  vf.Concurrency,
+		Significance: vf.Significance,
+		ReportDir:    filepath.Join(baseDir, ".state", "verify", s.Name),
+		Triggers: []string{"nonce=" + vf.Nonce, "seldon=" + s.Charts.SeldonSetup.Version, "ingress=" + s.Charts.IngressNginx.Version,
+			"input=" + fmt.Sprint(vf.Input)},
+	}
+	for _, c := range e.Candidates {
+		args.Candidates = append(args.Candidates, verification.Candidate{Name: c.Name, Weight: c.Weight})
+		args.Triggers = append(args.Triggers, fmt.Sprintf("candidate=%s:%d", c.Name, c.Weight))
+	}
+	for _, m := range s.Models {
+		args.Triggers = append(args.Triggers, fmt.Sprintf("model=%s/%s:%s:%s", m.Namespace, m.Name, m.StorageURI, strings.Join(m.Requirements, "+")))
 	}
 	return args
 }

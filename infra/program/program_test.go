@@ -105,9 +105,10 @@ func TestHomelabIngress(t *testing.T) {
 	if got := chart.String(append(controller, "ingressClassResource", "name")...); got != "nginx" {
 		t.Errorf("IngressClass = %q", got)
 	}
-	component := g.Find(t, "seldon-ab:ingress:NginxIngress", "ingress-nginx")
-	if !component.DependsOn("metallb-pool-lan") || !component.DependsOn("metallb-l2-lan") {
-		t.Errorf("the ingress does not wait for MetalLB's pools: deps %v", component.Dependencies)
+	// A component's own dependencies do not reach its children, so the first child carries them.
+	ns := g.Find(t, namespaceType, "ingress-nginx-namespace")
+	if !ns.DependsOn("metallb-pool-lan") || !ns.DependsOn("metallb-l2-lan") || !chart.DependsOn("ingress-nginx-namespace") {
+		t.Errorf("the ingress controller does not wait for MetalLB's pools: namespace deps %v", ns.Dependencies)
 	}
 }
 
@@ -145,6 +146,9 @@ func TestHomelabModelStore(t *testing.T) {
 	}
 	if users := chart.Get("values", "users"); !users.IsArray() || len(users.ArrayValue()) != 0 {
 		t.Errorf("chart users = %v: the chart's default console user has a well-known password", users)
+	}
+	if ns := g.Find(t, namespaceType, "model-store-namespace"); !ns.DependsOn("metallb-pool-lan") {
+		t.Errorf("the model store does not wait for MetalLB's pools: %v", ns.Dependencies)
 	}
 	job := g.Find(t, "kubernetes:batch/v1:Job", "model-store-buckets")
 	if !job.DependsOn("model-store-minio") {

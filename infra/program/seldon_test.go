@@ -1,6 +1,7 @@
 package program_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -84,13 +85,13 @@ func TestHomelabSeldonPlatform(t *testing.T) {
 
 func TestHomelabExperiment(t *testing.T) {
 	g := runHomelab(t)
-	component := g.Find(t, "seldon-ab:abtest:ABTest", "ab-test")
-	// A dependency on a component is recorded as dependencies on all of its children.
-	if !component.DependsOn("seldon-server-seldon-system-mlserver") || !component.DependsOn("ingress-nginx") {
-		t.Errorf("the experiment does not wait for the platform and the ingress controller: %v", component.Dependencies)
-	}
 	for _, name := range []string{"baseline-predictor", "enhanced-predictor"} {
 		m := g.Find(t, modelType, "ab-test-model-seldon-system-"+name)
+		// A dependency on a component is recorded as dependencies on all of its children; these make destroy
+		// remove the Models before the Servers.
+		if !m.DependsOn("seldon-server-seldon-system-mlserver") || !m.DependsOn("seldon-runtime-seldon-system") {
+			t.Errorf("model %s does not wait for the Server and runtime: %v", name, m.Dependencies)
+		}
 		if m.String("spec", "storageUri") != "s3://mlflow-artifacts/"+name || m.String("spec", "requirements", "1") != "torch" ||
 			m.String("metadata", "annotations", "pulumi.com/waitFor") != "condition=Ready" {
 			t.Errorf("model %s = %v", name, m.Inputs)
@@ -113,6 +114,9 @@ func TestHomelabExperiment(t *testing.T) {
 		t.Fatalf("%d mesh Ingresses, want 1 without a path prefix", len(ingresses))
 	}
 	in := ingresses[0]
+	if !in.DependsOn("ingress-nginx") {
+		t.Errorf("the mesh Ingress does not wait for the ingress controller: %v", in.Dependencies)
+	}
 	if in.String("metadata", "namespace") != "seldon-system" || in.String("spec", "ingressClassName") != "nginx" {
 		t.Errorf("ingress in %q class %q", in.String("metadata", "namespace"), in.String("spec", "ingressClassName"))
 	}
@@ -174,5 +178,43 @@ func TestSeveralModelNamespacesGetOneRuntimeEachAndAreWatched(t *testing.T) {
 	}
 	if strings.Join(watched, ",") != "seldon-system,models-a,models-b" {
 		t.Errorf("watchNamespaces = %v", watched)
+	}
+}
+
+func TestVerificationRunsAfterTheExperimentAndRerunsOnChanges(t *testing.T) {
+	runWith := func(weight string) pulumitest.Resource {
+		cfg := homelabConfig(t)
+		cfg.Values["seldon-ab:commands"] = `{"enabled": true}`
+		cfg.Values["seldon-ab:verification"] = `{"enabled": true}`
+		cfg.Values["seldon-ab:experiment"] = strings.Replace(cfg.Values["seldon-ab:experiment"], `"weight":30`, `"weight":`+weight, 1)
+		g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g.Find(t, "command:local:Command", "verify-run")
+	}
+	cmd := runWith("30")
+	create := cmd.String("create")
+	for _, want := range []string{"seldon-ab verify", `--url "http://192.168.1.249"`, `--host "financial-predictor.local"`,
+		`--candidates "baseline-predictor=70,enhanced-predictor=30"`, `--shape "1,10,35"`, `--datatype "FP32"`} {
+		if !strings.Contains(create, want) {
+			t.Errorf("verify command lacks %s:\n%s", want, create)
+		}
+	}
+	if !cmd.DependsOn("ab-test-experiment") {
+		t.Errorf("verification does not wait for the Experiment: %v", cmd.Dependencies)
+	}
+	triggers := func(r pulumitest.Resource) string { return fmt.Sprint(r.Get("triggers")) }
+	if triggers(cmd) == triggers(runWith("20")) {
+		t.Error("changing the weights does not re-run verification")
+	}
+}
+
+func TestVerificationNeedsCommandsAndReadiness(t *testing.T) {
+	cfg := homelabConfig(t)
+	cfg.Values["seldon-ab:verification"] = `{"enabled": true}`
+	_, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err == nil || !strings.Contains(err.Error(), "seldon-ab:verification.enabled") || !strings.Contains(err.Error(), "commands.enabled") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seldon-ab/provisioner/internal/verify"
+)
+
+// errVerificationFailed makes the command exit non-zero, so `pulumi up` fails with it.
+var errVerificationFailed = errors.New("verification failed: see the findings above")
+
+func runVerify(args []string, demo bool) error {
+	fs := flag.NewFlagSet("verify", flag.ExitOnError)
+	var cfg verify.Config
+	fs.StringVar(&cfg.BaseURL, "url", "", "ingress base URL, e.g. http://192.168.1.249 (add the path prefix if the stack has one)")
+	fs.StringVar(&cfg.Host, "host", "", "Host header (the stack's hostHeader output)")
+	fs.StringVar(&cfg.Experiment, "experiment", "financial-ab-test-experiment", "experiment name")
+	fs.StringVar(&cfg.Model, "model", "", "model segment of the path (default: the first candidate)")
+	candidates := fs.String("candidates", "baseline-predictor=70,enhanced-predictor=30", "candidates and weights: name=weight,...")
+	inputName := fs.String("input-name", "input_data", "V2 input tensor name")
+	shape := fs.String("shape", "1,10,35", "input shape")
+	fs.StringVar(&cfg.Input.Datatype, "datatype", "FP32", "input datatype")
+	sample := fs.String("sample", "", "send this request body file instead of generated data")
+	fs.IntVar(&cfg.Requests, "requests", 0, "experiment requests (0: enough to catch a uniform split)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "requests in flight")
+	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")
+	fs.IntVar(&cfg.Retries, "retries", 2, "retries of health checks and of requests that never connected")
+	fs.Float64Var(&cfg.Significance, "significance", 0.01, "the split test fails below this p-value")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated input data")
+	jsonPath := fs.String("json", "", "write the JSON report here")
+	svgPath := fs.String("svg", "", "write the picture (requests per candidate, latency) here")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.BaseURL == "" || cfg.Host == "" {
+		fs.Usage()
+		return errors.New("--url and --host are required (stack outputs ingressIP and hostHeader)")
+	}
+	var err error
+	if cfg.Candidates, err = parseCandidates(*candidates); err != nil {
+		return err
+	}
+	cfg.Input.Name = *inputName
+	if cfg.Input.Shape, err = parseShape(*shape); err != nil {
+		return err
+	}
+	if *sample != "" {
+		if cfg.Body, err = os.ReadFile(*sample); err != nil {
+			return err
+		}
+	}
+	if demo {
+		if cfg.Requests == 0 {
+			cfg.Requests = 2000
+		}
+		cfg.Concurrency = max(cfg.Concurrency, 8)
+		cfg.Progress = progressBar
+	}
+	v, err := verify.New(cfg)
+	if err != nil {
+		return err
+	}
+	rep := v.Run(context.Background())
+	if demo {
+		fmt.Fprintln(os.Stderr)
+	}
+	fmt.Print(rep.Summary())
+	if err := writeReports(rep, *jsonPath, *svgPath); err != nil {
+		return err
+	}
+	if !rep.Passed {
+		return errVerificationFailed
+	}
+	return nil
+}
+
+func writeReports(rep verify.Report, jsonPath, svgPath string) error {
+	for path, write := range map[string]func(*os.File) error{
+		jsonPath: func(f *os.File) error { return rep.WriteJSON(f) },
+		svgPath:  func(f *os.File) error { return rep.WriteSVG(f) },
+	} {
+		if path == "" {
+			continue
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := write(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func progressBar(done, total int) {
+	const width = 40
+	filled := done * width / total
+	fmt.Fprintf(os.Stderr, "\r[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total)
+}
+
+func parseCandidates(s string) ([]verify.Candidate, error) {
+	var out []verify.Candidate
+	for _, part := range strings.Split(s, ",") {
+		name, weight, ok := strings.Cut(strings.TrimSpace(part), "=")
+		w, err := strconv.ParseFloat(weight, 64)
+		if !ok || err != nil || w <= 0 || name == "" {
+			return nil, fmt.Errorf("--candidates: %q is not name=weight with a positive weight", part)
+		}
+		out = append(out, verify.Candidate{Name: name, Weight: w})
+	}
+	return out, nil
+}
+
+func parseShape(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || d < 1 {
+			return nil, fmt.Errorf("--shape: %q is not a positive dimension", part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

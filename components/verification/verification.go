@@ -1,0 +1,94 @@
+// Package verification is the post-deploy verification component: a pulumi-command resource that runs the
+// verifier (`seldon-ab verify`) through the ingress after the Experiment is Ready, and fails `pulumi up` if it fails.
+package verification
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Token is the component's Pulumi type.
+const Token = "seldon-ab:verification:Verification"
+
+// Args configure the run.
+type Args struct {
+	// ProjectDir is where `go run ./cmd/seldon-ab` works.
+	ProjectDir   string
+	URL          string
+	Host         string
+	Experiment   string
+	Model        string
+	Candidates   []Candidate
+	InputName    string
+	Shape        []int
+	Datatype     string
+	Requests     int
+	Concurrency  int
+	Significance float64
+	// ReportDir receives report.json and report.svg.
+	ReportDir string
+	// Triggers re-run verification when they change: models, weights, chart versions, the nonce.
+	Triggers []string
+	// After are resources that must exist before this component's objects (a component's own dependsOn does
+	// not reach its children).
+	After []pulumi.Resource
+}
+
+// Candidate is an experiment candidate and its weight.
+type Candidate struct {
+	Name   string
+	Weight int
+}
+
+// Verification is the run's result.
+type Verification struct {
+	pulumi.ResourceState
+
+	Summary pulumi.StringOutput `pulumi:"summary"`
+}
+
+// New registers the verifier run.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Verification, error) {
+	v := &Verification{}
+	if err := ctx.RegisterComponentResource(Token, name, v, opts...); err != nil {
+		return nil, err
+	}
+	triggers := pulumi.Array{}
+	for _, t := range args.Triggers {
+		triggers = append(triggers, pulumi.String(t))
+	}
+	cmd, err := local.NewCommand(ctx, name+"-run", &local.CommandArgs{
+		Create:   pulumi.String(Command(args)),
+		Dir:      pulumi.String(args.ProjectDir),
+		Triggers: triggers,
+	}, pulumi.Parent(v), pulumi.DependsOn(args.After))
+	if err != nil {
+		return nil, err
+	}
+	v.Summary = cmd.Stdout
+	if err := ctx.RegisterResourceOutputs(v, pulumi.Map{"summary": v.Summary}); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Command is the verifier's command line for args.
+func Command(args *Args) string {
+	candidates := make([]string, len(args.Candidates))
+	for i, c := range args.Candidates {
+		candidates[i] = fmt.Sprintf("%s=%d", c.Name, c.Weight)
+	}
+	shape := make([]string, len(args.Shape))
+	for i, d := range args.Shape {
+		shape[i] = fmt.Sprint(d)
+	}
+	return fmt.Sprintf("mkdir -p %q && go run ./cmd/seldon-ab verify --url %q --host %q --experiment %q --model %q "+
+		"--candidates %q --input-name %q --shape %q --datatype %q --requests %d --concurrency %d --significance %g "+
+		"--json %q --svg %q",
+		args.ReportDir, args.URL, args.Host, args.Experiment, args.Model, strings.Join(candidates, ","), args.InputName,
+		strings.Join(shape, ","), args.Datatype, args.Requests, args.Concurrency, args.Significance,
+		args.ReportDir+"/report.json", args.ReportDir+"/report.svg")
+}
