@@ -17,10 +17,21 @@ func (v *Verifier) diagnose(r response, inference bool) *Finding {
 	if r.err != nil {
 		return transportFinding(r.err, v.cfg.BaseURL)
 	}
+	if r.status == http.StatusOK {
+		if !inference {
+			return nil
+		}
+		if problem := malformed(r.body); problem != "" {
+			return &Finding{Layer: LayerModel, Problem: "the response is not a well-formed V2 inference response: " + problem,
+				Cause: "the model answered, but not with V2 outputs (a custom runtime, or a proxy in between)",
+				Fix:   "check the Server's runtime and the Model's model-settings", Evidence: evidenceOf(r)}
+		}
+		return nil
+	}
 	body := string(r.body)
 	fromNginx := strings.Contains(strings.ToLower(body), "nginx") || strings.Contains(strings.ToLower(r.header.Get("Server")), "nginx") && !looksJSON(r.body)
 	fromEnvoy := strings.EqualFold(r.header.Get("Server"), "envoy") || r.header.Get("x-envoy-upstream-service-time") != ""
-	evidence := fmt.Sprintf("HTTP %d, server %q, body %q", r.status, r.header.Get("Server"), truncate(body, 120))
+	evidence := evidenceOf(r)
 	switch {
 	case r.status == http.StatusNotFound && fromNginx:
 		return &Finding{Layer: LayerIngress, Problem: "the ingress controller answered 404: no Ingress rule matched",
@@ -55,18 +66,14 @@ func (v *Verifier) diagnose(r response, inference bool) *Finding {
 		return &Finding{Layer: LayerModel, Problem: fmt.Sprintf("the model failed (HTTP %d)", r.status),
 			Cause: "MLServer raised while predicting: a missing requirement in the Server image, bad artifacts, or out of memory",
 			Fix:   "kubectl logs <server pod> -c mlserver; check the Model's requirements and memory", Evidence: evidence}
-	case r.status != http.StatusOK:
+	default:
 		return &Finding{Layer: LayerMesh, Problem: fmt.Sprintf("unexpected HTTP %d", r.status), Cause: "an intermediary answered",
 			Fix: "call the inferenceURL output with curl -i and read who answered", Evidence: evidence}
 	}
-	if inference {
-		if problem := malformed(r.body); problem != "" {
-			return &Finding{Layer: LayerModel, Problem: "the response is not a well-formed V2 inference response: " + problem,
-				Cause: "the model answered, but not with V2 outputs (a custom runtime, or a proxy in between)",
-				Fix:   "check the Server's runtime and the Model's model-settings", Evidence: evidence}
-		}
-	}
-	return nil
+}
+
+func evidenceOf(r response) string {
+	return fmt.Sprintf("HTTP %d, server %q, body %q", r.status, r.header.Get("Server"), truncate(string(r.body), 120))
 }
 
 func transportFinding(err error, baseURL string) *Finding {
@@ -103,9 +110,9 @@ func malformed(body []byte) string {
 	var resp struct {
 		ModelName string `json:"model_name"`
 		Outputs   []struct {
-			Name  string          `json:"name"`
-			Shape []int           `json:"shape"`
-			Data  json.RawMessage `json:"data"`
+			Name  string `json:"name"`
+			Shape []int  `json:"shape"`
+			Data  any    `json:"data"`
 		} `json:"outputs"`
 	}
 	if err := json.Unmarshal(body, &resp); err != nil {
@@ -115,8 +122,8 @@ func malformed(body []byte) string {
 		return "no outputs"
 	}
 	for _, o := range resp.Outputs {
-		var data any
-		if err := json.Unmarshal(o.Data, &data); err != nil {
+		data := o.Data
+		if data == nil {
 			return fmt.Sprintf("output %q has no data", o.Name)
 		}
 		want := 1

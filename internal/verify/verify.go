@@ -12,7 +12,6 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -363,22 +362,34 @@ func (v *Verifier) isCandidate(name string) bool {
 	return false
 }
 
-var versionSuffix = regexp.MustCompile(`_\d+$`)
-
 // routedModel names the candidate that answered: x-seldon-route (":enhanced-predictor_3:") or else the body's
 // model_name, with MLServer's internal version suffix removed.
 func routedModel(r response) string {
 	route := r.header.Get("x-seldon-route")
 	for _, part := range strings.Split(route, ":") {
 		if part != "" {
-			return versionSuffix.ReplaceAllString(part, "")
+			return unversioned(part)
 		}
 	}
 	var body struct {
 		ModelName string `json:"model_name"`
 	}
 	_ = json.Unmarshal(r.body, &body)
-	return versionSuffix.ReplaceAllString(body.ModelName, "")
+	return unversioned(body.ModelName)
+}
+
+// unversioned strips MLServer's internal "_<version>" suffix.
+func unversioned(name string) string {
+	i := strings.LastIndexByte(name, '_')
+	if i < 0 || i == len(name)-1 {
+		return name
+	}
+	for _, c := range name[i+1:] {
+		if c < '0' || c > '9' {
+			return name
+		}
+	}
+	return name[:i]
 }
 
 func splitString(observed []int, total int) string {
