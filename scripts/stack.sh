@@ -28,6 +28,8 @@ fi
 
 cd "$root"
 pulumi stack select --create "$stack" --secrets-provider passphrase >/dev/null
+# The policies stop a broken stack at preview, so every preview and up runs them.
+policy=(--policy-pack "$("$here/policy-pack.sh")")
 
 yes=()
 [ "$stack" = sandbox ] || [ "${YES:-}" = 1 ] && yes=(--yes)
@@ -39,8 +41,8 @@ timed() { # timed LABEL CMD...: runs CMD and reports its wall time
 }
 
 case $action in
-  up) timed up pulumi up --stack "$stack" "${yes[@]}" ${PULUMI_ARGS:-} ;;
-  preview) pulumi preview --stack "$stack" --diff ${PULUMI_ARGS:-} ;;
+  up) timed up pulumi up --stack "$stack" "${yes[@]}" "${policy[@]}" ${PULUMI_ARGS:-} ;;
+  preview) pulumi preview --stack "$stack" --diff "${policy[@]}" ${PULUMI_ARGS:-} ;;
   destroy) timed destroy pulumi destroy --stack "$stack" "${yes[@]}" ${PULUMI_ARGS:-} ;;
   refresh) pulumi refresh --stack "$stack" "${yes[@]}" ${PULUMI_ARGS:-} ;;
   cancel) pulumi cancel --stack "$stack" --yes ;;
@@ -48,7 +50,7 @@ case $action in
   rebuild)
     start=$SECONDS
     timed destroy pulumi destroy --stack "$stack" --yes ${PULUMI_ARGS:-}
-    timed up pulumi up --stack "$stack" --yes ${PULUMI_ARGS:-}
+    timed up pulumi up --stack "$stack" --yes "${policy[@]}" ${PULUMI_ARGS:-}
     log "rebuild (destroy + up) took $((SECONDS - start)) s"
     ;;
   *) die "unknown action '$action' (up, preview, destroy, rebuild, refresh, cancel, outputs)" ;;

@@ -1,0 +1,48 @@
+// Command pack is the policy pack: a thin policyx adapter that runs every rule of package policies as a stack
+// validation policy. Build it and pass the binary to `pulumi preview --policy-pack` (see scripts/policy-pack.sh).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/blang/semver"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
+
+	"github.com/seldon-ab/provisioner/policies"
+)
+
+func main() {
+	if err := policyx.Main(pack); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func pack(*pulumi.Context) (policyx.PolicyPack, error) {
+	var all []policyx.Policy
+	for _, rule := range policies.Rules {
+		level := policyx.EnforcementLevelAdvisory
+		if rule.Mandatory {
+			level = policyx.EnforcementLevelMandatory
+		}
+		all = append(all, policyx.NewStackValidationPolicy(rule.Name, policyx.StackValidationPolicyArgs{
+			Description:      rule.Description,
+			EnforcementLevel: level,
+			ValidateStack: func(_ context.Context, args policyx.StackValidationArgs) error {
+				var stack []policies.Resource
+				for _, r := range args.Resources {
+					stack = append(stack, policies.Resource{Type: r.Type, Name: r.Name, URN: r.URN, Parent: r.Parent,
+						Props: policies.FromProperties(r.Properties)})
+				}
+				for _, v := range rule.Check(stack) {
+					args.Manager.ReportViolation(v.Message, v.URN)
+				}
+				return nil
+			},
+		}))
+	}
+	return policyx.NewPolicyPack("seldon-ab", semver.MustParse("0.1.0"), policyx.EnforcementLevelMandatory, all)
+}

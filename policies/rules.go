@@ -1,0 +1,459 @@
+package policies
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/seldon-ab/provisioner/infra/config"
+)
+
+// Rule is one stack-wide check.
+type Rule struct {
+	Name        string
+	Description string
+	Mandatory   bool
+	Check       func(stack []Resource) []Violation
+}
+
+// Rules are every rule of the pack.
+var Rules = []Rule{
+	{"experiment-candidates", "Experiment weights are positive, the default is a candidate, every candidate is a Model of the stack", true, ExperimentCandidates},
+	{"model-requirements", "every Model requirement is a capability of its Server (exact strings)", true, ModelRequirements},
+	{"one-scheduler-per-namespace", "no two SeldonRuntimes in a namespace, no ExternalName seldon-scheduler beside a runtime", true, OneSchedulerPerNamespace},
+	{"scheduler-not-exposed", "the scheduler Service is never LoadBalancer or NodePort", true, SchedulerNotExposed},
+	{"mesh-ingress-keeps-v2", "an Ingress to seldon-mesh keeps /v2 reachable (no rewrite that drops it, consistent capture groups)", true, MeshIngressKeepsV2},
+	{"metallb-ips", "requested LoadBalancer IPs lie in a MetalLB pool of the stack, are unique, and use a MetalLB annotation MetalLB reads", true, MetalLBIPs},
+	{"pinned-versions", "charts and container images are pinned (no latest, no missing version)", true, PinnedVersions},
+	{"secrets-are-secret", "Secrets carry credentials only as Pulumi secrets", true, SecretsAreSecret},
+	{"workload-resources", "workloads the stack defines itself set resource requests and limits", true, WorkloadResources},
+	{"scheduler-host-env-no-effect", "SELDON_SCHEDULER_HOST/PORT on the controller have no effect (Seldon >= 2.6)", false, SchedulerHostEnv},
+	{"ingress-nginx-retired", "ingress-nginx is retired upstream", false, IngressNginxRetired},
+}
+
+// Check runs every rule.
+func Check(stack []Resource) []Violation {
+	var out []Violation
+	for _, rule := range Rules {
+		out = append(out, rule.Check(stack)...)
+	}
+	return out
+}
+
+func ofKind(stack []Resource, kind string) []Resource {
+	var out []Resource
+	for _, r := range stack {
+		if r.Kind() == kind {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func violation(rule string, r Resource, format string, args ...any) Violation {
+	return Violation{Rule: rule, URN: r.URN, Message: r.where() + ": " + fmt.Sprintf(format, args...)}
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func num(v any) (float64, bool) {
+	f, ok := v.(float64)
+	return f, ok
+}
+
+// ExperimentCandidates: weights > 0, default among candidates, every candidate a Model in the Experiment's namespace.
+func ExperimentCandidates(stack []Resource) []Violation {
+	const rule = "experiment-candidates"
+	models := map[string]bool{}
+	for _, m := range ofKind(stack, "Model") {
+		models[m.Namespace()+"/"+m.ObjectName()] = true
+	}
+	var out []Violation
+	for _, e := range ofKind(stack, "Experiment") {
+		names := map[string]bool{}
+		for _, c := range e.List("spec", "candidates") {
+			cand := asMap(c)
+			name, _ := cand["name"].(string)
+			names[name] = true
+			if w, ok := num(cand["weight"]); !ok || w <= 0 {
+				out = append(out, violation(rule, e, "candidate %q has weight %v; every weight must be > 0 (share = weight / sum). Fix: give it a positive weight or remove it", name, cand["weight"]))
+			}
+			if resourceType := e.String("spec", "resourceType"); (resourceType == "" || resourceType == "model") && !models[e.Namespace()+"/"+name] {
+				out = append(out, violation(rule, e, "candidate %q is not a Model of this stack in namespace %s, so the Experiment never becomes active. Fix: declare the Model or correct the name (not the versioned %s_1)", name, e.Namespace(), name))
+			}
+		}
+		if d := e.String("spec", "default"); d != "" && !names[d] {
+			out = append(out, violation(rule, e, "default %q is not one of the candidates. Fix: name a candidate or drop default", d))
+		}
+	}
+	return out
+}
+
+// ModelRequirements: each requirement is a capability of the Model's Server.
+func ModelRequirements(stack []Resource) []Violation {
+	const rule = "model-requirements"
+	capabilities := map[string][]string{}
+	for _, s := range ofKind(stack, "Server") {
+		capabilities[s.Namespace()+"/"+s.ObjectName()] = serverCapabilities(s)
+	}
+	var out []Violation
+	for _, m := range ofKind(stack, "Model") {
+		server := m.String("spec", "server")
+		if server == "" {
+			continue // scheduled on any Server that matches: nothing to hold it to here
+		}
+		caps, ok := capabilities[m.Namespace()+"/"+server]
+		if !ok {
+			out = append(out, violation(rule, m, "its Server %q is not in this stack's namespace %s. Fix: declare the Server or correct spec.server", server, m.Namespace()))
+			continue
+		}
+		for _, req := range m.List("spec", "requirements") {
+			if s, _ := req.(string); !slices.Contains(caps, s) {
+				out = append(out, violation(rule, m, "requirement %q is not a capability of Server %s (%s); Seldon compares exact strings. Fix: use the Server's spelling or add it to the Server's extraCapabilities", s, server, strings.Join(caps, ", ")))
+			}
+		}
+	}
+	return out
+}
+
+func serverCapabilities(s Resource) []string {
+	var caps []string
+	if explicit := s.List("spec", "capabilities"); explicit != nil {
+		for _, c := range explicit {
+			caps = append(caps, fmt.Sprint(c))
+		}
+	} else if s.String("spec", "serverConfig") == "triton" {
+		caps = append(caps, config.TritonDefaultCapabilities...)
+	} else {
+		caps = append(caps, config.MLServerDefaultCapabilities...)
+	}
+	for _, c := range s.List("spec", "extraCapabilities") {
+		caps = append(caps, fmt.Sprint(c))
+	}
+	return caps
+}
+
+// OneSchedulerPerNamespace refuses two runtimes in a namespace and an ExternalName seldon-scheduler beside one.
+func OneSchedulerPerNamespace(stack []Resource) []Violation {
+	const rule = "one-scheduler-per-namespace"
+	runtimes := map[string][]Resource{}
+	for _, r := range ofKind(stack, "SeldonRuntime") {
+		runtimes[r.Namespace()] = append(runtimes[r.Namespace()], r)
+	}
+	var out []Violation
+	for ns, rs := range runtimes {
+		if len(rs) > 1 {
+			out = append(out, violation(rule, rs[1], "namespace %s already has SeldonRuntime %s: two schedulers would fight over the same models (routes removed and re-added in a loop). Fix: keep exactly one runtime per namespace", ns, rs[0].ObjectName()))
+		}
+	}
+	for _, svc := range ofKind(stack, "Service") {
+		if svc.ObjectName() == "seldon-scheduler" && svc.String("spec", "type") == "ExternalName" && len(runtimes[svc.Namespace()]) > 0 {
+			out = append(out, violation(rule, svc, "an ExternalName seldon-scheduler collides with the Service the SeldonRuntime in %s makes. Fix: remove it; the controller dials seldon-scheduler.<model namespace>, which the runtime provides", svc.Namespace()))
+		}
+	}
+	return out
+}
+
+// SchedulerNotExposed keeps the unauthenticated scheduler API off the LAN.
+func SchedulerNotExposed(stack []Resource) []Violation {
+	const rule = "scheduler-not-exposed"
+	exposed := func(t string) bool { return t == "LoadBalancer" || t == "NodePort" }
+	var out []Violation
+	for _, rt := range ofKind(stack, "SeldonRuntime") {
+		found := false
+		for _, o := range rt.List("spec", "overrides") {
+			override := asMap(o)
+			if override["name"] != "seldon-scheduler" {
+				continue
+			}
+			found = true
+			if t, _ := override["serviceType"].(string); exposed(t) {
+				out = append(out, violation(rule, rt, "the seldon-scheduler override asks for a %s Service: the scheduler's gRPC API is unauthenticated. Fix: serviceType ClusterIP", t))
+			}
+		}
+		if !found {
+			out = append(out, violation(rule, rt, "has no seldon-scheduler override, so the SeldonConfig default applies (LoadBalancer in the setup chart). Fix: add {name: seldon-scheduler, serviceType: ClusterIP}"))
+		}
+	}
+	for _, svc := range ofKind(stack, "Service") {
+		if svc.ObjectName() == "seldon-scheduler" && exposed(svc.String("spec", "type")) {
+			out = append(out, violation(rule, svc, "is %s. Fix: ClusterIP", svc.String("spec", "type")))
+		}
+	}
+	return out
+}
+
+var captureGroup = regexp.MustCompile(`\$(\d+)`)
+
+// MeshIngressKeepsV2 checks Ingresses whose backend is seldon-mesh: envoy only routes paths starting with /v2.
+func MeshIngressKeepsV2(stack []Resource) []Violation {
+	const rule = "mesh-ingress-keeps-v2"
+	var out []Violation
+	for _, in := range ofKind(stack, "Ingress") {
+		rewrite := in.String("metadata", "annotations", "nginx.ingress.kubernetes.io/rewrite-target")
+		for _, ruleItem := range in.List("spec", "rules") {
+			paths, _ := asMap(asMap(ruleItem)["http"])["paths"].([]any)
+			for _, p := range paths {
+				path := asMap(p)
+				if asMap(asMap(path["backend"])["service"])["name"] != "seldon-mesh" {
+					continue
+				}
+				value, _ := path["path"].(string)
+				out = append(out, checkMeshPath(rule, in, value, rewrite)...)
+			}
+		}
+	}
+	return out
+}
+
+func checkMeshPath(rule string, in Resource, path, rewrite string) []Violation {
+	if rewrite == "" {
+		if path != "" && path != "/" && !strings.HasPrefix(path, "/v2") {
+			return []Violation{violation(rule, in, "path %q reaches envoy unchanged, and envoy only routes /v2...: every call is a 404 from envoy. Fix: use path / (or /v2), or give the prefix its own Ingress with %q and rewrite-target /$2", path, path+"(/|$)(.*)")}
+		}
+		return nil
+	}
+	groups := 0
+	if re, err := regexp.Compile(path); err == nil {
+		groups = re.NumSubexp()
+	}
+	refs := captureGroup.FindAllStringSubmatch(rewrite, -1)
+	if len(refs) == 0 {
+		return []Violation{violation(rule, in, "rewrite-target %q replaces every path (including /v2/...) with a fixed one. Fix: rewrite to the capture group that holds /v2..., e.g. path /prefix(/|$)(.*) with rewrite-target /$2", rewrite)}
+	}
+	for _, ref := range refs {
+		if n, _ := strconv.Atoi(ref[1]); n > groups {
+			return []Violation{violation(rule, in, "rewrite-target %q uses $%d but path %q has %d capture group(s), so /v2/... is rewritten to / (rewrite-target applies to every path of the Ingress). Fix: give each path the groups the rewrite uses, e.g. /prefix(/|$)(.*), or move paths without a prefix to an Ingress without rewrite", rewrite, n, path, groups)}
+		}
+	}
+	return nil
+}
+
+var metallbAnnotations = []string{"metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs"}
+
+// MetalLBIPs checks requested LoadBalancer IPs against the stack's pools, for collisions, and misspelt annotations.
+func MetalLBIPs(stack []Resource) []Violation {
+	const rule = "metallb-ips"
+	type ipRange struct{ from, to netip.Addr }
+	var pools []ipRange
+	for _, pool := range ofKind(stack, "IPAddressPool") {
+		for _, a := range pool.List("spec", "addresses") {
+			s, _ := a.(string)
+			if prefix, err := netip.ParsePrefix(s); err == nil {
+				pools = append(pools, ipRange{prefix.Masked().Addr(), lastAddr(prefix.Masked())})
+			} else if from, to, ok := strings.Cut(s, "-"); ok {
+				f, err1 := netip.ParseAddr(strings.TrimSpace(from))
+				t, err2 := netip.ParseAddr(strings.TrimSpace(to))
+				if err1 == nil && err2 == nil {
+					pools = append(pools, ipRange{f, t})
+				}
+			}
+		}
+	}
+	owner := map[string]Resource{}
+	var out []Violation
+	for _, svc := range ofKind(stack, "Service") {
+		for key := range svc.Map("metadata", "annotations") {
+			lower := strings.ToLower(key)
+			if strings.Contains(lower, "metallb") && strings.Contains(lower, "ip") && !slices.Contains(metallbAnnotations, key) &&
+				(strings.Contains(lower, "loadbalancer") || strings.Contains(lower, "address")) {
+				out = append(out, violation(rule, svc, "annotation %q is not one MetalLB reads, so it is silently ignored. Fix: metallb.io/loadBalancerIPs", key))
+			}
+		}
+		if svc.String("spec", "type") != "LoadBalancer" {
+			continue
+		}
+		var requested []string
+		for _, key := range metallbAnnotations {
+			for _, ip := range strings.Split(svc.String("metadata", "annotations", key), ",") {
+				if ip = strings.TrimSpace(ip); ip != "" {
+					requested = append(requested, ip)
+				}
+			}
+		}
+		if ip := svc.String("spec", "loadBalancerIP"); ip != "" {
+			requested = append(requested, ip)
+		}
+		for _, ip := range requested {
+			addr, err := netip.ParseAddr(ip)
+			if err != nil {
+				out = append(out, violation(rule, svc, "requests %q, which is not an IP address", ip))
+				continue
+			}
+			if other, taken := owner[ip]; taken {
+				out = append(out, violation(rule, svc, "requests %s, which %s also requests: MetalLB gives it to one of them. Fix: one IP per Service", ip, other.where()))
+			}
+			owner[ip] = svc
+			inPool := false
+			for _, p := range pools {
+				inPool = inPool || (!addr.Less(p.from) && !p.to.Less(addr))
+			}
+			if len(pools) > 0 && !inPool {
+				out = append(out, violation(rule, svc, "requests %s, outside every IPAddressPool of the stack, so it stays <pending>. Fix: pick an IP inside a pool or widen one", ip))
+			}
+		}
+	}
+	return out
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for bit := p.Bits(); bit < len(b)*8; bit++ {
+		b[bit/8] |= 1 << (7 - bit%8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// PinnedVersions: charts have an exact version (or a local archive), images a tag other than latest or a digest.
+func PinnedVersions(stack []Resource) []Violation {
+	const rule = "pinned-versions"
+	var out []Violation
+	for _, r := range stack {
+		switch r.Type {
+		case "kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release":
+			chart, version := r.String("chart"), r.String("version")
+			if chart == "" {
+				// The engine shows policies no inputs of a Chart component; config validation pins those charts,
+				// and the image check below covers every object they render.
+				continue
+			}
+			local := strings.HasSuffix(chart, ".tgz") || strings.HasPrefix(chart, "/") || strings.HasPrefix(chart, ".")
+			if !local && (version == "" || version == "latest" || strings.ContainsAny(version, "^~*x><= ")) {
+				out = append(out, violation(rule, r, "chart %q has version %q. Fix: pin an exact version", chart, version))
+			}
+		}
+		for _, image := range images(r) {
+			if !pinnedImage(image) {
+				out = append(out, violation(rule, r, "image %q is not pinned. Fix: an exact tag (not latest) or a digest", image))
+			}
+		}
+	}
+	return out
+}
+
+func podSpec(r Resource) map[string]any {
+	switch r.Kind() {
+	case "Pod":
+		return r.Map("spec")
+	case "Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet":
+		return r.Map("spec", "template", "spec")
+	case "CronJob":
+		return r.Map("spec", "jobTemplate", "spec", "template", "spec")
+	}
+	return nil
+}
+
+func containers(r Resource) []map[string]any {
+	spec := podSpec(r)
+	var out []map[string]any
+	for _, key := range []string{"initContainers", "containers"} {
+		list, _ := spec[key].([]any)
+		for _, c := range list {
+			if m, ok := c.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func images(r Resource) []string {
+	var out []string
+	for _, c := range containers(r) {
+		if image, ok := c["image"].(string); ok {
+			out = append(out, image)
+		}
+	}
+	return out
+}
+
+func pinnedImage(ref string) bool {
+	if strings.Contains(ref, "@sha256:") {
+		return true
+	}
+	_, tag, ok := strings.Cut(ref[strings.LastIndex(ref, "/")+1:], ":")
+	return ok && tag != "" && tag != "latest"
+}
+
+// SecretsAreSecret: every value of a Secret's data and stringData is a Pulumi secret (or not yet known).
+func SecretsAreSecret(stack []Resource) []Violation {
+	const rule = "secrets-are-secret"
+	var out []Violation
+	for _, s := range ofKind(stack, "Secret") {
+		for _, field := range []string{"data", "stringData"} {
+			raw := s.Props[field]
+			if _, whole := raw.(Secret); whole || raw == nil {
+				continue
+			}
+			m, _ := raw.(map[string]any)
+			for key, value := range m {
+				switch value.(type) {
+				case Secret, Unknown:
+				default:
+					out = append(out, violation(rule, s, "%s.%s is plain text in the program and the state. Fix: pass it as a Pulumi secret (pulumi.ToSecret, or config set --secret)", field, key))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// WorkloadResources: workloads the stack declares itself (not rendered by an upstream chart) set requests and
+// limits on every container.
+func WorkloadResources(stack []Resource) []Violation {
+	const rule = "workload-resources"
+	var out []Violation
+	for _, r := range stack {
+		if podSpec(r) == nil || strings.Contains(r.Parent, "kubernetes:helm.sh/") {
+			continue
+		}
+		for _, c := range containers(r) {
+			res, _ := c["resources"].(map[string]any)
+			requests, _ := res["requests"].(map[string]any)
+			limits, _ := res["limits"].(map[string]any)
+			if len(requests) == 0 || len(limits) == 0 {
+				out = append(out, violation(rule, r, "container %v has no resource requests or no limits. Fix: set both (a homelab node is small)", c["name"]))
+			}
+		}
+	}
+	return out
+}
+
+// SchedulerHostEnv warns that the controller reads no SELDON_SCHEDULER_HOST/PORT.
+func SchedulerHostEnv(stack []Resource) []Violation {
+	const rule = "scheduler-host-env-no-effect"
+	var out []Violation
+	for _, r := range stack {
+		for _, c := range containers(r) {
+			env, _ := c["env"].([]any)
+			for _, e := range env {
+				name, _ := asMap(e)["name"].(string)
+				if name == "SELDON_SCHEDULER_HOST" || name == "SELDON_SCHEDULER_PORT" {
+					out = append(out, violation(rule, r, "%s has no effect: since Seldon 2.6 the controller dials seldon-scheduler.<namespace of the Model>:9004. Fix: remove it; put a SeldonRuntime in each model namespace", name))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// IngressNginxRetired notes that ingress-nginx has no maintenance after March 2026.
+func IngressNginxRetired(stack []Resource) []Violation {
+	const rule = "ingress-nginx-retired"
+	var out []Violation
+	for _, r := range stack {
+		for _, image := range images(r) {
+			if strings.Contains(image, "ingress-nginx/controller") {
+				out = append(out, violation(rule, r, "ingress-nginx is retired upstream (best-effort maintenance ended March 2026; v1.15.1 is final). Plan a move to a Gateway API implementation (NGINX Gateway Fabric, Envoy Gateway) or F5's NGINX Ingress Controller"))
+			}
+		}
+	}
+	return out
+}
