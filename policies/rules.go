@@ -11,27 +11,30 @@ import (
 	"github.com/seldon-ab/provisioner/infra/config"
 )
 
-// Rule is one stack-wide check.
+// Rule is one check. A PerResource rule looks at one resource at a time, so the pack can stop that resource
+// before it is created even when an update skips its preview; the others need the whole stack.
 type Rule struct {
 	Name        string
 	Description string
 	Mandatory   bool
+	PerResource bool
 	Check       func(stack []Resource) []Violation
 }
 
 // Rules are every rule of the pack.
 var Rules = []Rule{
-	{"experiment-candidates", "Experiment weights are positive, the default is a candidate, every candidate is a Model of the stack", true, ExperimentCandidates},
-	{"model-requirements", "every Model requirement is a capability of its Server (exact strings)", true, ModelRequirements},
-	{"one-scheduler-per-namespace", "no two SeldonRuntimes in a namespace, no ExternalName seldon-scheduler beside a runtime", true, OneSchedulerPerNamespace},
-	{"scheduler-not-exposed", "the scheduler Service is never LoadBalancer or NodePort", true, SchedulerNotExposed},
-	{"mesh-ingress-keeps-v2", "an Ingress to seldon-mesh keeps /v2 reachable (no rewrite that drops it, consistent capture groups)", true, MeshIngressKeepsV2},
-	{"metallb-ips", "requested LoadBalancer IPs lie in a MetalLB pool of the stack, are unique, and use a MetalLB annotation MetalLB reads", true, MetalLBIPs},
-	{"pinned-versions", "charts and container images are pinned (no latest, no missing version)", true, PinnedVersions},
-	{"secrets-are-secret", "Secrets carry credentials only as Pulumi secrets", true, SecretsAreSecret},
-	{"workload-resources", "workloads the stack defines itself set resource requests and limits", true, WorkloadResources},
-	{"scheduler-host-env-no-effect", "SELDON_SCHEDULER_HOST/PORT on the controller have no effect (Seldon >= 2.6)", false, SchedulerHostEnv},
-	{"ingress-nginx-retired", "ingress-nginx is retired upstream", false, IngressNginxRetired},
+	{"experiment-candidates", "Experiment weights are positive, the default is a candidate, every candidate is a Model of the stack", true, false, ExperimentCandidates},
+	{"model-requirements", "every Model requirement is a capability of its Server (exact strings)", true, false, ModelRequirements},
+	{"one-scheduler-per-namespace", "no two SeldonRuntimes in a namespace, no ExternalName seldon-scheduler beside a runtime", true, false, OneSchedulerPerNamespace},
+	{"scheduler-not-exposed", "the scheduler Service is never LoadBalancer or NodePort", true, true, SchedulerNotExposed},
+	{"mesh-ingress-keeps-v2", "an Ingress to seldon-mesh keeps /v2 reachable (no rewrite that drops it, consistent capture groups)", true, true, MeshIngressKeepsV2},
+	{"metallb-annotation", "fixed IPs are requested with an annotation MetalLB reads", true, true, MetalLBAnnotation},
+	{"metallb-ips", "requested LoadBalancer IPs lie in a MetalLB pool of the stack and are unique", true, false, MetalLBIPs},
+	{"pinned-versions", "charts and container images are pinned (no latest, no missing version)", true, true, PinnedVersions},
+	{"secrets-are-secret", "Secrets carry credentials only as Pulumi secrets", true, true, SecretsAreSecret},
+	{"workload-resources", "workloads the stack defines itself set resource requests and limits", true, true, WorkloadResources},
+	{"scheduler-host-env-no-effect", "SELDON_SCHEDULER_HOST/PORT on the controller have no effect (Seldon >= 2.6)", false, true, SchedulerHostEnv},
+	{"ingress-nginx-retired", "ingress-nginx is retired upstream", false, true, IngressNginxRetired},
 }
 
 // Check runs every rule.
@@ -237,7 +240,22 @@ func checkMeshPath(rule string, in Resource, path, rewrite string) []Violation {
 
 var metallbAnnotations = []string{"metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs"}
 
-// MetalLBIPs checks requested LoadBalancer IPs against the stack's pools, for collisions, and misspelt annotations.
+// MetalLBAnnotation catches annotations that look like MetalLB's fixed-IP annotation but are not read by it.
+func MetalLBAnnotation(stack []Resource) []Violation {
+	var out []Violation
+	for _, svc := range ofKind(stack, "Service") {
+		for key := range svc.Map("metadata", "annotations") {
+			lower := strings.ToLower(key)
+			if strings.Contains(lower, "metallb") && strings.Contains(lower, "ip") && !slices.Contains(metallbAnnotations, key) &&
+				(strings.Contains(lower, "loadbalancer") || strings.Contains(lower, "address")) {
+				out = append(out, violation("metallb-annotation", svc, "annotation %q is not one MetalLB reads, so it is silently ignored. Fix: metallb.io/loadBalancerIPs", key))
+			}
+		}
+	}
+	return out
+}
+
+// MetalLBIPs checks requested LoadBalancer IPs against the stack's pools and for collisions.
 func MetalLBIPs(stack []Resource) []Violation {
 	const rule = "metallb-ips"
 	type ipRange struct{ from, to netip.Addr }
@@ -259,13 +277,6 @@ func MetalLBIPs(stack []Resource) []Violation {
 	owner := map[string]Resource{}
 	var out []Violation
 	for _, svc := range ofKind(stack, "Service") {
-		for key := range svc.Map("metadata", "annotations") {
-			lower := strings.ToLower(key)
-			if strings.Contains(lower, "metallb") && strings.Contains(lower, "ip") && !slices.Contains(metallbAnnotations, key) &&
-				(strings.Contains(lower, "loadbalancer") || strings.Contains(lower, "address")) {
-				out = append(out, violation(rule, svc, "annotation %q is not one MetalLB reads, so it is silently ignored. Fix: metallb.io/loadBalancerIPs", key))
-			}
-		}
 		if svc.String("spec", "type") != "LoadBalancer" {
 			continue
 		}
@@ -382,27 +393,59 @@ func pinnedImage(ref string) bool {
 	return ok && tag != "" && tag != "latest"
 }
 
-// SecretsAreSecret: every value of a Secret's data and stringData is a Pulumi secret (or not yet known).
+// SecretsAreSecret: credentials reach the cluster only as Pulumi secrets: every value of a Secret's data and
+// stringData, and credential-named environment variables of workloads and local commands, which must be secrets or
+// come from a secretKeyRef. (The Kubernetes provider also marks Secret data secret on its own; env values it does not.)
 func SecretsAreSecret(stack []Resource) []Violation {
 	const rule = "secrets-are-secret"
+	plain := func(value any) bool {
+		switch value.(type) {
+		case Secret, Unknown, nil:
+			return false
+		}
+		return true
+	}
 	var out []Violation
-	for _, s := range ofKind(stack, "Secret") {
-		for _, field := range []string{"data", "stringData"} {
-			raw := s.Props[field]
-			if _, whole := raw.(Secret); whole || raw == nil {
-				continue
+	for _, r := range stack {
+		if r.Kind() == "Secret" {
+			for _, field := range []string{"data", "stringData"} {
+				m, _ := r.Props[field].(map[string]any)
+				for key, value := range m {
+					if plain(value) {
+						out = append(out, violation(rule, r, "%s.%s is plain text in the program and the state. Fix: pass it as a Pulumi secret (pulumi.ToSecret, or config set --secret)", field, key))
+					}
+				}
 			}
-			m, _ := raw.(map[string]any)
-			for key, value := range m {
-				switch value.(type) {
-				case Secret, Unknown:
-				default:
-					out = append(out, violation(rule, s, "%s.%s is plain text in the program and the state. Fix: pass it as a Pulumi secret (pulumi.ToSecret, or config set --secret)", field, key))
+		}
+		for _, c := range containers(r) {
+			env, _ := c["env"].([]any)
+			for _, e := range env {
+				name, _ := asMap(e)["name"].(string)
+				if credentialName(name) && plain(asMap(e)["value"]) {
+					out = append(out, violation(rule, r, "container %v sets %s in plain text. Fix: valueFrom.secretKeyRef, or a Pulumi secret", c["name"], name))
+				}
+			}
+		}
+		if r.Type == "command:local:Command" {
+			env, _ := r.Props["environment"].(map[string]any)
+			for name, value := range env {
+				if credentialName(name) && plain(value) {
+					out = append(out, violation(rule, r, "environment %s is plain text. Fix: pass a Pulumi secret", name))
 				}
 			}
 		}
 	}
 	return out
+}
+
+func credentialName(name string) bool {
+	upper := strings.ToUpper(name)
+	for _, word := range []string{"PASSWORD", "SECRET", "ACCESS_KEY", "TOKEN", "CREDENTIAL"} {
+		if strings.Contains(upper, word) {
+			return true
+		}
+	}
+	return false
 }
 
 // WorkloadResources: workloads the stack declares itself (not rendered by an upstream chart) set requests and

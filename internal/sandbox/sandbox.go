@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
 	"github.com/seldon-ab/provisioner/infra/config"
@@ -121,6 +122,24 @@ func script(root, name string, args ...string) (string, error) {
 func (e *Env) Stack(ctx context.Context, stackName string) (auto.Stack, error) {
 	return auto.UpsertStackInlineSource(ctx, stackName, "seldon-ab", program.Program,
 		auto.WorkDir(e.Root), auto.Pulumi(e.cmd), auto.EnvVars(e.env))
+}
+
+// PolicyPack builds the policy pack and returns its path (scripts/policy-pack.sh).
+func (e *Env) PolicyPack() (string, error) {
+	return script(e.Root, "policy-pack.sh")
+}
+
+// InlineStack is a stack of another, throwaway project running program, with this Env's CLI, state and cluster.
+func (e *Env) InlineStack(ctx context.Context, project, stackName string, program pulumi.RunFunc) (auto.Stack, error) {
+	dir, err := os.MkdirTemp("", project)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	env := map[string]string{"KUBECONFIG": e.Kubeconfig}
+	for k, v := range e.env {
+		env[k] = v
+	}
+	return auto.UpsertStackInlineSource(ctx, stackName, project, program, auto.WorkDir(dir), auto.Pulumi(e.cmd), auto.EnvVars(env))
 }
 
 // ConfigFile writes a copy of stacks/Pulumi.<stack>.yaml aimed at this Env's cluster, after mutate (may be nil)

@@ -1,5 +1,5 @@
-// Command pack is the policy pack: a thin policyx adapter that runs every rule of package policies as a stack
-// validation policy. Build it and pass the binary to `pulumi preview --policy-pack` (see scripts/policy-pack.sh).
+// Command pack is the policy pack: a thin policyx adapter that runs every rule of package policies, per resource
+// where the rule allows (so it stops the resource before creation) and over the stack otherwise. Build it and pass the binary to `pulumi preview --policy-pack` (see scripts/policy-pack.sh).
 package main
 
 import (
@@ -28,21 +28,36 @@ func pack(*pulumi.Context) (policyx.PolicyPack, error) {
 		if rule.Mandatory {
 			level = policyx.EnforcementLevelMandatory
 		}
+		report := func(manager policyx.PolicyManager, stack []policies.Resource) {
+			for _, v := range rule.Check(stack) {
+				manager.ReportViolation(v.Message, v.URN)
+			}
+		}
+		if rule.PerResource {
+			all = append(all, policyx.NewResourceValidationPolicy(rule.Name, policyx.ResourceValidationPolicyArgs{
+				Description: rule.Description, EnforcementLevel: level,
+				ValidateResource: func(_ context.Context, args policyx.ResourceValidationArgs) error {
+					report(args.Manager, []policies.Resource{convert(args.Resource)})
+					return nil
+				},
+			}))
+			continue
+		}
 		all = append(all, policyx.NewStackValidationPolicy(rule.Name, policyx.StackValidationPolicyArgs{
-			Description:      rule.Description,
-			EnforcementLevel: level,
+			Description: rule.Description, EnforcementLevel: level,
 			ValidateStack: func(_ context.Context, args policyx.StackValidationArgs) error {
 				var stack []policies.Resource
 				for _, r := range args.Resources {
-					stack = append(stack, policies.Resource{Type: r.Type, Name: r.Name, URN: r.URN, Parent: r.Parent,
-						Props: policies.FromProperties(r.Properties)})
+					stack = append(stack, convert(r))
 				}
-				for _, v := range rule.Check(stack) {
-					args.Manager.ReportViolation(v.Message, v.URN)
-				}
+				report(args.Manager, stack)
 				return nil
 			},
 		}))
 	}
 	return policyx.NewPolicyPack("seldon-ab", semver.MustParse("0.1.0"), policyx.EnforcementLevelMandatory, all)
+}
+
+func convert(r policyx.AnalyzerResource) policies.Resource {
+	return policies.Resource{Type: r.Type, Name: r.Name, URN: r.URN, Parent: r.Parent, Props: policies.FromProperties(r.Properties)}
 }

@@ -173,9 +173,14 @@ func TestSandboxLifecycle(t *testing.T) {
 	})
 }
 
+// assertNoChanges previews with the policy pack too: the shipped stack breaks no mandatory rule.
 func assertNoChanges(t *testing.T, ctx context.Context, stack auto.Stack, cfg string) {
 	t.Helper()
-	res, err := stack.Preview(ctx, optpreview.ConfigFile(cfg), optpreview.ExpectNoChanges())
+	pack, err := env.PolicyPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := stack.Preview(ctx, optpreview.ConfigFile(cfg), optpreview.ExpectNoChanges(), optpreview.PolicyPacks(pack))
 	if err != nil {
 		t.Fatalf("preview after up reports changes: %v", err)
 	}
