@@ -1,10 +1,12 @@
 // Command sandbox-bench measures the sandbox stack's lifecycle with the real Pulumi engine against the local
 // cluster (cold up, no-change preview, destroy, rebuild) and, side by side in the same run, applying the same
-// objects with `kubectl apply --server-side` in dependency order. It prints a Markdown table for the README.
+// objects (taken from the stack's state) with `kubectl apply --server-side` in dependency order, waiting as Pulumi
+// does. It prints a Markdown table for the README.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,7 +18,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 
-	"github.com/seldon-ab/provisioner/infra/config"
 	"github.com/seldon-ab/provisioner/internal/sandbox"
 )
 
@@ -91,7 +92,6 @@ func run() error {
 			_, err := stack.Up(ctx, optup.ConfigFile(cfg))
 			return err
 		}},
-		{"pulumi destroy (before kubectl)", func() error { _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); return err }},
 	}
 	for _, s := range steps {
 		if err := timed(&results, s.name, s.f); err != nil {
@@ -99,8 +99,15 @@ func run() error {
 		}
 	}
 
-	manifests, err := render(ctx, env, work)
-	if err != nil {
+	// The same objects: what the last up applied, from the state, then removed by Pulumi before kubectl applies them.
+	manifests := filepath.Join(work, "objects")
+	if err := exportObjects(ctx, env, manifests); err != nil {
+		return err
+	}
+	if err := timed(&results, "pulumi destroy (before kubectl)", func() error {
+		_, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg))
+		return err
+	}); err != nil {
 		return err
 	}
 	if err := timed(&results, "kubectl apply --server-side (same objects, dependency order, then wait)", func() error {
@@ -115,24 +122,41 @@ func run() error {
 	return nil
 }
 
-// render writes every object of the sandbox stack as YAML, through the same program, with a separate state.
-func render(ctx context.Context, env *sandbox.Env, work string) (string, error) {
-	dir := filepath.Join(work, "rendered")
-	renderEnv := env.WithBackend(filepath.Join(work, "render-state"))
-	cfg, err := renderEnv.ConfigFile("sandbox", work, func(c map[string]any) {
-		c[config.Namespace+":cluster"].(map[string]any)["renderTo"] = dir
-	})
+// exportObjects writes every Kubernetes object of the stack's state (its inputs, secrets included) as a JSON file.
+func exportObjects(ctx context.Context, env *sandbox.Env, dir string) error {
+	data, err := env.ExportStack(ctx, "sandbox")
 	if err != nil {
-		return "", err
+		return err
 	}
-	stack, err := renderEnv.Stack(ctx, "sandbox")
-	if err != nil {
-		return "", err
+	var state struct {
+		Deployment struct {
+			Resources []struct {
+				URN    string         `json:"urn"`
+				Type   string         `json:"type"`
+				Custom bool           `json:"custom"`
+				Inputs map[string]any `json:"inputs"`
+			} `json:"resources"`
+		} `json:"deployment"`
 	}
-	if _, err := stack.Up(ctx, optup.ConfigFile(cfg)); err != nil {
-		return "", fmt.Errorf("render: %w", err)
+	if err := json.Unmarshal(data, &state); err != nil {
+		return err
 	}
-	return dir, nil
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for i, r := range state.Deployment.Resources {
+		if !r.Custom || !strings.HasPrefix(r.Type, "kubernetes:") || r.Inputs["kind"] == nil {
+			continue
+		}
+		body, err := json.Marshal(r.Inputs)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d.json", i)), body, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // kubectlApply applies CRDs, then namespaces, then everything else, and waits as Pulumi's await logic does.
@@ -183,20 +207,26 @@ func kubectlDelete(ctx context.Context, env *sandbox.Env, dir string) error {
 	return nil
 }
 
-// classify sorts the rendered files into CRDs, namespaces and the rest.
+// classify sorts the object files into CRDs, namespaces and the rest.
 func classify(dir string) (crds, namespaces, rest []string, err error) {
 	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
 			return err
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
-		switch text := string(data); {
-		case strings.Contains(text, "kind: CustomResourceDefinition"):
+		var obj struct {
+			Kind string `json:"kind"`
+		}
+		if err := json.Unmarshal(data, &obj); err != nil {
+			return err
+		}
+		switch obj.Kind {
+		case "CustomResourceDefinition":
 			crds = append(crds, path)
-		case strings.Contains(text, "kind: Namespace\n"):
+		case "Namespace":
 			namespaces = append(namespaces, path)
 		default:
 			rest = append(rest, path)
@@ -207,7 +237,7 @@ func classify(dir string) (crds, namespaces, rest []string, err error) {
 	sort.Strings(namespaces)
 	sort.Strings(rest)
 	if err == nil && len(crds) == 0 {
-		err = fmt.Errorf("nothing rendered into %s", dir)
+		err = fmt.Errorf("no objects exported into %s", dir)
 	}
 	return crds, namespaces, rest, err
 }

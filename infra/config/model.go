@@ -34,9 +34,6 @@ type Cluster struct {
 	// Identifier names the cluster to Pulumi; it stays fixed when the kubeconfig changes, so a moved or renamed
 	// kubeconfig does not replace every resource. Defaults to the stack name.
 	Identifier string `json:"identifier"`
-	// RenderTo, when set, writes every object as YAML into this directory instead of applying it (review, diffs,
-	// benchmarks); Secrets land there base64-encoded, so keep the directory private.
-	RenderTo string `json:"renderTo"`
 }
 
 // Chart pins one Helm chart: an exact version, pulled from Repository unless Archive (a local .tgz) is set.

@@ -58,17 +58,11 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 	providerArgs := &kubernetes.ProviderArgs{
 		ClusterIdentifier: pulumi.String(s.Cluster.Identifier),
 	}
-	switch {
-	case s.Cluster.RenderTo != "":
-		// The provider refuses a kubeconfig in render mode: rendering talks to no cluster.
-		providerArgs.RenderYamlToDirectory = pulumi.String(config.ResolvePath(baseDir, s.Cluster.RenderTo))
-	default:
-		if s.Cluster.Kubeconfig != "" {
-			providerArgs.Kubeconfig = pulumi.String(config.ResolvePath(baseDir, s.Cluster.Kubeconfig))
-		}
-		if s.Cluster.Context != "" {
-			providerArgs.Context = pulumi.String(s.Cluster.Context)
-		}
+	if s.Cluster.Kubeconfig != "" {
+		providerArgs.Kubeconfig = pulumi.String(config.ResolvePath(baseDir, s.Cluster.Kubeconfig))
+	}
+	if s.Cluster.Context != "" {
+		providerArgs.Context = pulumi.String(s.Cluster.Context)
 	}
 	k8s, err := kubernetes.NewProvider(ctx, "cluster", providerArgs)
 	if err != nil {

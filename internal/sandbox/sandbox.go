@@ -85,17 +85,15 @@ func Start(clusterName string) (*Env, error) {
 	return e, nil
 }
 
-// WithBackend is a copy of e that keeps its Pulumi state in dir (for a second, independent stack of the same name).
-func (e *Env) WithBackend(dir string) *Env {
-	c := *e
-	c.Backend = dir
-	c.env = map[string]string{}
-	for k, v := range e.env {
-		c.env[k] = v
+// ExportStack returns the stack's deployment with secrets in plain text (for tools that must re-apply its objects).
+func (e *Env) ExportStack(ctx context.Context, stackName string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.Bin, "pulumi"), "stack", "export", "--show-secrets", "--stack", stackName)
+	cmd.Dir, cmd.Env = e.Root, e.environ()
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("pulumi stack export: %w", err)
 	}
-	c.env["PULUMI_BACKEND_URL"] = "file://" + dir
-	_ = os.MkdirAll(dir, 0o755)
-	return &c
+	return out, nil
 }
 
 func (e *Env) environ() []string {
