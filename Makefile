@@ -3,7 +3,8 @@
 STACK ?= sandbox
 export GOFLAGS := -buildvcs=false
 
-.PHONY: sandbox sandbox-down test test-short lint build toolchain preview up destroy rebuild refresh cancel bench
+.PHONY: sandbox sandbox-down test test-short lint build toolchain preview up destroy rebuild refresh cancel bench \
+	bench-verify policy-pack verify demo
 
 ## The main job on the local default: a provisioned sandbox stack on a local cluster.
 sandbox:
@@ -35,5 +36,20 @@ toolchain:
 preview up destroy rebuild refresh cancel:
 	scripts/stack.sh $@ $(STACK)
 
+## Lifecycle wall times of the sandbox stack against kubectl apply of the same objects (README, Benchmarks).
 bench:
 	go run ./cmd/sandbox-bench
+
+## Verifier throughput against a plain Go HTTP loop at the same concurrency.
+bench-verify:
+	go test -run '^$$' -bench . -benchtime 20000x -count 5 ./internal/verify/
+
+policy-pack:
+	scripts/policy-pack.sh
+
+## Call the deployed experiment through the ingress (STACK=homelab); demo: many requests and a progress bar.
+verify:
+	scripts/verify.sh $(STACK)
+
+demo:
+	DEMO=1 scripts/verify.sh $(STACK)

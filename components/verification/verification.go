@@ -28,7 +28,7 @@ type Args struct {
 	Requests     int
 	Concurrency  int
 	Significance float64
-	// ReportDir receives report.json and report.svg.
+	// ReportDir, when set, receives report.json and report.svg.
 	ReportDir string
 	// Triggers re-run verification when they change: models, weights, chart versions, the nonce.
 	Triggers []string
@@ -75,7 +75,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return v, nil
 }
 
-// Command is the verifier's command line for args.
+// Command is the verifier's command line for args, run from the project root.
 func Command(args *Args) string {
 	candidates := make([]string, len(args.Candidates))
 	for i, c := range args.Candidates {
@@ -85,10 +85,13 @@ func Command(args *Args) string {
 	for i, d := range args.Shape {
 		shape[i] = fmt.Sprint(d)
 	}
-	return fmt.Sprintf("mkdir -p %q && go run ./cmd/seldon-ab verify --url %q --host %q --experiment %q --model %q "+
-		"--candidates %q --input-name %q --shape %q --datatype %q --requests %d --concurrency %d --significance %g "+
-		"--json %q --svg %q",
-		args.ReportDir, args.URL, args.Host, args.Experiment, args.Model, strings.Join(candidates, ","), args.InputName,
-		strings.Join(shape, ","), args.Datatype, args.Requests, args.Concurrency, args.Significance,
-		args.ReportDir+"/report.json", args.ReportDir+"/report.svg")
+	cmd := fmt.Sprintf("go run ./cmd/seldon-ab verify --url %q --host %q --experiment %q --model %q "+
+		"--candidates %q --input-name %q --shape %q --datatype %q --requests %d --concurrency %d --significance %g",
+		args.URL, args.Host, args.Experiment, args.Model, strings.Join(candidates, ","), args.InputName,
+		strings.Join(shape, ","), args.Datatype, args.Requests, args.Concurrency, args.Significance)
+	if args.ReportDir != "" {
+		cmd = fmt.Sprintf("mkdir -p %q && %s --json %q --svg %q", args.ReportDir, cmd,
+			args.ReportDir+"/report.json", args.ReportDir+"/report.svg")
+	}
+	return cmd
 }

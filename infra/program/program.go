@@ -109,8 +109,8 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 		return err
 	}
 
+	verifyArgs := verificationArgs(s, baseDir)
 	if s.Verification.Enabled {
-		verifyArgs := verificationArgs(s, baseDir)
 		verifyArgs.After = []pulumi.Resource{experiment}
 		run, err := verification.New(ctx, "verify", verifyArgs)
 		if err != nil {
@@ -118,6 +118,10 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 		}
 		ctx.Export("verificationSummary", run.Summary)
 	}
+	// The same check by hand (scripts/verify.sh runs it): from the project root, with add-ons like --svg.
+	handArgs := *verifyArgs
+	handArgs.ReportDir = ""
+	ctx.Export("verifyCommand", pulumi.String(verification.Command(&handArgs)))
 
 	ctx.Export("ingressIP", nginx.LoadBalancerIP)
 	ctx.Export("ingressClassName", nginx.ClassName)
