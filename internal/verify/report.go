@@ -28,10 +28,14 @@ func (r Report) Summary() string {
 		for _, c := range r.Candidates {
 			fmt.Fprintf(&b, "  %-24s %7d %8.1f%% %8.1f%% %9.1f %9.1f %9.1f\n", c.Name, c.Count, c.Share*100, c.Expected*100, c.P50, c.P95, c.P99)
 		}
-		fmt.Fprintf(&b, "  split test: chi-square %.2f, p = %.3g (fails below %.2g)\n", r.ChiSquare, r.PValue, r.Significance)
+		if r.Requests > r.Errors {
+			fmt.Fprintf(&b, "  split test: chi-square %.2f, p = %.3g (fails below %.2g)\n", r.ChiSquare, r.PValue, r.Significance)
+		} else {
+			b.WriteString("  split test: not run, no experiment call was answered\n")
+		}
 	}
 	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "\n[%s] %s\n  cause: %s\n  fix:   %s\n  seen:  %s\n", f.Layer, f.Problem, f.Cause, f.Fix, f.Evidence)
+		fmt.Fprintf(&b, "\n[%s] %s\n  cause: %s\n  fix:   %s\n  seen:  %s, on %s\n", f.Layer, f.Problem, f.Cause, f.Fix, f.Evidence, strings.Join(f.Calls, ", "))
 	}
 	return b.String()
 }

@@ -12,6 +12,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -65,13 +66,14 @@ const (
 	LayerExperiment = "experiment"
 )
 
-// Finding is one diagnosed problem.
+// Finding is one diagnosed problem and the calls that showed it.
 type Finding struct {
-	Layer    string `json:"layer"`
-	Problem  string `json:"problem"`
-	Cause    string `json:"cause"`
-	Fix      string `json:"fix"`
-	Evidence string `json:"evidence"`
+	Layer    string   `json:"layer"`
+	Problem  string   `json:"problem"`
+	Cause    string   `json:"cause"`
+	Fix      string   `json:"fix"`
+	Evidence string   `json:"evidence"`
+	Calls    []string `json:"calls"`
 }
 
 // Probe is one health or direct-model call.
@@ -211,18 +213,26 @@ func (v *Verifier) Run(ctx context.Context) Report {
 	start := time.Now()
 	rep := Report{Experiment: v.cfg.Experiment, Significance: v.cfg.Significance}
 	health := v.call(ctx, http.MethodGet, "/v2/health/ready", nil, nil)
-	rep.Health = append(rep.Health, v.probe("GET /v2/health/ready", health, false))
+	healthProbe := v.probe("GET /v2/health/ready", health, false)
+	if f := healthProbe.Finding; f != nil && f.Layer == LayerMesh && health.status == http.StatusNotFound {
+		// Envoy answers health without any model header: a 404 here can only be the path.
+		f.Problem = "envoy answered 404 even for /v2/health/ready"
+		f.Cause = "the path reaching envoy does not start with /v2: a path prefix the Ingress does not strip"
+		f.Fix = "give the prefixed path its own Ingress with path /<prefix>(/|$)(.*) and rewrite-target /$2 (seldon.pathPrefix does this), or call without the prefix"
+	}
+	rep.Health = append(rep.Health, healthProbe)
 	for _, c := range v.cfg.Candidates {
 		r := v.call(ctx, http.MethodPost, "/v2/models/"+c.Name+"/infer", v.inferHeaders(c.Name), v.body(0))
 		rep.Direct = append(rep.Direct, v.probe(c.Name, r, true))
 	}
 	v.runExperiment(ctx, &rep)
+	var probeFindings []Finding
 	for _, p := range append(append([]Probe{}, rep.Health...), rep.Direct...) {
 		if p.Finding != nil {
-			rep.Findings = append([]Finding{*p.Finding}, rep.Findings...)
+			probeFindings = append(probeFindings, *p.Finding)
 		}
 	}
-	rep.Findings = dedupe(rep.Findings)
+	rep.Findings = merge(append(probeFindings, rep.Findings...))
 	rep.Passed = len(rep.Findings) == 0
 	rep.DurationSec = time.Since(start).Seconds()
 	return rep
@@ -235,8 +245,8 @@ func (v *Verifier) inferHeaders(seldonModel string) map[string]string {
 func (v *Verifier) probe(name string, r response, inference bool) Probe {
 	p := Probe{Name: name, Status: r.status, Duration: float64(r.duration.Microseconds()) / 1000}
 	if f := v.diagnose(r, inference); f != nil {
+		f.Calls = []string{name}
 		p.Finding = f
-		p.Finding.Problem = name + ": " + p.Finding.Problem
 		return p
 	}
 	p.OK = true
@@ -267,6 +277,8 @@ func (v *Verifier) runExperiment(ctx context.Context, rep *Report) {
 				o := outcome{latency: r.duration, finding: v.diagnose(r, true)}
 				if o.finding == nil {
 					o.candidate = routedModel(r)
+				} else {
+					o.finding.Calls = []string{"experiment calls"}
 				}
 				outcomes[i] = o
 				if v.cfg.Progress != nil {
@@ -350,6 +362,11 @@ func (v *Verifier) summarize(rep *Report, outcomes []outcome) {
 				Evidence: fmt.Sprintf("%d routed requests", served)})
 		}
 	}
+	for i := range findings {
+		if len(findings[i].Calls) == 0 {
+			findings[i].Calls = []string{"experiment calls"}
+		}
+	}
 	rep.Findings = append(rep.Findings, findings...)
 }
 
@@ -428,15 +445,26 @@ func (v *Verifier) body(i int) []byte {
 	return out
 }
 
-func dedupe(findings []Finding) []Finding {
-	seen := map[string]bool{}
+// merge keeps one finding per layer and cause, listing every call that showed it; the first (most specific)
+// diagnosis of a layer's 404 stands for the generic ones after it.
+func merge(findings []Finding) []Finding {
 	var out []Finding
+	index := map[string]int{}
 	for _, f := range findings {
-		key := f.Layer + "|" + f.Problem
-		if !seen[key] {
-			seen[key] = true
-			out = append(out, f)
+		key := f.Layer + "|" + f.Cause
+		if f.Layer == LayerMesh && strings.HasPrefix(f.Problem, "envoy answered 404") {
+			key = "mesh-404"
 		}
+		if i, seen := index[key]; seen {
+			for _, c := range f.Calls {
+				if !slices.Contains(out[i].Calls, c) {
+					out[i].Calls = append(out[i].Calls, c)
+				}
+			}
+			continue
+		}
+		index[key] = len(out)
+		out = append(out, f)
 	}
 	return out
 }
