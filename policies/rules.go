@@ -263,14 +263,8 @@ func MetalLBIPs(stack []Resource) []Violation {
 	for _, pool := range ofKind(stack, "IPAddressPool") {
 		for _, a := range pool.List("spec", "addresses") {
 			s, _ := a.(string)
-			if prefix, err := netip.ParsePrefix(s); err == nil {
-				pools = append(pools, ipRange{prefix.Masked().Addr(), lastAddr(prefix.Masked())})
-			} else if from, to, ok := strings.Cut(s, "-"); ok {
-				f, err1 := netip.ParseAddr(strings.TrimSpace(from))
-				t, err2 := netip.ParseAddr(strings.TrimSpace(to))
-				if err1 == nil && err2 == nil {
-					pools = append(pools, ipRange{f, t})
-				}
+			if first, last, err := config.ParseAddressRange(s); err == nil {
+				pools = append(pools, ipRange{first, last})
 			}
 		}
 	}
@@ -311,15 +305,6 @@ func MetalLBIPs(stack []Resource) []Violation {
 		}
 	}
 	return out
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for bit := p.Bits(); bit < len(b)*8; bit++ {
-		b[bit/8] |= 1 << (7 - bit%8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
 
 // PinnedVersions: charts have an exact version (or a local archive), images a tag other than latest or a digest.

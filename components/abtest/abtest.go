@@ -93,8 +93,8 @@ type ABTest struct {
 	Curl              pulumi.StringOutput `pulumi:"curl"`
 }
 
-// New deploys the experiment. The Experiment depends on the Models, which depend (through opts) on the Servers,
-// so destroy removes the Experiment, then the Models, before anything they need.
+// New deploys the experiment. The Experiment depends on the Models, which depend on args.After (the Servers), so
+// destroy removes the Experiment, then the Models, before anything they need.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*ABTest, error) {
 	ab := &ABTest{}
 	if err := ctx.RegisterComponentResource(Token, name, ab, opts...); err != nil {

@@ -4,14 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/seldon-ab/provisioner/infra/config"
+	"github.com/seldon-ab/provisioner/internal/pulumitest"
 )
 
 const repoRoot = "../.."
@@ -35,22 +33,9 @@ func (m mapSource) Keys() []string {
 // stackObjects reads a stack file's config as decoded objects, keyed without the project namespace.
 func stackObjects(t *testing.T, stack string) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, "stacks", "Pulumi."+stack+".yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var file struct {
-		Config map[string]any `yaml:"config"`
-	}
-	if err := yaml.Unmarshal(data, &file); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]any{}
-	for k, v := range file.Config {
+	for k, v := range pulumitest.StackFileObjects(t, repoRoot, stack) {
 		if key, ok := strings.CutPrefix(k, config.Namespace+":"); ok {
-			if m, isMap := v.(map[string]any); isMap && m["secure"] != nil {
-				continue
-			}
 			out[key] = v
 		}
 	}

@@ -15,6 +15,12 @@ type namedRange struct {
 	ipRange
 }
 
+// ParseAddressRange reads a MetalLB pool entry (a CIDR or an inclusive a-b range) as its first and last address.
+func ParseAddressRange(s string) (first, last netip.Addr, err error) {
+	r, err := parseRange(s)
+	return r.from, r.to, err
+}
+
 func parseRange(s string) (ipRange, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {

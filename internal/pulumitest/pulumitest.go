@@ -122,9 +122,9 @@ func Run(t testing.TB, program pulumi.RunFunc, stack, rootDir string, cfg Config
 	return g, err
 }
 
-// StackFileConfig reads stacks/Pulumi.<stack>.yaml under rootDir the way the engine would pass it, except that
-// `secure:` values (which need the stack's passphrase) are left out for the caller to supply.
-func StackFileConfig(t testing.TB, rootDir, stack string) Config {
+// StackFileObjects reads the config of stacks/Pulumi.<stack>.yaml under rootDir as decoded YAML, keyed by full
+// config key, leaving out `secure:` values (they need the stack's passphrase).
+func StackFileObjects(t testing.TB, rootDir, stack string) map[string]any {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(rootDir, "stacks", "Pulumi."+stack+".yaml"))
 	if err != nil {
@@ -136,19 +136,30 @@ func StackFileConfig(t testing.TB, rootDir, stack string) Config {
 	if err := yaml.Unmarshal(data, &file); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Values: map[string]string{}}
+	out := map[string]any{}
 	for k, v := range file.Config {
-		switch value := v.(type) {
-		case string:
-			cfg.Values[k] = value
-		case map[string]any:
-			if _, secure := value["secure"]; secure {
-				continue
-			}
-			cfg.Values[k] = mustJSON(t, v)
-		default:
-			cfg.Values[k] = mustJSON(t, v)
+		if m, isMap := v.(map[string]any); isMap && m["secure"] != nil {
+			continue
 		}
+		out[k] = v
+	}
+	return out
+}
+
+// StackFileConfig is the stack file's config the way the engine passes it to a program (objects as JSON).
+func StackFileConfig(t testing.TB, rootDir, stack string) Config {
+	t.Helper()
+	cfg := Config{Values: map[string]string{}}
+	for k, v := range StackFileObjects(t, rootDir, stack) {
+		if s, isString := v.(string); isString {
+			cfg.Values[k] = s
+			continue
+		}
+		out, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Values[k] = string(out)
 	}
 	return cfg
 }
@@ -158,14 +169,6 @@ func (c Config) WithSecret(key, value string) Config {
 	c.Values[key] = value
 	c.Secrets = append(c.Secrets, key)
 	return c
-}
-func mustJSON(t testing.TB, v any) string {
-	t.Helper()
-	out, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
 }
 
 // Get walks the inputs by keys and list indexes ("spec", "addresses", "0"); secrets are unwrapped, and a
