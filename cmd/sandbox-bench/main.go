@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -148,6 +149,9 @@ func exportObjects(ctx context.Context, env *sandbox.Env, dir string) error {
 		if !r.Custom || !strings.HasPrefix(r.Type, "kubernetes:") || r.Inputs["kind"] == nil {
 			continue
 		}
+		if r.Inputs["kind"] == "Secret" {
+			plainSecretData(r.Inputs)
+		}
 		body, err := json.Marshal(r.Inputs)
 		if err != nil {
 			return err
@@ -157,6 +161,23 @@ func exportObjects(ctx context.Context, env *sandbox.Env, dir string) error {
 		}
 	}
 	return nil
+}
+
+// plainSecretData moves a Secret's data to stringData when the state holds it decoded (as it does for inputs
+// given as stringData), since the API server wants data base64-encoded.
+func plainSecretData(secret map[string]any) {
+	data, _ := secret["data"].(map[string]any)
+	for _, v := range data {
+		if s, _ := v.(string); s != "" {
+			if _, err := base64.StdEncoding.DecodeString(s); err == nil {
+				return
+			}
+		}
+	}
+	if len(data) > 0 {
+		secret["stringData"] = data
+		delete(secret, "data")
+	}
 }
 
 // kubectlApply applies CRDs, then namespaces, then everything else, and waits as Pulumi's await logic does.
