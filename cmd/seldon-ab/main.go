@@ -3,11 +3,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/seldon-ab/provisioner/internal/render"
 	"github.com/seldon-ab/provisioner/internal/seed"
 )
 
@@ -17,6 +19,7 @@ commands:
   seed     upload a directory of model artifacts to s3://bucket/prefix; unchanged files are skipped
   verify   call the A/B experiment through the ingress, test the split, diagnose failures (exit 1 on failure)
   demo     verify with many requests and a progress bar, for showing the split live
+  render   write every object of a stack's first preview (pulumi preview --json) as YAML files (scripts/render.sh)
 `
 
 func main() {
@@ -32,6 +35,8 @@ func main() {
 		err = runVerify(os.Args[2:], false)
 	case "demo":
 		err = runVerify(os.Args[2:], true)
+	case "render":
+		err = runRender(os.Args[2:])
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", os.Args[1], usage)
 		os.Exit(2)
@@ -40,6 +45,33 @@ func main() {
 		fmt.Fprintln(os.Stderr, "seldon-ab:", err)
 		os.Exit(1)
 	}
+}
+
+func runRender(args []string) error {
+	fs := flag.NewFlagSet("render", flag.ExitOnError)
+	previewPath := fs.String("preview", "-", "output of `pulumi preview --json` for a stack with no state (- for stdin)")
+	out := fs.String("out", "", "directory for the YAML files")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("--out is required")
+	}
+	in := os.Stdin
+	if *previewPath != "-" {
+		f, err := os.Open(*previewPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	n, err := render.Objects(in, *out)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("wrote %d objects to %s\n", n, *out)
+	return nil
 }
 
 func runSeed(args []string) error {
