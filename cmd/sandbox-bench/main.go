@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -46,6 +47,16 @@ func timed(results *[]measurement, name string, f func() error) error {
 
 func run() error {
 	ctx := context.Background()
+	// A fresh cluster: a run that failed half-way may have left objects that other field managers own.
+	root, err := sandbox.ProjectRoot()
+	if err != nil {
+		return err
+	}
+	down := exec.Command(filepath.Join(root, "scripts", "cluster.sh"), "down", "sandbox-bench")
+	down.Stderr = os.Stderr
+	if err := down.Run(); err != nil {
+		return err
+	}
 	env, err := sandbox.Start("sandbox-bench")
 	if err != nil {
 		return err
