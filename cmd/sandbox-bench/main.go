@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -160,10 +159,7 @@ func exportObjects(ctx context.Context, env *sandbox.Env, dir string) error {
 		if !r.Custom || !strings.HasPrefix(r.Type, "kubernetes:") || r.Inputs["kind"] == nil {
 			continue
 		}
-		if r.Inputs["kind"] == "Secret" {
-			plainSecretData(r.Inputs)
-		}
-		body, err := json.Marshal(r.Inputs)
+		body, err := json.Marshal(unwrapSecrets(r.Inputs))
 		if err != nil {
 			return err
 		}
@@ -174,21 +170,28 @@ func exportObjects(ctx context.Context, env *sandbox.Env, dir string) error {
 	return nil
 }
 
-// plainSecretData moves a Secret's data to stringData when the state holds it decoded (as it does for inputs
-// given as stringData), since the API server wants data base64-encoded.
-func plainSecretData(secret map[string]any) {
-	data, _ := secret["data"].(map[string]any)
-	for _, v := range data {
-		if s, _ := v.(string); s != "" {
-			if _, err := base64.StdEncoding.DecodeString(s); err == nil {
-				return
+// secretSig marks a secret value in an exported state: {sig: secretSigValue, plaintext: <JSON of the value>}.
+const secretSig, secretSigValue = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+
+// unwrapSecrets replaces every exported secret envelope with the value it holds.
+func unwrapSecrets(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		if t[secretSig] == secretSigValue {
+			var inner any
+			if text, ok := t["plaintext"].(string); ok && json.Unmarshal([]byte(text), &inner) == nil {
+				return unwrapSecrets(inner)
 			}
 		}
+		for k, e := range t {
+			t[k] = unwrapSecrets(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = unwrapSecrets(e)
+		}
 	}
-	if len(data) > 0 {
-		secret["stringData"] = data
-		delete(secret, "data")
-	}
+	return v
 }
 
 // kubectlApply applies CRDs, then namespaces, then everything else, and waits as Pulumi's await logic does.
