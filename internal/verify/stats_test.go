@@ -32,3 +32,13 @@ func TestRequiredSampleSizeCatchesA5050ServedFor7030(t *testing.T) {
 		t.Errorf("a weaker test should need fewer requests: %d >= %d", small, n)
 	}
 }
+
+func TestCountLeaves(t *testing.T) {
+	for raw, want := range map[string]int{
+		`[0.1,0.9]`: 2, `[[1, 2], [3, -4.5e-3]]`: 4, `["a\"]b", "c"]`: 2, `[true, null, false]`: 3, `[]`: 0, `7`: 1,
+	} {
+		if got := countLeaves([]byte(raw)); got != want {
+			t.Errorf("countLeaves(%s) = %d, want %d", raw, got, want)
+		}
+	}
+}

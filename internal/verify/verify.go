@@ -382,11 +382,9 @@ func (v *Verifier) isCandidate(name string) bool {
 // routedModel names the candidate that answered: x-seldon-route (":enhanced-predictor_3:") or else the body's
 // model_name, with MLServer's internal version suffix removed.
 func routedModel(r response) string {
-	route := r.header.Get("x-seldon-route")
-	for _, part := range strings.Split(route, ":") {
-		if part != "" {
-			return unversioned(part)
-		}
+	if route := strings.TrimLeft(r.header.Get("x-seldon-route"), ":"); route != "" {
+		first, _, _ := strings.Cut(route, ":")
+		return unversioned(first)
 	}
 	var body struct {
 		ModelName string `json:"model_name"`
