@@ -5,8 +5,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 stack=${1:-${STACK:-homelab}}; shift || true
+if [ "$stack" = sandbox ]; then
+  # Its LoadBalancer IPs are simulated (homelab addresses nothing here owns) and no container serves: never call them.
+  echo "[verify] the sandbox has no data plane to call; verify a real cluster's stack (e.g. homelab)" >&2
+  exit 2
+fi
 . "$here/pulumi-env.sh"
-[ "$stack" = sandbox ] && export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE:-sandbox}
 cd "$project_root"
 command=$(pulumi stack output verifyCommand --stack "$stack") || { echo "[verify] no verifyCommand output: run 'make up STACK=$stack' first" >&2; exit 1; }
 [ "${DEMO:-}" = 1 ] && command=${command/ verify / demo }
