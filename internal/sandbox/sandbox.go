@@ -78,7 +78,7 @@ func Start(clusterName string) (*Env, error) {
 			return nil, fmt.Errorf("installing the kubernetes plugin: %v\n%s", err, out)
 		}
 	}
-	e.cmd, err = auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(bin), SkipVersionCheck: false})
+	e.cmd, err = auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(bin)})
 	if err != nil {
 		return nil, fmt.Errorf("the Pulumi CLI in %s: %w", bin, err)
 	}
