@@ -4,7 +4,7 @@ STACK ?= sandbox
 export GOFLAGS := -buildvcs=false
 
 .PHONY: sandbox sandbox-down test test-short lint build toolchain preview up destroy rebuild refresh cancel bench \
-	bench-verify policy-pack verify demo
+	bench-verify policy-pack verify demo doctor
 
 ## The main job on the local default: a provisioned sandbox stack on a local cluster.
 sandbox:
@@ -53,3 +53,7 @@ verify:
 
 demo:
 	DEMO=1 scripts/verify.sh $(STACK)
+
+## Diagnose the cluster of $KUBECONFIG (current context) against the known failure modes.
+doctor:
+	go run ./cmd/seldon-ab doctor

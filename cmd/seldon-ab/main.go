@@ -3,12 +3,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/seldon-ab/provisioner/internal/doctor"
 	"github.com/seldon-ab/provisioner/internal/render"
 	"github.com/seldon-ab/provisioner/internal/seed"
 )
@@ -20,6 +22,7 @@ commands:
   verify   call the A/B experiment through the ingress, test the split, diagnose failures (exit 1 on failure)
   demo     verify with many requests and a progress bar, for showing the split live
   render   write every object of a stack's first preview (pulumi preview --json) as YAML files (scripts/render.sh)
+  doctor   read a live cluster and report the known failure modes with evidence and fixes (exit 0 ok, 1 warnings, 2 errors)
 `
 
 func main() {
@@ -37,6 +40,8 @@ func main() {
 		err = runVerify(os.Args[2:], true)
 	case "render":
 		err = runRender(os.Args[2:])
+	case "doctor":
+		err = runDoctor(os.Args[2:])
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", os.Args[1], usage)
 		os.Exit(2)
@@ -45,6 +50,35 @@ func main() {
 		fmt.Fprintln(os.Stderr, "seldon-ab:", err)
 		os.Exit(1)
 	}
+}
+
+func runDoctor(args []string) error {
+	fs := flag.NewFlagSet("doctor", flag.ExitOnError)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig path (default: $KUBECONFIG or ~/.kube/config)")
+	kubeContext := fs.String("context", "", "kubeconfig context (default: the current one)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	live, err := doctor.Connect(*kubeconfig, *kubeContext)
+	if err != nil {
+		return err
+	}
+	rep, err := doctor.Run(context.Background(), live)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteText(os.Stdout)
+	}
+	os.Exit(int(rep.Worst()))
+	return nil
 }
 
 func runRender(args []string) error {

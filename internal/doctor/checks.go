@@ -1,0 +1,283 @@
+package doctor
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/seldon-ab/provisioner/policies"
+)
+
+// checkCRDs reports the Seldon CRDs; it returns false when Seldon is not installed at all.
+func checkCRDs(s snapshot, add func(Finding)) bool {
+	found := map[string]string{}
+	for _, crd := range s.byKind["CustomResourceDefinition"] {
+		if crd.String("spec", "group") != "mlops.seldon.io" {
+			continue
+		}
+		var versions []string
+		for _, v := range crd.List("spec", "versions") {
+			if m, _ := v.(map[string]any); m["served"] == true {
+				versions = append(versions, fmt.Sprint(m["name"]))
+			}
+		}
+		found[crd.String("spec", "names", "plural")] = strings.Join(versions, ",")
+	}
+	if len(found) == 0 {
+		add(Finding{Severity: Error, Check: "crds", Problem: "no Seldon Core v2 CRDs (mlops.seldon.io) are installed",
+			Fix: "install the seldon-core-v2-crds chart (this project's seldon component does) before the setup chart"})
+		return false
+	}
+	var missing []string
+	for plural := range seldonKinds {
+		if _, ok := found[plural]; !ok {
+			missing = append(missing, plural)
+		}
+	}
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		add(Finding{Severity: Error, Check: "crds", Problem: "Seldon CRDs missing: " + strings.Join(missing, ", "),
+			Fix: "reinstall the seldon-core-v2-crds chart of the controller's version"})
+	}
+	add(Finding{Severity: Info, Check: "crds", Problem: fmt.Sprintf("Seldon CRDs installed, served versions: models %s, experiments %s",
+		found["models"], found["experiments"])})
+	return true
+}
+
+// modelNamespaces are the namespaces that hold Models, Servers or Experiments.
+func modelNamespaces(s snapshot) []string {
+	var out []string
+	for _, r := range s.all("Model", "Server", "Experiment") {
+		if !slices.Contains(out, r.Namespace()) {
+			out = append(out, r.Namespace())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func env(container map[string]any, name string) (string, bool) {
+	list, _ := container["env"].([]any)
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		if m["name"] == name {
+			v, _ := m["value"].(string)
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func checkController(s snapshot, add func(Finding)) {
+	var controllers []policies.Resource
+	for _, d := range s.byKind["Deployment"] {
+		if d.ObjectName() == "seldon-v2-controller-manager" {
+			controllers = append(controllers, d)
+		}
+	}
+	if len(controllers) == 0 {
+		add(Finding{Severity: Error, Check: "controller", Problem: "no seldon-v2-controller-manager Deployment: nothing reconciles Models, Servers or Experiments",
+			Fix: "install the seldon-core-v2-setup chart"})
+		return
+	}
+	for _, c := range controllers {
+		available := false
+		for _, cond := range c.List("status", "conditions") {
+			m, _ := cond.(map[string]any)
+			available = available || (m["type"] == "Available" && m["status"] == "True")
+		}
+		if !available {
+			add(Finding{Severity: Error, Check: "controller", Object: where(c), Problem: "the controller is not Available",
+				Fix: "kubectl -n " + c.Namespace() + " describe deployment seldon-v2-controller-manager; check its pod's logs"})
+		}
+		containers := c.List("spec", "template", "spec", "containers")
+		manager := map[string]any{}
+		for _, ct := range containers {
+			if m, _ := ct.(map[string]any); m["name"] == "manager" {
+				manager = m
+			}
+		}
+		clusterwide, _ := env(manager, "CLUSTERWIDE")
+		watch, _ := env(manager, "WATCH_NAMESPACES")
+		watched := []string{c.Namespace()}
+		for _, ns := range strings.Split(watch, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" && !slices.Contains(watched, ns) {
+				watched = append(watched, ns)
+			}
+		}
+		scope := "namespaces " + strings.Join(watched, ", ")
+		if clusterwide == "true" {
+			scope = "every namespace (clusterwide)"
+		}
+		add(Finding{Severity: Info, Check: "controller", Object: where(c), Problem: "the controller watches " + scope})
+		for _, host := range []string{"SELDON_SCHEDULER_HOST", "SELDON_SCHEDULER_PORT"} {
+			if _, set := env(manager, host); set {
+				add(Finding{Severity: Warning, Check: "controller", Object: where(c), Problem: host + " is set but has no effect: since Seldon 2.6 the controller dials seldon-scheduler.<namespace of the Model>:9004",
+					Fix: "remove it; put one SeldonRuntime in each model namespace"})
+			}
+		}
+		for _, ns := range modelNamespaces(s) {
+			if clusterwide != "true" && !slices.Contains(watched, ns) {
+				add(Finding{Severity: Error, Check: "controller", Object: "namespace " + ns, Problem: "holds Seldon resources but the controller does not watch it",
+					Fix: "add it to controller.watchNamespaces of the setup chart (seldon.modelNamespaces here)"})
+			}
+		}
+	}
+}
+
+// checkSchedulers: exactly one scheduler per model namespace, and the name the controller dials has endpoints.
+func checkSchedulers(s snapshot, add func(Finding), simulated bool) {
+	fromRules(add, Error, "schedulers", policies.OneSchedulerPerNamespace(s.all("SeldonRuntime", "Service")))
+	runtimes := map[string]bool{}
+	for _, rt := range s.byKind["SeldonRuntime"] {
+		runtimes[rt.Namespace()] = true
+	}
+	for _, ns := range modelNamespaces(s) {
+		dial := "seldon-scheduler." + ns + ":9004"
+		if !runtimes[ns] {
+			add(Finding{Severity: Error, Check: "schedulers", Object: "namespace " + ns,
+				Problem: "holds Seldon resources but no SeldonRuntime, so no scheduler owns it; the controller dials " + dial,
+				Fix:     "create one SeldonRuntime in " + ns + " (seldon.modelNamespaces here)"})
+			continue
+		}
+		if !serviceHasEndpoints(s, ns, "seldon-scheduler") {
+			sev, fix := Error, "kubectl -n "+ns+" get svc,endpointslices seldon-scheduler; check the seldon-scheduler pod"
+			if simulated {
+				sev, fix = Info, "no controller runs on a simulated cluster, so no scheduler is created"
+			}
+			add(Finding{Severity: sev, Check: "schedulers", Object: "namespace " + ns,
+				Problem: "the controller dials " + dial + ", but no seldon-scheduler Service with ready endpoints exists", Fix: fix})
+		}
+	}
+}
+
+func serviceHasEndpoints(s snapshot, ns, name string) bool {
+	for _, slice := range s.byKind["EndpointSlice"] {
+		if slice.Namespace() != ns || slice.String("metadata", "labels", "kubernetes.io/service-name") != name {
+			continue
+		}
+		for _, e := range slice.List("endpoints") {
+			m, _ := e.(map[string]any)
+			cond, _ := m["conditions"].(map[string]any)
+			if cond["ready"] == true {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkReadiness reports Seldon resources whose Ready condition is not True, with the controller's message.
+func checkReadiness(s snapshot, add func(Finding), simulated bool) {
+	for _, r := range s.all("SeldonRuntime", "Server", "Model", "Experiment") {
+		conditions := r.List("status", "conditions")
+		if len(conditions) == 0 {
+			sev := Warning
+			if simulated {
+				sev = Info
+			}
+			add(Finding{Severity: sev, Check: "readiness", Object: where(r), Problem: "has no status yet: the controller has not reconciled it",
+				Fix: "check that the controller runs and watches " + r.Namespace()})
+			continue
+		}
+		for _, c := range conditions {
+			m, _ := c.(map[string]any)
+			if m["type"] == "Ready" && m["status"] != "True" {
+				add(Finding{Severity: Error, Check: "readiness", Object: where(r),
+					Problem: fmt.Sprintf("is not Ready: %v %v", m["reason"], m["message"]),
+					Fix:     "kubectl -n " + r.Namespace() + " describe " + strings.ToLower(r.Kind()) + " " + r.ObjectName()})
+			}
+		}
+	}
+}
+
+// checkTerminating finds Seldon objects stuck on their finalizers.
+func checkTerminating(s snapshot, add func(Finding)) {
+	for _, r := range s.all("Experiment", "Model", "Server", "SeldonRuntime") {
+		if r.Get("metadata", "deletionTimestamp") == nil || len(r.List("metadata", "finalizers")) == 0 {
+			continue
+		}
+		add(Finding{Severity: Error, Check: "terminating", Object: where(r),
+			Problem: fmt.Sprintf("is stuck Terminating on finalizers %v: they clear only when the controller and the scheduler of %s answer", r.List("metadata", "finalizers"), r.Namespace()),
+			Fix: "bring the controller and the namespace's SeldonRuntime back and it completes; delete in the safe order Experiments -> Models -> " +
+				"Servers -> SeldonRuntime -> controller -> CRDs. Patching the finalizer away (kubectl patch --type merge -p '{\"metadata\":{\"finalizers\":null}}') " +
+				"loses the scheduler's clean-up: its routes and loaded model stay until the scheduler restarts"})
+	}
+}
+
+// checkModelStorage parses the rclone Secrets runtimes and Models use, and matches storageUri schemes to remotes.
+func checkModelStorage(s snapshot, add func(Finding)) {
+	secrets := map[string]policies.Resource{}
+	for _, sec := range s.byKind["Secret"] {
+		secrets[sec.Namespace()+"/"+sec.ObjectName()] = sec
+	}
+	remotes := map[string][]string{} // namespace -> remote names available to its agents
+	use := func(ns, name, by string) {
+		sec, ok := secrets[ns+"/"+name]
+		if !ok {
+			add(Finding{Severity: Error, Check: "model-storage", Object: by, Problem: "uses rclone Secret " + ns + "/" + name + ", which does not exist",
+				Fix: "create it (this project's seldon component does) or fix the name"})
+			return
+		}
+		for key, v := range sec.Map("data") {
+			text, err := decodeBase64(v)
+			var remote struct {
+				Name string `yaml:"name"`
+				Type string `yaml:"type"`
+			}
+			if err != nil || yaml.Unmarshal([]byte(text), &remote) != nil || remote.Name == "" || remote.Type == "" {
+				add(Finding{Severity: Error, Check: "model-storage", Object: where(sec), Problem: "key " + key + " is not an rclone remote (YAML with name and type)",
+					Fix: "write one remote as YAML: {type: s3, name: s3, parameters: {provider: minio, endpoint: ..., access_key_id: ..., secret_access_key: ...}}"})
+				continue
+			}
+			remotes[ns] = append(remotes[ns], remote.Name)
+		}
+	}
+	for _, rt := range s.byKind["SeldonRuntime"] {
+		for _, name := range rt.List("spec", "config", "agentConfig", "rclone", "config_secrets") {
+			use(rt.Namespace(), fmt.Sprint(name), where(rt))
+		}
+	}
+	for _, m := range s.byKind["Model"] {
+		if name := m.String("spec", "secretName"); name != "" {
+			use(m.Namespace(), name, where(m))
+		}
+	}
+	for _, m := range s.byKind["Model"] {
+		scheme, _, ok := strings.Cut(m.String("spec", "storageUri"), "://")
+		if !ok || scheme == "gs" || scheme == "https" || scheme == "http" || len(remotes[m.Namespace()]) == 0 {
+			continue
+		}
+		if !slices.Contains(remotes[m.Namespace()], scheme) {
+			add(Finding{Severity: Error, Check: "model-storage", Object: where(m),
+				Problem: fmt.Sprintf("storageUri scheme %q matches no rclone remote in %s (remotes: %s)", scheme, m.Namespace(), strings.Join(remotes[m.Namespace()], ", ")),
+				Fix:     "the storageUri scheme must equal the remote's name: rename one of them"})
+		}
+	}
+}
+
+// checkNetworking: Ingresses to seldon-mesh, MetalLB IPs and annotations, LoadBalancer Services still pending.
+func checkNetworking(s snapshot, add func(Finding)) {
+	fromRules(add, Error, "ingress", policies.MeshIngressKeepsV2(s.byKind["Ingress"]))
+	runtimes := map[string]bool{}
+	for _, rt := range s.byKind["SeldonRuntime"] {
+		runtimes[rt.Namespace()] = true
+	}
+	for _, in := range s.byKind["Ingress"] {
+		if strings.Contains(fmt.Sprint(in.Get("spec", "rules")), "seldon-mesh") && !runtimes[in.Namespace()] {
+			add(Finding{Severity: Error, Check: "ingress", Object: where(in), Problem: "routes to seldon-mesh, but " + in.Namespace() + " has no SeldonRuntime (an Ingress reaches only its own namespace's Services)",
+				Fix: "create the Ingress in the SeldonRuntime's namespace"})
+		}
+	}
+	metallb := s.all("IPAddressPool", "Service")
+	fromRules(add, Error, "metallb", policies.MetalLBAnnotation(metallb))
+	fromRules(add, Error, "metallb", policies.MetalLBIPs(metallb))
+	for _, svc := range s.byKind["Service"] {
+		if svc.String("spec", "type") == "LoadBalancer" && len(svc.List("status", "loadBalancer", "ingress")) == 0 {
+			add(Finding{Severity: Warning, Check: "metallb", Object: where(svc), Problem: "LoadBalancer Service is still pending an IP",
+				Fix: "its requested IP must lie in an IPAddressPool and be free; kubectl -n metallb-system logs deploy/metallb-controller"})
+		}
+	}
+}

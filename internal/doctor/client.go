@@ -1,0 +1,48 @@
+package doctor
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Live reads a cluster through its kubeconfig.
+type Live struct{ client dynamic.Interface }
+
+// Connect builds a reader from a kubeconfig path (empty: $KUBECONFIG or ~/.kube/config) and context.
+func Connect(kubeconfig, kubeContext string) (*Live, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Live{client: client}, nil
+}
+
+// List lists every object of a resource in every namespace.
+func (l *Live) List(ctx context.Context, gvr schema.GroupVersionResource) ([]unstructured.Unstructured, error) {
+	list, err := l.client.Resource(gvr).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+func decodeBase64(v any) (string, error) {
+	s, _ := v.(string)
+	out, err := base64.StdEncoding.DecodeString(s)
+	return string(out), err
+}

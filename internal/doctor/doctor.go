@@ -1,0 +1,204 @@
+// Package doctor reads a live cluster, whether or not this project provisioned it, and reports each known failure
+// mode of the Seldon A/B stack with its evidence and the fix. It only reads; it never changes the cluster.
+package doctor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/seldon-ab/provisioner/policies"
+)
+
+// Severity orders findings; the command's exit code is the worst one.
+type Severity int
+
+// Severities.
+const (
+	Info Severity = iota
+	Warning
+	Error
+)
+
+func (s Severity) String() string { return [...]string{"info", "warning", "error"}[s] }
+
+// MarshalJSON writes the severity's name.
+func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// Finding is one observation about the cluster.
+type Finding struct {
+	Severity Severity `json:"severity"`
+	Check    string   `json:"check"`
+	Object   string   `json:"object,omitempty"`
+	Problem  string   `json:"problem"`
+	Fix      string   `json:"fix,omitempty"`
+}
+
+// Report is everything one run found.
+type Report struct {
+	// Simulated is true on a kwok cluster, where no controller runs: checks of what controllers do become info.
+	Simulated bool      `json:"simulated"`
+	Findings  []Finding `json:"findings"`
+}
+
+// Worst is the highest severity found (Info when there is nothing).
+func (r Report) Worst() Severity {
+	worst := Info
+	for _, f := range r.Findings {
+		worst = max(worst, f.Severity)
+	}
+	return worst
+}
+
+// Reader lists objects; the live implementation is a dynamic Kubernetes client.
+type Reader interface {
+	List(ctx context.Context, gvr schema.GroupVersionResource) ([]unstructured.Unstructured, error)
+}
+
+// Resources the checks read.
+var (
+	crdsGVR           = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	deploymentsGVR    = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	servicesGVR       = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	secretsGVR        = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	nodesGVR          = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+	endpointSlicesGVR = schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}
+	ingressesGVR      = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}
+	poolsGVR          = schema.GroupVersionResource{Group: "metallb.io", Version: "v1beta1", Resource: "ipaddresspools"}
+	seldonGVR         = func(resource string) schema.GroupVersionResource {
+		return schema.GroupVersionResource{Group: "mlops.seldon.io", Version: "v1alpha1", Resource: resource}
+	}
+)
+
+// seldonKinds are the CRDs the stack needs, by plural resource name.
+var seldonKinds = map[string]string{
+	"models": "Model", "servers": "Server", "experiments": "Experiment", "seldonruntimes": "SeldonRuntime",
+	"seldonconfigs": "SeldonConfig", "serverconfigs": "ServerConfig",
+}
+
+// snapshot is what the checks look at, read once.
+type snapshot struct {
+	byKind map[string][]policies.Resource
+}
+
+func (s snapshot) all(kinds ...string) []policies.Resource {
+	var out []policies.Resource
+	for _, k := range kinds {
+		out = append(out, s.byKind[k]...)
+	}
+	return out
+}
+
+// Run reads the cluster and runs every check.
+func Run(ctx context.Context, c Reader) (Report, error) {
+	var rep Report
+	add := func(f Finding) { rep.Findings = append(rep.Findings, f) }
+	snap := snapshot{byKind: map[string][]policies.Resource{}}
+	read := func(gvr schema.GroupVersionResource, kind string, optional bool) error {
+		items, err := c.List(ctx, gvr)
+		if err != nil {
+			if optional {
+				return nil // the API (MetalLB's, Seldon's) is not installed: its checks have nothing to read
+			}
+			return fmt.Errorf("listing %s: %w", gvr.Resource, err)
+		}
+		for _, item := range items {
+			snap.byKind[kind] = append(snap.byKind[kind], toResource(item, kind))
+		}
+		return nil
+	}
+	for _, r := range []struct {
+		gvr      schema.GroupVersionResource
+		kind     string
+		optional bool
+	}{
+		{crdsGVR, "CustomResourceDefinition", false}, {deploymentsGVR, "Deployment", false}, {servicesGVR, "Service", false},
+		{secretsGVR, "Secret", false}, {nodesGVR, "Node", false}, {endpointSlicesGVR, "EndpointSlice", false},
+		{ingressesGVR, "Ingress", false}, {poolsGVR, "IPAddressPool", true},
+	} {
+		if err := read(r.gvr, r.kind, r.optional); err != nil {
+			return rep, err
+		}
+	}
+	for _, node := range snap.byKind["Node"] {
+		if node.String("metadata", "annotations", "kwok.x-k8s.io/node") == "fake" {
+			rep.Simulated = true
+		}
+	}
+	if !checkCRDs(snap, add) {
+		checkNetworking(snap, add)
+		return rep, nil
+	}
+	for resource, kind := range seldonKinds {
+		if err := read(seldonGVR(resource), kind, true); err != nil {
+			return rep, err
+		}
+	}
+	checkController(snap, add)
+	checkSchedulers(snap, add, rep.Simulated)
+	checkReadiness(snap, add, rep.Simulated)
+	checkTerminating(snap, add)
+	checkModelStorage(snap, add)
+	fromRules(add, Error, "requirements", policies.ModelRequirements(snap.all("Model", "Server")))
+	checkNetworking(snap, add)
+	sort.SliceStable(rep.Findings, func(i, j int) bool { return rep.Findings[i].Severity > rep.Findings[j].Severity })
+	return rep, nil
+}
+
+func toResource(u unstructured.Unstructured, kind string) policies.Resource {
+	group := u.GroupVersionKind().GroupVersion().String()
+	if u.GroupVersionKind().Group == "" {
+		group = "core/" + u.GroupVersionKind().Version
+	}
+	return policies.Resource{Type: "kubernetes:" + group + ":" + kind, Name: u.GetName(),
+		URN: kind + "/" + u.GetNamespace() + "/" + u.GetName(), Props: u.Object}
+}
+
+func where(r policies.Resource) string {
+	if ns := r.Namespace(); ns != "" {
+		return r.Kind() + " " + ns + "/" + r.ObjectName()
+	}
+	return r.Kind() + " " + r.ObjectName()
+}
+
+// fromRules turns rule violations (shared with the policy pack) into findings.
+func fromRules(add func(Finding), sev Severity, check string, violations []policies.Violation) {
+	for _, v := range violations {
+		object, problem, _ := strings.Cut(v.Message, ": ")
+		add(Finding{Severity: sev, Check: check, Object: object, Problem: problem})
+	}
+}
+
+// WriteText writes the report grouped by severity.
+func (r Report) WriteText(w io.Writer) {
+	counts := map[Severity]int{}
+	for _, f := range r.Findings {
+		counts[f.Severity]++
+	}
+	fmt.Fprintf(w, "seldon-ab doctor: %d errors, %d warnings, %d notes", counts[Error], counts[Warning], counts[Info])
+	if r.Simulated {
+		fmt.Fprint(w, " (simulated cluster: no controller runs, so what controllers do is noted, not judged)")
+	}
+	fmt.Fprintln(w)
+	for _, sev := range []Severity{Error, Warning, Info} {
+		for _, f := range r.Findings {
+			if f.Severity != sev {
+				continue
+			}
+			fmt.Fprintf(w, "\n[%s] %s", strings.ToUpper(sev.String()), f.Check)
+			if f.Object != "" {
+				fmt.Fprintf(w, " — %s", f.Object)
+			}
+			fmt.Fprintf(w, "\n  %s\n", f.Problem)
+			if f.Fix != "" {
+				fmt.Fprintf(w, "  fix: %s\n", f.Fix)
+			}
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package doctor_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/seldon-ab/provisioner/internal/doctor"
+)
+
+// fakeCluster answers List from objects keyed by resource name; a missing key is an API that is not installed.
+type fakeCluster map[string][]map[string]any
+
+func (f fakeCluster) List(_ context.Context, gvr schema.GroupVersionResource) ([]unstructured.Unstructured, error) {
+	items, ok := f[gvr.Resource]
+	if !ok && gvr.Group != "" && gvr.Group != "apps" && gvr.Group != "discovery.k8s.io" && gvr.Group != "networking.k8s.io" && gvr.Group != "apiextensions.k8s.io" {
+		return nil, errNotFound
+	}
+	var out []unstructured.Unstructured
+	for _, item := range items {
+		out = append(out, unstructured.Unstructured{Object: item})
+	}
+	return out, nil
+}
+
+type notFound struct{}
+
+func (notFound) Error() string { return "the server could not find the requested resource" }
+
+var errNotFound = notFound{}
+
+func obj(apiVersion, kind, ns, name string, extra map[string]any) map[string]any {
+	o := map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"name": name, "namespace": ns}}
+	for k, v := range extra {
+		o[k] = v
+	}
+	return o
+}
+
+func crd(plural string) map[string]any {
+	return map[string]any{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": map[string]any{"name": plural + ".mlops.seldon.io"},
+		"spec": map[string]any{"group": "mlops.seldon.io", "names": map[string]any{"plural": plural}, "versions": []any{map[string]any{"name": "v1alpha1", "served": true}}}}
+}
+
+func controller(watch string) map[string]any {
+	return obj("apps/v1", "Deployment", "seldon-system", "seldon-v2-controller-manager", map[string]any{
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "manager", "env": []any{
+			map[string]any{"name": "CLUSTERWIDE", "value": "false"}, map[string]any{"name": "WATCH_NAMESPACES", "value": watch},
+			map[string]any{"name": "SELDON_SCHEDULER_HOST", "value": "seldon-scheduler.seldon-system"},
+		}}}}}},
+		"status": map[string]any{"conditions": []any{map[string]any{"type": "Available", "status": "True"}}},
+	})
+}
+
+func report(t *testing.T, c fakeCluster) string {
+	t.Helper()
+	rep, err := doctor.Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	rep.WriteText(&b)
+	return b.String()
+}
+
+func TestDoctorOnARealClusterJudgesWhatControllersDo(t *testing.T) {
+	c := fakeCluster{
+		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"deployments":               {controller("")},
+		"models": {obj("mlops.seldon.io/v1alpha1", "Model", "models", "baseline-predictor", map[string]any{
+			"spec":   map[string]any{"storageUri": "s3://b/m"},
+			"status": map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": "False", "reason": "ScheduleFailed", "message": "no matching servers"}}},
+		})},
+	}
+	out := report(t, c)
+	for _, want := range []string{
+		"namespace models\n  holds Seldon resources but the controller does not watch it",
+		"holds Seldon resources but no SeldonRuntime, so no scheduler owns it; the controller dials seldon-scheduler.models:9004",
+		"is not Ready: ScheduleFailed no matching servers",
+		"SELDON_SCHEDULER_HOST is set but has no effect",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if !strings.HasPrefix(out, "seldon-ab doctor: 3 errors, 1 warnings") {
+		t.Errorf("summary line: %s", strings.SplitN(out, "\n", 2)[0])
+	}
+}
+
+func TestDoctorWithoutSeldonSaysSoAndStillChecksNetworking(t *testing.T) {
+	c := fakeCluster{"services": {obj("v1", "Service", "minio", "console", map[string]any{
+		"metadata": map[string]any{"name": "console", "namespace": "minio", "annotations": map[string]any{"metallb.universe.tf/loadBalancer-ips": "192.168.1.202"}},
+		"spec":     map[string]any{"type": "LoadBalancer"},
+	})}}
+	out := report(t, c)
+	for _, want := range []string{"no Seldon Core v2 CRDs", "is not one MetalLB reads", "still pending an IP"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package sandbox_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+
+	"github.com/seldon-ab/provisioner/internal/doctor"
+)
+
+// brokenStates are the field story's failure modes, created beside a healthy sandbox stack.
+const brokenStates = `
+apiVersion: mlops.seldon.io/v1alpha1
+kind: SeldonRuntime
+metadata: {name: seldon-second, namespace: seldon-system}
+spec:
+  seldonConfig: default
+  overrides: [{name: seldon-scheduler, serviceType: ClusterIP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: seldon-scheduler, namespace: seldon-system}
+spec: {type: ExternalName, externalName: seldon-scheduler.elsewhere.svc.cluster.local}
+---
+apiVersion: mlops.seldon.io/v1alpha1
+kind: Model
+metadata: {name: stuck-predictor, namespace: seldon-system, finalizers: [seldon.model.finalizer]}
+spec: {storageUri: "s3://mlflow-artifacts/stuck", requirements: [mlflow], secretName: broken-rclone}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: broken-rclone, namespace: seldon-system}
+stringData: {s3: "not: [an rclone remote"}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: prefixed-mesh
+  namespace: seldon-system
+  annotations: {nginx.ingress.kubernetes.io/rewrite-target: /$2, pulumi.com/skipAwait: "true"}
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: ml-api.local
+    http:
+      paths:
+      - {path: /seldon-system/(.*), pathType: ImplementationSpecific, backend: {service: {name: seldon-mesh, port: {number: 80}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: console-outside, namespace: minio, annotations: {metallb.io/loadBalancerIPs: 192.168.2.10}}
+spec: {type: LoadBalancer, ports: [{port: 9001}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: console-misspelt, namespace: minio, annotations: {metallb.universe.tf/loadBalancer-ips: 192.168.1.202}}
+spec: {type: LoadBalancer, ports: [{port: 9001}]}
+`
+
+func runDoctor(t *testing.T, ctx context.Context) doctor.Report {
+	t.Helper()
+	live, err := doctor.Connect(env.Kubeconfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := doctor.Run(ctx, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestDoctorFindsEachBrokenState(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sandbox tier")
+	}
+	ctx := testContext(t, 15*time.Minute)
+	stack, cfg := sandboxStack(t, ctx)
+	if _, err := stack.Up(ctx, optup.ConfigFile(cfg)); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	manifest := filepath.Join(t.TempDir(), "broken.yaml")
+	if err := os.WriteFile(manifest, []byte(brokenStates), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = env.Kubectl(ctx, "-n", "seldon-system", "patch", "model", "stuck-predictor", "--type", "merge", "-p", `{"metadata":{"finalizers":null}}`)
+		_, _ = env.Kubectl(ctx, "delete", "--ignore-not-found", "-f", manifest)
+		_, _ = stack.Destroy(ctx, optdestroy.ConfigFile(cfg))
+	})
+
+	healthy := runDoctor(t, ctx)
+	if !healthy.Simulated || healthy.Worst() == doctor.Error {
+		t.Fatalf("the healthy sandbox stack reports errors (simulated=%t):\n%s", healthy.Simulated, text(healthy))
+	}
+
+	if _, err := env.Kubectl(ctx, "apply", "-f", manifest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Kubectl(ctx, "-n", "seldon-system", "delete", "model", "stuck-predictor", "--wait=false"); err != nil {
+		t.Fatal(err)
+	}
+	rep := runDoctor(t, ctx)
+	if rep.Worst() != doctor.Error {
+		t.Fatalf("no error found:\n%s", text(rep))
+	}
+	report := text(rep)
+	for _, want := range []string{
+		"namespace seldon-system already has SeldonRuntime",                            // two runtimes
+		"ExternalName seldon-scheduler collides",                                       // alias beside a runtime
+		"Model seldon-system/stuck-predictor\n  is stuck Terminating",                  // finalizer
+		"uses $2 but path \"/seldon-system/(.*)\" has 1 capture group(s)",              // bad rewrite
+		"requests 192.168.2.10, outside every IPAddressPool",                           // IP outside the pool
+		"annotation \"metallb.universe.tf/loadBalancer-ips\" is not one MetalLB reads", // misspelt annotation
+		"key s3 is not an rclone remote",                                               // malformed rclone Secret
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("doctor did not report %q:\n%s", want, report)
+		}
+	}
+}
+
+func text(r doctor.Report) string {
+	var b strings.Builder
+	r.WriteText(&b)
+	return b.String()
+}
