@@ -423,8 +423,15 @@ func SecretsAreSecret(stack []Resource) []Violation {
 	return out
 }
 
+// credentialName reports whether an env var holds a credential itself, not the name or path of one
+// (METALLB_ML_SECRET_NAME, CONTROL_PLANE_CLIENT_TLS_SECRET_NAME and the like are references).
 func credentialName(name string) bool {
 	upper := strings.ToUpper(name)
+	for _, reference := range []string{"_NAME", "_PATH", "_FILE", "_DIR", "_LOCATION", "_REF", "_NAMESPACE"} {
+		if strings.HasSuffix(upper, reference) {
+			return false
+		}
+	}
 	for _, word := range []string{"PASSWORD", "SECRET", "ACCESS_KEY", "TOKEN", "CREDENTIAL"} {
 		if strings.Contains(upper, word) {
 			return true
