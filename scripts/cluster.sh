@@ -30,12 +30,14 @@ case $action in
     # A cluster left half-made (machine restarted, process killed) is removed before it is made again.
     "$kwokctl" delete cluster --name "$name" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
     log "creating cluster $name (kube-apiserver, etcd, controller manager, scheduler, kwok on 127.0.0.1)"
+    # kwokctl logs JSON lines; they go to a file and are shown only when something fails.
+    quiet=$state/kwokctl.log
     "$kwokctl" create cluster --name "$name" --config "$here/sandbox/kwok.yaml" --kubeconfig "$kubeconfig" \
-      --wait 2m >&2 || die "kwokctl could not create the cluster; logs: $state/kwok/clusters/$name/logs"
+      --wait 2m >"$quiet" 2>&1 || { cat "$quiet" >&2; die "kwokctl could not create the cluster; logs: $state/kwok/clusters/$name/logs"; }
     kubectl config use-context "kwok-$name" >/dev/null
     log "adding two simulated nodes and static volumes"
-    "$kwokctl" scale node --name "$name" --replicas 2 >&2 || die "could not add nodes"
-    kubectl apply -f "$here/sandbox/storage.yaml" >&2 || die "could not add volumes"
+    "$kwokctl" scale node --name "$name" --replicas 2 >>"$quiet" 2>&1 || { cat "$quiet" >&2; die "could not add nodes"; }
+    kubectl apply -f "$here/sandbox/storage.yaml" >>"$quiet" 2>&1 || { cat "$quiet" >&2; die "could not add volumes"; }
     for _ in $(seq 60); do
       [ "$(kubectl get nodes --no-headers 2>/dev/null | grep -c ' Ready')" -ge 2 ] && break
       sleep 1
@@ -45,7 +47,7 @@ case $action in
     echo "$kubeconfig"
     ;;
   down)
-    "$kwokctl" delete cluster --name "$name" --kubeconfig "$kubeconfig" >&2 || true
+    "$kwokctl" delete cluster --name "$name" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
     rm -rf "$state"
     log "cluster $name removed"
     ;;

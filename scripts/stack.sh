@@ -60,12 +60,14 @@ if [ "$stack" = sandbox ] && { [ "$action" = up ] || [ "$action" = rebuild ]; };
   kubeconfig=$("$here/cluster.sh" kubeconfig sandbox)
   cat >&2 <<MSG
 The outputs above say how to call the experiment (curl); on the sandbox nothing answers it, since no container runs.
-Look at it with kubectl:
-  export KUBECONFIG=$kubeconfig
+Look at it with kubectl (built with the toolchain):
+  export KUBECONFIG=$kubeconfig PATH=$toolchain_bin:\$PATH
   kubectl get ns
   kubectl -n metallb-system get ipaddresspools,l2advertisements
   kubectl -n ingress-nginx get svc,ingressclass
   kubectl -n minio get deploy,svc,pvc,jobs
+  kubectl -n seldon-system get seldonruntimes,servers,models,experiments,ingress
+  go run ./cmd/seldon-ab doctor --kubeconfig $kubeconfig
 Remove it: make sandbox-down
 MSG
 fi
