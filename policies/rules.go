@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/seldon-ab/provisioner/infra/config"
+	"github.com/seldon-ab/provisioner/internal/kube"
 )
 
 // Rule is one check. A PerResource rule looks at one resource at a time, so the pack can stop that resource
@@ -238,7 +239,7 @@ func checkMeshPath(rule string, in Resource, path, rewrite string) []Violation {
 	return nil
 }
 
-var metallbAnnotations = []string{"metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs"}
+var metallbAnnotations = []string{kube.LoadBalancerIPsAnnotation, kube.DeprecatedLoadBalancerIPsAnnotation}
 
 // MetalLBAnnotation catches annotations that look like MetalLB's fixed-IP annotation but are not read by it.
 func MetalLBAnnotation(stack []Resource) []Violation {

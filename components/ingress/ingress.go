@@ -15,9 +15,6 @@ import (
 // Token is the component's Pulumi type.
 const Token = "seldon-ab:ingress:NginxIngress"
 
-// LoadBalancerIPsAnnotation is the MetalLB annotation that requests fixed IPs; other spellings are ignored.
-const LoadBalancerIPsAnnotation = "metallb.io/loadBalancerIPs"
-
 // Args configure the controller.
 type Args struct {
 	Namespace string
@@ -92,7 +89,7 @@ func ChartValues(args *Args) map[string]any {
 			"admissionWebhooks": map[string]any{"enabled": false},
 			"service": map[string]any{
 				"type":        "LoadBalancer",
-				"annotations": map[string]any{LoadBalancerIPsAnnotation: args.LoadBalancerIP},
+				"annotations": map[string]any{kube.LoadBalancerIPsAnnotation: args.LoadBalancerIP},
 			},
 		},
 	}

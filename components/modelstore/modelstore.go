@@ -25,9 +25,6 @@ const Token = "seldon-ab:modelstore:ModelStore"
 // ReleaseName is the MinIO Helm release; the chart names its Service after it.
 const ReleaseName = "minio"
 
-// loadBalancerIPsAnnotation is MetalLB's fixed-IP annotation.
-const loadBalancerIPsAnnotation = "metallb.io/loadBalancerIPs"
-
 // Args configure the store. Exactly one of MinIO and External is set.
 type Args struct {
 	Namespace string
@@ -232,7 +229,7 @@ func serviceValues(ip string) map[string]any {
 	}
 	return map[string]any{
 		"type":        "LoadBalancer",
-		"annotations": map[string]any{loadBalancerIPsAnnotation: ip},
+		"annotations": map[string]any{kube.LoadBalancerIPsAnnotation: ip},
 	}
 }
 

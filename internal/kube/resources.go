@@ -37,3 +37,10 @@ func anyMap(m map[string]string) map[string]any {
 	}
 	return out
 }
+
+// LoadBalancerIPsAnnotation requests fixed MetalLB IPs for a Service; MetalLB ignores any other spelling except the
+// deprecated DeprecatedLoadBalancerIPsAnnotation.
+const (
+	LoadBalancerIPsAnnotation           = "metallb.io/loadBalancerIPs"
+	DeprecatedLoadBalancerIPsAnnotation = "metallb.universe.tf/loadBalancerIPs"
+)
