@@ -11,13 +11,15 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
 // Token is the component's Pulumi type.
 const Token = "seldon-ab:abtest:ABTest"
 
 // MeshService is the Service every SeldonRuntime makes for envoy; port 80 is its HTTP data plane.
-const MeshService = "seldon-mesh"
+const MeshService = seldonspec.MeshService
 
 // Args configure the experiment.
 type Args struct {
@@ -29,6 +31,8 @@ type Args struct {
 	// Input is the V2 tensor the sample request sends.
 	Input        Input
 	WaitForReady bool
+	// WaitForAddress gates the mesh Ingress on the address its ingress controller publishes.
+	WaitForAddress bool
 	// After are resources that must exist before this component's objects (a component's own dependsOn does
 	// not reach its children).
 	After []pulumi.Resource
@@ -121,8 +125,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			spec["replicas"] = pulumi.Int(m.Replicas)
 		}
 		model, err := apiextensions.NewCustomResource(ctx, name+"-model-"+m.Namespace+"-"+m.Name, &apiextensions.CustomResourceArgs{
-			ApiVersion:  pulumi.String("mlops.seldon.io/v1alpha1"),
-			Kind:        pulumi.String("Model"),
+			ApiVersion:  pulumi.String(seldonspec.APIVersion),
+			Kind:        pulumi.String(seldonspec.KindModel),
 			Metadata:    objectMeta(m.Name, m.Namespace, readyAnnotations(args.WaitForReady)),
 			OtherFields: map[string]any{"spec": spec},
 		}, parent, pulumi.DependsOn(args.After))
@@ -133,8 +137,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 
 	_, err := apiextensions.NewCustomResource(ctx, name+"-experiment", &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String("mlops.seldon.io/v1alpha1"),
-		Kind:        pulumi.String("Experiment"),
+		ApiVersion:  pulumi.String(seldonspec.APIVersion),
+		Kind:        pulumi.String(seldonspec.KindExperiment),
 		Metadata:    objectMeta(args.Experiment.Name, args.Namespace, readyAnnotations(args.WaitForReady)),
 		OtherFields: map[string]any{"spec": ExperimentSpec(args.Experiment)},
 	}, parent, pulumi.DependsOn(models))
@@ -143,11 +147,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 
 	ingressAnnotations := map[string]string{}
-	if !args.WaitForReady {
-		// No ingress controller gives the Ingress an address on a simulated cluster.
+	if !args.WaitForAddress {
 		ingressAnnotations["pulumi.com/skipAwait"] = "true"
 	}
-	if _, err := networkingv1.NewIngress(ctx, name+"-mesh", meshIngress(args, "seldon-mesh", "/", "Prefix", ingressAnnotations), parent, pulumi.DependsOn(args.After)); err != nil {
+	if _, err := networkingv1.NewIngress(ctx, name+"-mesh", meshIngress(args, MeshService, "/", "Prefix", ingressAnnotations), parent, pulumi.DependsOn(args.After)); err != nil {
 		return nil, err
 	}
 	if args.Ingress.PathPrefix != "" {
@@ -186,7 +189,7 @@ func readyAnnotations(wait bool) map[string]string {
 	if !wait {
 		return nil
 	}
-	return map[string]string{"pulumi.com/waitFor": "condition=Ready"}
+	return map[string]string{seldonspec.PulumiWaitForAnnotation: "condition=" + seldonspec.ConditionReady}
 }
 
 func objectMeta(name, namespace string, annotations map[string]string) *metav1.ObjectMetaArgs {

@@ -5,6 +5,7 @@ package seldon
 import (
 	"context"
 	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -14,20 +15,14 @@ import (
 
 	"github.com/seldon-ab/provisioner/internal/charts"
 	"github.com/seldon-ab/provisioner/internal/kube"
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
 // Token is the component's Pulumi type.
 const Token = "seldon-ab:seldon:Platform"
 
-// ControllerDeployment and ControllerContainer name the setup chart's controller manager.
-const (
-	ControllerDeployment = "seldon-v2-controller-manager"
-	ControllerContainer  = "manager"
-	// RuntimeName is the SeldonRuntime in each model namespace; its scheduler Service is seldon-scheduler.
-	RuntimeName = "seldon"
-	// WaitForReady is the annotation that makes Pulumi wait for a condition Seldon's controller sets.
-	waitForAnnotation = "pulumi.com/waitFor"
-)
+// ControllerDeployment names the setup chart's controller manager.
+const ControllerDeployment = seldonspec.ControllerDeployment
 
 // Args configure the platform.
 type Args struct {
@@ -55,6 +50,8 @@ type Server struct {
 	ServerConfig      string
 	Replicas          int
 	ExtraCapabilities []string
+	// Memory, when set, replaces the mlserver container's memory request and limit from the ServerConfig.
+	Memory string
 }
 
 // Platform is the deployed Seldon control plane and servers.
@@ -107,6 +104,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 
 	var serverNames pulumi.StringArray
 	for _, ns := range args.ModelNamespaces {
+		// Every agent loads every rclone Secret its runtime lists, and exits at start-up if one is missing.
+		runtimeNeeds := []pulumi.Resource{setup, namespaces[ns]}
 		secret, err := corev1.NewSecret(ctx, name+"-rclone-"+ns, &corev1.SecretArgs{
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(RcloneSecretName), Namespace: pulumi.String(ns)},
 			Type:       pulumi.String("Opaque"),
@@ -115,12 +114,27 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		if err != nil {
 			return nil, err
 		}
+		runtimeNeeds = append(runtimeNeeds, secret)
+		// The setup chart's SeldonConfig lists Secrets that only the runtime chart (not used here) creates; they
+		// are made here with the runtime chart's content rather than editing the SeldonConfig, so that Seldon's
+		// documented public examples (gs:// URIs) keep working and the chart's objects stay as upstream renders them.
+		for _, setupSecret := range seldonspec.SetupConfigSecrets {
+			made, err := corev1.NewSecret(ctx, name+"-"+setupSecret+"-"+ns, &corev1.SecretArgs{
+				Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(setupSecret), Namespace: pulumi.String(ns)},
+				Type:       pulumi.String("Opaque"),
+				StringData: pulumi.StringMap{"gs": pulumi.String(seldonspec.PublicGCSRemote)},
+			}, after(namespaces[ns])...)
+			if err != nil {
+				return nil, err
+			}
+			runtimeNeeds = append(runtimeNeeds, made)
+		}
 		runtime, err := apiextensions.NewCustomResource(ctx, name+"-runtime-"+ns, &apiextensions.CustomResourceArgs{
-			ApiVersion:  pulumi.String("mlops.seldon.io/v1alpha1"),
-			Kind:        pulumi.String("SeldonRuntime"),
-			Metadata:    metadata(RuntimeName, ns, args.WaitForReady),
+			ApiVersion:  pulumi.String(seldonspec.APIVersion),
+			Kind:        pulumi.String(seldonspec.KindSeldonRuntime),
+			Metadata:    metadata(seldonspec.RuntimeName, ns, args.WaitForReady, RuntimeConditions(args)),
 			OtherFields: map[string]any{"spec": RuntimeSpec(args)},
-		}, after(setup, secret, namespaces[ns])...)
+		}, after(runtimeNeeds...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -129,14 +143,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 				continue
 			}
 			server, err := apiextensions.NewCustomResource(ctx, name+"-server-"+ns+"-"+s.Name, &apiextensions.CustomResourceArgs{
-				ApiVersion: pulumi.String("mlops.seldon.io/v1alpha1"),
-				Kind:       pulumi.String("Server"),
-				Metadata:   metadata(s.Name, ns, args.WaitForReady),
-				OtherFields: map[string]any{"spec": pulumi.Map{
-					"serverConfig":      pulumi.String(s.ServerConfig),
-					"replicas":          pulumi.Int(s.Replicas),
-					"extraCapabilities": pulumi.ToStringArray(s.ExtraCapabilities),
-				}},
+				ApiVersion:  pulumi.String(seldonspec.APIVersion),
+				Kind:        pulumi.String(seldonspec.KindServer),
+				Metadata:    metadata(s.Name, ns, args.WaitForReady, []string{seldonspec.ConditionReady}),
+				OtherFields: map[string]any{"spec": ServerSpec(s)},
 			}, after(runtime)...)
 			if err != nil {
 				return nil, err
@@ -156,12 +166,63 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return p, nil
 }
 
-func metadata(name, namespace string, waitForReady bool) *metav1.ObjectMetaArgs {
+func metadata(name, namespace string, waitForReady bool, conditions []string) *metav1.ObjectMetaArgs {
 	m := &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: pulumi.String(namespace)}
 	if waitForReady {
-		m.Annotations = pulumi.StringMap{waitForAnnotation: pulumi.String("condition=Ready")}
+		m.Annotations = pulumi.StringMap{seldonspec.PulumiWaitForAnnotation: pulumi.String(WaitFor(conditions))}
 	}
 	return m
+}
+
+// WaitFor is the pulumi.com/waitFor value that waits until every condition is True: one condition as
+// "condition=<Type>", several as a JSON array of them (pulumi-kubernetes provider/pkg/metadata/overrides.go).
+func WaitFor(conditions []string) string {
+	if len(conditions) == 1 {
+		return "condition=" + conditions[0]
+	}
+	quoted := make([]string, len(conditions))
+	for i, c := range conditions {
+		quoted[i] = `"condition=` + c + `"`
+	}
+	return "[" + strings.Join(quoted, ",") + "]"
+}
+
+// RuntimeConditions are the conditions a runtime reaches with this stack's components: one per enabled component.
+// Never Ready: it needs all six component conditions, and disabled components never set theirs, so with the Kafka
+// parts off (or hodometer, always off here) a runtime's Ready stays Unknown for good
+// (operator/apis/mlops/v1alpha1/seldonruntime_types.go).
+func RuntimeConditions(args *Args) []string {
+	var out []string
+	for _, c := range seldonspec.Components {
+		if !componentDisabled(args, c) {
+			out = append(out, c.Condition)
+		}
+	}
+	return out
+}
+
+func componentDisabled(args *Args, c seldonspec.Component) bool {
+	// Hodometer reports usage to Seldon over the internet; a homelab has no use for it.
+	return c.Name == seldonspec.HodometerComponent || (c.NeedsKafka && args.KafkaBootstrap == "")
+}
+
+// ServerSpec is a Server's spec: its ServerConfig, replicas, capabilities added to the defaults and, when set,
+// the mlserver container's memory (request and limit alike, as the ServerConfig has them), which is what the
+// agent reports to the scheduler as the replica's memory.
+func ServerSpec(s Server) pulumi.Map {
+	spec := pulumi.Map{
+		"serverConfig":      pulumi.String(s.ServerConfig),
+		"replicas":          pulumi.Int(s.Replicas),
+		"extraCapabilities": pulumi.ToStringArray(s.ExtraCapabilities),
+	}
+	if s.Memory != "" {
+		memory := pulumi.StringMap{"memory": pulumi.String(s.Memory)}
+		spec["podSpec"] = pulumi.Map{"containers": pulumi.Array{pulumi.Map{
+			"name":      pulumi.String(seldonspec.MLServerContainer),
+			"resources": pulumi.Map{"requests": memory, "limits": memory},
+		}}}
+	}
+	return spec
 }
 
 // SetupValues maps Args onto the seldon-core-v2-setup chart. Every Service type is ClusterIP: the chart's
@@ -170,17 +231,16 @@ func SetupValues(args *Args) map[string]any {
 	controller := map[string]any{
 		"resources": map[string]any{"cpu": args.ControllerResources.Requests.CPU, "memory": args.ControllerResources.Limits.Memory},
 	}
-	if watched := otherNamespaces(args); len(watched) > 0 {
-		// The controller watches only its own namespace unless told of the others where models live.
+	watched := otherNamespaces(args)
+	if len(watched) > 0 {
 		controller["watchNamespaces"] = append([]string{args.Namespace}, watched...)
 	}
-	controller["clusterwide"] = false
+	// The controller reconciles only its own namespace unless clusterwide is true; it reads --watch-namespaces
+	// only then (operator/main.go), so a second model namespace needs both.
+	controller["clusterwide"] = len(watched) > 0
 	return map[string]any{
 		"controller": controller,
 		"services":   map[string]any{"defaultServiceType": "ClusterIP"},
-		"envoy":      map[string]any{"service": map[string]any{"type": "ClusterIP"}},
-		"scheduler":  map[string]any{"service": map[string]any{"type": "ClusterIP"}},
-		"hodometer":  map[string]any{"disable": true},
 	}
 }
 
@@ -198,20 +258,21 @@ func otherNamespaces(args *Args) []string {
 // ClusterIP Service, envoy as configured, the Kafka-only components off unless Kafka is configured, and the model
 // store's rclone Secret preloaded for every agent.
 func RuntimeSpec(args *Args) pulumi.Map {
-	noKafka := args.KafkaBootstrap == ""
-	overrides := pulumi.Array{
-		pulumi.Map{"name": pulumi.String("seldon-scheduler"), "replicas": pulumi.Int(1), "serviceType": pulumi.String("ClusterIP")},
-		pulumi.Map{"name": pulumi.String("seldon-envoy"), "replicas": pulumi.Int(args.EnvoyReplicas), "serviceType": pulumi.String(args.EnvoyServiceType)},
-		pulumi.Map{"name": pulumi.String("seldon-dataflow-engine"), "disable": pulumi.Bool(noKafka)},
-		pulumi.Map{"name": pulumi.String("seldon-modelgateway"), "disable": pulumi.Bool(noKafka)},
-		pulumi.Map{"name": pulumi.String("seldon-pipelinegateway"), "disable": pulumi.Bool(noKafka)},
-		// Hodometer reports usage to Seldon over the internet; a homelab has no use for it.
-		pulumi.Map{"name": pulumi.String("hodometer"), "disable": pulumi.Bool(true)},
+	var overrides pulumi.Array
+	for _, c := range seldonspec.Components {
+		switch c.Name {
+		case seldonspec.SchedulerComponent:
+			overrides = append(overrides, pulumi.Map{"name": pulumi.String(c.Name), "replicas": pulumi.Int(1), "serviceType": pulumi.String("ClusterIP")})
+		case seldonspec.EnvoyComponent:
+			overrides = append(overrides, pulumi.Map{"name": pulumi.String(c.Name), "replicas": pulumi.Int(args.EnvoyReplicas), "serviceType": pulumi.String(args.EnvoyServiceType)})
+		default:
+			overrides = append(overrides, pulumi.Map{"name": pulumi.String(c.Name), "disable": pulumi.Bool(componentDisabled(args, c))})
+		}
 	}
 	config := pulumi.Map{
 		"agentConfig": pulumi.Map{"rclone": pulumi.Map{"config_secrets": pulumi.StringArray{pulumi.String(RcloneSecretName)}}},
 	}
-	if !noKafka {
+	if args.KafkaBootstrap != "" {
 		config["kafkaConfig"] = pulumi.Map{"bootstrap.servers": pulumi.String(args.KafkaBootstrap)}
 	}
 	return pulumi.Map{"seldonConfig": pulumi.String("default"), "overrides": overrides, "config": config}
@@ -235,7 +296,7 @@ func AddControllerEnv(env map[string]string) pulumi.ResourceTransform {
 		}
 		for _, c := range list {
 			container, ok := c.(pulumi.Map)
-			if !ok || container["name"] != pulumi.String(ControllerContainer) {
+			if !ok || container["name"] != pulumi.String(seldonspec.ControllerContainer) {
 				continue
 			}
 			existing, _ := container["env"].(pulumi.Array)

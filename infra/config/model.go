@@ -99,7 +99,13 @@ type Ingress struct {
 	Hosts     []string  `json:"hosts"`
 	Replicas  int       `json:"replicas"`
 	Resources Resources `json:"resources"`
+	// WaitForAddress gates the mesh Ingress on the address the ingress controller publishes for it; only a cluster
+	// where no ingress controller runs (the sandbox) turns it off.
+	WaitForAddress *bool `json:"waitForAddress"`
 }
+
+// WaitsForAddress reports whether Pulumi waits for the mesh Ingress to get an address.
+func (in Ingress) WaitsForAddress() bool { return in.WaitForAddress == nil || *in.WaitForAddress }
 
 // Model store types.
 const (

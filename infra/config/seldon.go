@@ -1,5 +1,7 @@
 package config
 
+import "github.com/seldon-ab/provisioner/internal/seldonspec"
+
 // Seldon Core v2 chart versions and names.
 const (
 	SeldonChartVersion    = "2.10.2"
@@ -32,8 +34,8 @@ type Seldon struct {
 	// model and experiment inference do not need.
 	KafkaBootstrap string   `json:"kafkaBootstrap"`
 	Servers        []Server `json:"servers"`
-	// WaitForReady gates Pulumi on the Ready conditions Seldon's controller sets, and the mesh Ingress on its
-	// address; only a cluster with no running controllers (the sandbox) turns it off.
+	// WaitForReady gates Pulumi on the conditions Seldon's controller sets (a runtime's component conditions, the
+	// Ready of Servers, Models and the Experiment); only a cluster where no Seldon control plane runs turns it off.
 	WaitForReady *bool `json:"waitForReady"`
 	// PathPrefix, when set (e.g. /seldon), adds an Ingress that strips it and keeps /v2 for envoy.
 	PathPrefix string `json:"pathPrefix"`
@@ -52,6 +54,17 @@ type Server struct {
 	ServerConfig      string   `json:"serverConfig"`
 	Replicas          int      `json:"replicas"`
 	ExtraCapabilities []string `json:"extraCapabilities"`
+	// Memory is each replica's mlserver memory request (and limit), which is what the scheduler lets the Models on
+	// that replica use (plus 10% overcommit). Empty keeps the ServerConfig's request (MemoryRequest says which).
+	Memory string `json:"memory"`
+}
+
+// MemoryRequest is the memory each replica offers the scheduler: the configured one, or the ServerConfig's.
+func (s Server) MemoryRequest() string {
+	if s.Memory != "" {
+		return s.Memory
+	}
+	return seldonspec.DefaultServerMemory
 }
 
 // Model is one Seldon Model.

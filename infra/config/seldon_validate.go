@@ -89,8 +89,12 @@ func (v *validator) seldon(s *Stack) {
 		if server.Replicas < 1 {
 			v.add(key+".replicas", fmt.Sprint(server.Replicas), "must be at least 1", "set 1 or more")
 		}
+		if server.Memory != "" && !quantity.MatchString(server.Memory) {
+			v.add(key+".memory", server.Memory, "is not a memory quantity", "write e.g. 2Gi")
+		}
 	}
 	models := v.models(s, servers)
+	v.placement(s)
 	v.experiment(s.Experiment, models, sd.ModelNamespaces)
 	v.verification(s)
 }

@@ -158,7 +158,7 @@ func seldonArgs(s *config.Stack, baseDir string, rcloneConfig pulumi.StringOutpu
 	}
 	for _, srv := range sd.Servers {
 		args.Servers = append(args.Servers, seldon.Server{Name: srv.Name, Namespace: srv.Namespace,
-			ServerConfig: srv.ServerConfig, Replicas: srv.Replicas, ExtraCapabilities: srv.ExtraCapabilities})
+			ServerConfig: srv.ServerConfig, Replicas: srv.Replicas, ExtraCapabilities: srv.ExtraCapabilities, Memory: srv.Memory})
 	}
 	return args
 }
@@ -199,8 +199,9 @@ func abtestArgs(s *config.Stack) *abtest.Args {
 		Experiment: abtest.Experiment{Name: e.Name, Default: e.Default},
 		Ingress: abtest.Ingress{ClassName: s.Ingress.ClassName, IP: s.Ingress.LoadBalancerIP, Hosts: s.Ingress.Hosts,
 			PathPrefix: s.Seldon.PathPrefix},
-		Input:        abtest.Input{Name: s.Verification.Input.Name, Shape: s.Verification.Input.Shape, Datatype: s.Verification.Input.Datatype},
-		WaitForReady: s.Seldon.WaitsForReady(),
+		Input:          abtest.Input{Name: s.Verification.Input.Name, Shape: s.Verification.Input.Shape, Datatype: s.Verification.Input.Datatype},
+		WaitForReady:   s.Seldon.WaitsForReady(),
+		WaitForAddress: s.Ingress.WaitsForAddress(),
 	}
 	for _, c := range e.Candidates {
 		args.Experiment.Candidates = append(args.Experiment.Candidates, abtest.Candidate{Name: c.Name, Weight: c.Weight})

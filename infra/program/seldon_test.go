@@ -27,13 +27,20 @@ func TestHomelabSeldonPlatform(t *testing.T) {
 	if !setup.DependsOn("seldon-crds") {
 		t.Errorf("the controller does not wait for the CRDs: %v", setup.Dependencies)
 	}
-	for _, path := range [][]string{{"services", "defaultServiceType"}, {"scheduler", "service", "type"}, {"envoy", "service", "type"}} {
-		if got := setup.String(append([]string{"values"}, path...)...); got != "ClusterIP" {
-			t.Errorf("setup values %s = %q: a LoadBalancer puts the scheduler API on the LAN", strings.Join(path, "."), got)
+	if got := setup.String("values", "services", "defaultServiceType"); got != "ClusterIP" {
+		t.Errorf("setup values services.defaultServiceType = %q: a LoadBalancer puts the scheduler API on the LAN", got)
+	}
+	// No template of the 2.10.2 setup chart reads these; setting them would only look like it did something.
+	for _, dead := range []string{"envoy", "scheduler", "hodometer"} {
+		if got := setup.Get("values", dead); !got.IsNull() {
+			t.Errorf("setup values %s = %v: no template reads it", dead, got)
 		}
 	}
 	if got := setup.Get("values", "controller", "watchNamespaces"); !got.IsNull() {
 		t.Errorf("single-namespace setup watches %v", got)
+	}
+	if got := setup.Get("values", "controller", "clusterwide"); !got.IsBool() || got.BoolValue() {
+		t.Errorf("single-namespace controller clusterwide = %v, want false (it needs no cluster-wide RBAC)", got)
 	}
 
 	runtimes := g.OfType(runtimeType)
@@ -63,6 +70,19 @@ func TestHomelabSeldonPlatform(t *testing.T) {
 	if got := rt.String("spec", "config", "agentConfig", "rclone", "config_secrets", "0"); got != "model-store-rclone" {
 		t.Errorf("runtime preloads rclone secret %q", got)
 	}
+	// Ready needs all six component conditions and four components are off, so it never turns True.
+	if got := rt.String("metadata", "annotations", "pulumi.com/waitFor"); got != `["condition=SchedulerReady","condition=EnvoyReady"]` {
+		t.Errorf("runtime waitFor = %q, want the scheduler's and envoy's conditions (Ready stays Unknown without Kafka)", got)
+	}
+	// The setup chart's SeldonConfig lists seldon-rclone-gs-public; every agent exits at start-up without it.
+	gcs := g.Find(t, "kubernetes:core/v1:Secret", "seldon-seldon-rclone-gs-public-seldon-system")
+	if gcs.String("metadata", "name") != "seldon-rclone-gs-public" || gcs.String("metadata", "namespace") != "seldon-system" ||
+		!strings.Contains(gcs.String("stringData", "gs"), "anonymous: true") {
+		t.Errorf("seldon-rclone-gs-public = %v", gcs.Inputs)
+	}
+	if !rt.DependsOn("seldon-seldon-rclone-gs-public-seldon-system") || !rt.DependsOn("seldon-rclone-seldon-system") {
+		t.Errorf("the runtime (and so its agents) does not wait for the rclone Secrets it lists: %v", rt.Dependencies)
+	}
 	secret := g.Find(t, "kubernetes:core/v1:Secret", "seldon-rclone-seldon-system")
 	if !secret.Inputs["stringData"].ContainsSecrets() || !strings.Contains(secret.String("stringData", "s3"), "secret_access_key: field-secret-key") {
 		t.Errorf("rclone secret is not a secret holding the s3 remote")
@@ -80,6 +100,12 @@ func TestHomelabSeldonPlatform(t *testing.T) {
 	}
 	if server.String("metadata", "annotations", "pulumi.com/waitFor") != "condition=Ready" {
 		t.Error("the homelab does not wait for the Server to be Ready")
+	}
+	if server.String("spec", "podSpec", "containers", "0", "name") != "mlserver" ||
+		server.String("spec", "podSpec", "containers", "0", "resources", "requests", "memory") != "2Gi" ||
+		server.String("spec", "podSpec", "containers", "0", "resources", "limits", "memory") != "2Gi" {
+		t.Errorf("spec.podSpec = %v, want the mlserver container's memory request and limit at 2Gi (seldon.servers[0].memory)",
+			server.Get("spec", "podSpec"))
 	}
 }
 
@@ -158,7 +184,7 @@ func TestPathPrefixGetsItsOwnRewritingIngress(t *testing.T) {
 func TestSeveralModelNamespacesGetOneRuntimeEachAndAreWatched(t *testing.T) {
 	cfg := homelabConfig(t)
 	cfg.Values["seldon-ab:seldon"] = `{"namespace":"seldon-system","modelNamespaces":["models-a","models-b"],
-		"servers":[{"name":"mlserver","namespace":"models-a","extraCapabilities":["torch","numpy"]},
+		"servers":[{"name":"mlserver","namespace":"models-a","extraCapabilities":["torch","numpy"],"memory":"2Gi"},
 		           {"name":"mlserver","namespace":"models-b","extraCapabilities":["torch","numpy"]}]}`
 	g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
 	if err != nil {
@@ -178,6 +204,28 @@ func TestSeveralModelNamespacesGetOneRuntimeEachAndAreWatched(t *testing.T) {
 	}
 	if strings.Join(watched, ",") != "seldon-system,models-a,models-b" {
 		t.Errorf("watchNamespaces = %v", watched)
+	}
+	// The controller ignores --watch-namespaces unless --clusterwide=true (operator/main.go).
+	if got := setup.Get("values", "controller", "clusterwide"); !got.IsBool() || !got.BoolValue() {
+		t.Errorf("controller.clusterwide = %v with other namespaces watched: they would never be reconciled", got)
+	}
+	for _, ns := range []string{"models-a", "models-b"} {
+		g.Find(t, "kubernetes:core/v1:Secret", "seldon-seldon-rclone-gs-public-"+ns)
+	}
+}
+
+func TestKafkaEnablesItsComponentsAndTheirConditions(t *testing.T) {
+	cfg := homelabConfig(t)
+	cfg.Values["seldon-ab:seldon"] = strings.Replace(cfg.Values["seldon-ab:seldon"], "{", `{"kafkaBootstrap":"kafka.kafka:9092",`, 1)
+	g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := g.Find(t, runtimeType, "seldon-runtime-seldon-system")
+	want := `["condition=SchedulerReady","condition=EnvoyReady","condition=DataflowEngineReady",` +
+		`"condition=ModelGatewayReady","condition=PipelineGatewayReady"]`
+	if got := rt.String("metadata", "annotations", "pulumi.com/waitFor"); got != want {
+		t.Errorf("runtime waitFor = %s, want %s (hodometer stays off, so never Ready)", got, want)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 	"github.com/seldon-ab/provisioner/policies"
 )
 
@@ -99,19 +100,10 @@ func checkController(s snapshot, add func(Finding)) {
 				manager = m
 			}
 		}
-		clusterwide, _ := env(manager, "CLUSTERWIDE")
-		watch, _ := env(manager, "WATCH_NAMESPACES")
-		watched := []string{c.Namespace()}
-		for _, ns := range strings.Split(watch, ",") {
-			if ns = strings.TrimSpace(ns); ns != "" && !slices.Contains(watched, ns) {
-				watched = append(watched, ns)
-			}
-		}
-		scope := "namespaces " + strings.Join(watched, ", ")
-		if clusterwide == "true" {
-			scope = "every namespace (clusterwide)"
-		}
-		add(Finding{Severity: Info, Check: "controller", Object: where(c), Problem: "the controller watches " + scope})
+		clusterwide, _ := env(manager, seldonspec.ControllerClusterwide)
+		watch, _ := env(manager, seldonspec.ControllerWatchNSEnv)
+		scope := seldonspec.ScopeOf(c.Namespace(), clusterwide, watch)
+		add(Finding{Severity: Info, Check: "controller", Object: where(c), Problem: "the controller watches " + scope.String()})
 		for _, host := range []string{"SELDON_SCHEDULER_HOST", "SELDON_SCHEDULER_PORT"} {
 			if _, set := env(manager, host); set {
 				add(Finding{Severity: Warning, Check: "controller", Object: where(c), Problem: host + " is set but has no effect: since Seldon 2.6 the controller dials seldon-scheduler.<namespace of the Model>:9004",
@@ -119,10 +111,15 @@ func checkController(s snapshot, add func(Finding)) {
 			}
 		}
 		for _, ns := range modelNamespaces(s) {
-			if clusterwide != "true" && !slices.Contains(watched, ns) {
-				add(Finding{Severity: Error, Check: "controller", Object: "namespace " + ns, Problem: "holds Seldon resources but the controller does not watch it",
-					Fix: "add it to controller.watchNamespaces of the setup chart (seldon.modelNamespaces here)"})
+			if scope.Watches(ns) {
+				continue
 			}
+			fix := "add it to controller.watchNamespaces of the setup chart (seldon.modelNamespaces here)"
+			if slices.Contains(scope.Ignored, ns) {
+				fix = "set controller.clusterwide: true in the setup chart: the controller reads --watch-namespaces only then"
+			}
+			add(Finding{Severity: Error, Check: "controller", Object: "namespace " + ns,
+				Problem: "holds Seldon resources but the controller does not watch it", Fix: fix})
 		}
 	}
 }

@@ -103,3 +103,22 @@ func TestDoctorWithoutSeldonSaysSoAndStillChecksNetworking(t *testing.T) {
 		}
 	}
 }
+
+// The field setup's trap: watchNamespaces listed with clusterwide false, which the controller ignores.
+func TestDoctorSaysWatchNamespacesNeedClusterwide(t *testing.T) {
+	c := fakeCluster{
+		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"deployments":               {controller("seldon-system,models")},
+		"models":                    {obj("mlops.seldon.io/v1alpha1", "Model", "models", "baseline-predictor", map[string]any{"spec": map[string]any{"storageUri": "s3://b/m"}})},
+	}
+	out := report(t, c)
+	for _, want := range []string{
+		"the controller watches namespaces seldon-system\n",
+		"namespace models\n  holds Seldon resources but the controller does not watch it",
+		"set controller.clusterwide: true in the setup chart: the controller reads --watch-namespaces only then",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
