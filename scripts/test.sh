@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS=-buildvcs=false
 scripts/toolchain.sh >/dev/null
+# The sandbox tests stop their cluster themselves; this also covers a test binary killed by its timeout.
+trap 'scripts/cluster.sh down sandbox-test >/dev/null 2>&1 || true' EXIT
 start=$SECONDS
 # -count=1: the sandbox tests depend on a live cluster, so a cached pass proves nothing.
 go test -count=1 -timeout 45m ./...

@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
@@ -60,6 +62,20 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// The benchmark's cluster (and the processes started with it) goes when the benchmark ends, however it ends.
+	stop := func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "[bench] stopping the cluster: %v\n", err)
+		}
+	}
+	defer stop()
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		stop()
+		os.Exit(130)
+	}()
 	work, err := os.MkdirTemp("", "sandbox-bench")
 	if err != nil {
 		return err

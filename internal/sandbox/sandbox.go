@@ -28,6 +28,7 @@ type Env struct {
 	Kubeconfig string
 	// Backend is this Env's own Pulumi state directory, so tests never touch a user's sandbox state.
 	Backend string
+	cluster string
 	cmd     auto.PulumiCommand
 	env     map[string]string
 }
@@ -55,7 +56,7 @@ func Start(clusterName string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Root: root, Bin: bin, Kubeconfig: kubeconfig,
+	e := &Env{Root: root, Bin: bin, Kubeconfig: kubeconfig, cluster: clusterName,
 		Backend: filepath.Join(root, ".state", "pulumi-"+clusterName)}
 	if err := os.MkdirAll(e.Backend, 0o755); err != nil {
 		return nil, err
@@ -83,6 +84,12 @@ func Start(clusterName string) (*Env, error) {
 		return nil, fmt.Errorf("the Pulumi CLI in %s: %w", bin, err)
 	}
 	return e, nil
+}
+
+// Stop stops the cluster and every process started with it (scripts/cluster.sh down).
+func (e *Env) Stop() error {
+	_, err := script(e.Root, "cluster.sh", "down", e.cluster)
+	return err
 }
 
 // ExportStack returns the stack's deployment with secrets in plain text (for tools that must re-apply its objects).

@@ -5,6 +5,8 @@ package sandbox_test
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"testing"
 
 	"github.com/seldon-ab/provisioner/internal/sandbox"
@@ -15,15 +17,37 @@ const clusterName = "sandbox-test"
 
 var env *sandbox.Env
 
+// TestMain starts the tests' own cluster and stops it (with every process started for it) when the tests end,
+// fail or are interrupted.
 func TestMain(m *testing.M) {
-	if !isShort() {
-		var err error
-		if env, err = sandbox.Start(clusterName); err != nil {
-			fmt.Fprintf(os.Stderr, "sandbox tests need the toolchain and a local cluster (make toolchain): %v\n", err)
-			os.Exit(1)
-		}
+	if isShort() {
+		os.Exit(m.Run())
 	}
-	os.Exit(m.Run())
+	var err error
+	if env, err = sandbox.Start(clusterName); err != nil {
+		fmt.Fprintf(os.Stderr, "sandbox tests need the toolchain and a local cluster (make toolchain): %v\n", err)
+		stopCluster()
+		os.Exit(1)
+	}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		stopCluster()
+		os.Exit(130)
+	}()
+	code := m.Run()
+	stopCluster()
+	os.Exit(code)
+}
+
+func stopCluster() {
+	if env == nil {
+		return
+	}
+	if err := env.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "stopping the test cluster: %v\n", err)
+	}
 }
 
 func isShort() bool {
