@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/seldon-ab/provisioner/internal/seldonspec"
 	"github.com/seldon-ab/provisioner/policies"
@@ -179,14 +180,80 @@ func checkReadiness(s snapshot, add func(Finding), simulated bool) {
 				Fix: "check that the controller runs and watches " + r.Namespace()})
 			continue
 		}
+		judged := []string{seldonspec.ConditionReady}
+		if r.Kind() == seldonspec.KindSeldonRuntime {
+			// A runtime's Ready needs all six components and disabled ones never report, so it is judged by the
+			// conditions of the components it runs.
+			judged = enabledComponentConditions(r)
+		}
 		for _, c := range conditions {
 			m, _ := c.(map[string]any)
-			if m["type"] == "Ready" && m["status"] != "True" {
+			if slices.Contains(judged, fmt.Sprint(m["type"])) && m["status"] != "True" {
 				add(Finding{Severity: Error, Check: "readiness", Object: where(r),
-					Problem: fmt.Sprintf("is not Ready: %v %v", m["reason"], m["message"]),
+					Problem: fmt.Sprintf("is not %v: %v %v", m["type"], m["reason"], m["message"]),
 					Fix:     "kubectl -n " + r.Namespace() + " describe " + strings.ToLower(r.Kind()) + " " + r.ObjectName()})
 			}
 		}
+	}
+}
+
+func enabledComponentConditions(runtime policies.Resource) []string {
+	disabled := map[string]bool{}
+	for _, o := range runtime.List("spec", "overrides") {
+		m, _ := o.(map[string]any)
+		if m["disable"] == true {
+			disabled[fmt.Sprint(m["name"])] = true
+		}
+	}
+	var out []string
+	for _, c := range seldonspec.Components {
+		if !disabled[c.Name] {
+			out = append(out, c.Condition)
+		}
+	}
+	return out
+}
+
+// checkCapacity: the Models that name a Server must fit its replicas' memory (the mlserver request plus 10%), or
+// the scheduler leaves one ScheduleFailed.
+func checkCapacity(s snapshot, add func(Finding)) {
+	configs := map[string]map[string]any{}
+	for _, c := range s.byKind[seldonspec.KindServerConfig] {
+		configs[c.ObjectName()] = c.Props
+	}
+	for _, srv := range s.byKind[seldonspec.KindServer] {
+		request := seldonspec.MLServerMemoryRequest(configs[srv.String("spec", "serverConfig")], srv.Props)
+		memory, err := resource.ParseQuantity(request)
+		if err != nil {
+			continue
+		}
+		replicas := int64(1)
+		if n, ok := srv.Get("spec", "replicas").(int64); ok {
+			replicas = n
+		} else if f, ok := srv.Get("spec", "replicas").(float64); ok {
+			replicas = int64(f)
+		}
+		capacity := seldonspec.ReplicaCapacity(memory)
+		var total int64
+		var names []string
+		for _, m := range s.byKind[seldonspec.KindModel] {
+			if m.Namespace() != srv.Namespace() || m.String("spec", "server") != srv.ObjectName() {
+				continue
+			}
+			q, err := resource.ParseQuantity(m.String("spec", "memory"))
+			if err != nil {
+				continue
+			}
+			total += q.Value()
+			names = append(names, m.ObjectName()+" "+q.String())
+		}
+		if total <= capacity*replicas {
+			continue
+		}
+		add(Finding{Severity: Error, Check: "capacity", Object: where(srv),
+			Problem: fmt.Sprintf("its %d replica(s) of %s (mlserver memory request) hold %.2fGi of models with the 10%% overcommit, but %s need %.2fGi: the scheduler leaves one ScheduleFailed",
+				replicas, memory.String(), float64(capacity*replicas)/(1<<30), strings.Join(names, ", "), float64(total)/(1<<30)),
+			Fix: "raise the Server's mlserver memory (seldon.servers[].memory here, the Server's spec.podSpec override) or its replicas, or lower the Models' memory"})
 	}
 }
 
@@ -232,9 +299,19 @@ func checkModelStorage(s snapshot, add func(Finding)) {
 			remotes[ns] = append(remotes[ns], remote.Name)
 		}
 	}
+	// The controller appends the SeldonConfig's list to each runtime's; an agent exits if any is missing.
+	var fromSeldonConfig []any
+	for _, c := range s.byKind[seldonspec.KindSeldonConfig] {
+		if c.ObjectName() == seldonspec.SeldonConfigName {
+			fromSeldonConfig = c.List("spec", "config", "agentConfig", "rclone", "config_secrets")
+		}
+	}
 	for _, rt := range s.byKind["SeldonRuntime"] {
 		for _, name := range rt.List("spec", "config", "agentConfig", "rclone", "config_secrets") {
 			use(rt.Namespace(), fmt.Sprint(name), where(rt))
+		}
+		for _, name := range fromSeldonConfig {
+			use(rt.Namespace(), fmt.Sprint(name), where(rt)+" (from SeldonConfig "+seldonspec.SeldonConfigName+"; every agent exits at start-up without it)")
 		}
 	}
 	for _, m := range s.byKind["Model"] {

@@ -143,6 +143,7 @@ func Run(ctx context.Context, c Reader) (Report, error) {
 	checkController(snap, add)
 	checkSchedulers(snap, add, rep.Simulated)
 	checkReadiness(snap, add, rep.Simulated)
+	checkCapacity(snap, add)
 	checkTerminating(snap, add)
 	checkModelStorage(snap, add)
 	fromRules(add, Error, "requirements", policies.ModelRequirements(snap.all("Model", "Server")))

@@ -122,3 +122,50 @@ func TestDoctorSaysWatchNamespacesNeedClusterwide(t *testing.T) {
 		}
 	}
 }
+
+// What Seldon's control plane reports for the field setup before its fixes: the runtime judged by its enabled
+// components (its Ready never turns True), the SeldonConfig's rclone Secret missing, and two 1Gi models on a 1Gi Server.
+func TestDoctorJudgesWhatTheControlPlaneReports(t *testing.T) {
+	cond := func(kv ...string) []any {
+		var out []any
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, map[string]any{"type": kv[i], "status": kv[i+1]})
+		}
+		return out
+	}
+	var overrides []any
+	for _, off := range []string{"seldon-dataflow-engine", "seldon-modelgateway", "seldon-pipelinegateway", "hodometer"} {
+		overrides = append(overrides, map[string]any{"name": off, "disable": true})
+	}
+	model := func(name string) map[string]any {
+		return obj("mlops.seldon.io/v1alpha1", "Model", "seldon-system", name, map[string]any{
+			"spec": map[string]any{"storageUri": "gs://b/" + name, "memory": "1Gi", "server": "mlserver"}})
+	}
+	c := fakeCluster{
+		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"deployments":               {controller("")},
+		"seldonconfigs": {obj("mlops.seldon.io/v1alpha1", "SeldonConfig", "seldon-system", "default", map[string]any{"spec": map[string]any{
+			"config": map[string]any{"agentConfig": map[string]any{"rclone": map[string]any{"config_secrets": []any{"seldon-rclone-gs-public"}}}}}})},
+		"serverconfigs": {obj("mlops.seldon.io/v1alpha1", "ServerConfig", "seldon-system", "mlserver", map[string]any{"spec": map[string]any{
+			"podSpec": map[string]any{"containers": []any{map[string]any{"name": "mlserver", "resources": map[string]any{"requests": map[string]any{"memory": "1Gi"}}}}}}})},
+		"seldonruntimes": {obj("mlops.seldon.io/v1alpha1", "SeldonRuntime", "seldon-system", "seldon", map[string]any{
+			"spec":   map[string]any{"seldonConfig": "default", "overrides": overrides},
+			"status": map[string]any{"conditions": cond("SchedulerReady", "True", "EnvoyReady", "True", "Ready", "Unknown")}})},
+		"servers": {obj("mlops.seldon.io/v1alpha1", "Server", "seldon-system", "mlserver", map[string]any{
+			"spec": map[string]any{"serverConfig": "mlserver", "replicas": int64(1)}, "status": map[string]any{"conditions": cond("Ready", "True")}})},
+		"models": {model("baseline-predictor"), model("enhanced-predictor")},
+	}
+	out := report(t, c)
+	for _, want := range []string{
+		"uses rclone Secret seldon-system/seldon-rclone-gs-public, which does not exist",
+		"from SeldonConfig default; every agent exits at start-up without it",
+		"its 1 replica(s) of 1Gi (mlserver memory request) hold 1.10Gi of models with the 10% overcommit, but baseline-predictor 1Gi, enhanced-predictor 1Gi need 2.00Gi",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "SeldonRuntime seldon-system/seldon\n  is not") {
+		t.Errorf("a runtime with its enabled components up is judged not Ready:\n%s", out)
+	}
+}

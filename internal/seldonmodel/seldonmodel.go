@@ -199,7 +199,10 @@ func (m *Model) watched(ctx context.Context, w *world, gvr schema.GroupVersionRe
 }
 
 // schedulerUp says whether the controller can reach seldon-scheduler.<ns>: a runtime there, not being deleted,
-// whose scheduler is enabled (operator/scheduler/client.go dials that name in the resource's own namespace).
+// whose scheduler is enabled (operator/scheduler/client.go dials that name in the resource's own namespace). A
+// runtime being deleted counts as gone: Pulumi deletes with foreground propagation (pulumi-kubernetes
+// provider/pkg/metadata/overrides.go DeletionPropagation), so the scheduler StatefulSet the runtime owns is
+// removed first. (kubectl's default background deletion would keep it until the runtime's finalizer clears.)
 func (w *world) schedulerUp(ns string) bool {
 	rt := w.runtimes[ns]
 	return rt != nil && rt.GetDeletionTimestamp() == nil && !disabled(rt, seldonspec.SchedulerComponent) && w.seldonConfig != nil
@@ -314,20 +317,8 @@ func configSecrets(rt, seldonConfig *unstructured.Unstructured) []string {
 	return out
 }
 
-// replicaMemory is the mlserver container's memory request, the agent's MEMORY_REQUEST: the ServerConfig's,
-// unless the Server's podSpec override sets it for that container.
 func replicaMemory(config, s *unstructured.Unstructured) (resource.Quantity, error) {
-	request := ""
-	for _, source := range []*unstructured.Unstructured{config, s} {
-		for _, c := range containers(source.Object, []string{"spec", "podSpec", "containers"}) {
-			if c["name"] != seldonspec.MLServerContainer {
-				continue
-			}
-			if v, found, _ := unstructured.NestedString(c, "resources", "requests", "memory"); found {
-				request = v
-			}
-		}
-	}
+	request := seldonspec.MLServerMemoryRequest(config.Object, s.Object)
 	if request == "" {
 		return resource.Quantity{}, fmt.Errorf("the %s container has no memory request", seldonspec.MLServerContainer)
 	}

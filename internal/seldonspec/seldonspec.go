@@ -183,3 +183,27 @@ func (s ControllerScope) String() string {
 	}
 	return "namespaces " + strings.Join(s.Namespaces, ", ")
 }
+
+// MLServerMemoryRequest is a Server replica's memory as the agent reports it (MEMORY_REQUEST, the mlserver
+// container's memory request): the ServerConfig's podSpec, unless the Server's podSpec override sets it for that
+// container. Both arguments are the objects as decoded JSON; "" when neither sets it.
+func MLServerMemoryRequest(serverConfig, server map[string]any) string {
+	request := ""
+	for _, obj := range []map[string]any{serverConfig, server} {
+		spec, _ := obj["spec"].(map[string]any)
+		podSpec, _ := spec["podSpec"].(map[string]any)
+		containers, _ := podSpec["containers"].([]any)
+		for _, c := range containers {
+			container, _ := c.(map[string]any)
+			if container["name"] != MLServerContainer {
+				continue
+			}
+			resources, _ := container["resources"].(map[string]any)
+			requests, _ := resources["requests"].(map[string]any)
+			if memory, ok := requests["memory"].(string); ok {
+				request = memory
+			}
+		}
+	}
+	return request
+}
