@@ -95,6 +95,10 @@ type ABTest struct {
 	HostHeader        pulumi.StringOutput `pulumi:"hostHeader"`
 	SeldonModelHeader pulumi.StringOutput `pulumi:"seldonModelHeader"`
 	Curl              pulumi.StringOutput `pulumi:"curl"`
+
+	// Children are every object this component made, for dependents to wait on: a DependsOn on the component
+	// itself reaches only the children registered by then, which made dependencies race (issue 16).
+	Children []pulumi.Resource
 }
 
 // New deploys the experiment. The Experiment depends on the Models, which depend on args.After (the Servers), so
@@ -136,7 +140,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		models = append(models, model)
 	}
 
-	_, err := apiextensions.NewCustomResource(ctx, name+"-experiment", &apiextensions.CustomResourceArgs{
+	ab.Children = append(ab.Children, models...)
+	experiment, err := apiextensions.NewCustomResource(ctx, name+"-experiment", &apiextensions.CustomResourceArgs{
 		ApiVersion:  pulumi.String(seldonspec.APIVersion),
 		Kind:        pulumi.String(seldonspec.KindExperiment),
 		Metadata:    objectMeta(args.Experiment.Name, args.Namespace, readyAnnotations(args.WaitForReady)),
@@ -145,14 +150,17 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
+	ab.Children = append(ab.Children, experiment)
 
 	ingressAnnotations := map[string]string{}
 	if !args.WaitForAddress {
 		ingressAnnotations["pulumi.com/skipAwait"] = "true"
 	}
-	if _, err := networkingv1.NewIngress(ctx, name+"-mesh", meshIngress(args, MeshService, "/", "Prefix", ingressAnnotations), parent, pulumi.DependsOn(args.After)); err != nil {
+	mesh, err := networkingv1.NewIngress(ctx, name+"-mesh", meshIngress(args, MeshService, "/", "Prefix", ingressAnnotations), parent, pulumi.DependsOn(args.After))
+	if err != nil {
 		return nil, err
 	}
+	ab.Children = append(ab.Children, mesh)
 	if args.Ingress.PathPrefix != "" {
 		// A prefixed path needs its own Ingress: rewrite-target applies to every path of an Ingress, and the
 		// capture group keeps /v2/... (envoy routes nothing else).
@@ -164,9 +172,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			prefixed[k] = v
 		}
 		path := args.Ingress.PathPrefix + "(/|$)(.*)"
-		if _, err := networkingv1.NewIngress(ctx, name+"-mesh-prefix", meshIngress(args, "seldon-mesh-prefix", path, "ImplementationSpecific", prefixed), parent, pulumi.DependsOn(args.After)); err != nil {
+		prefixedMesh, err := networkingv1.NewIngress(ctx, name+"-mesh-prefix", meshIngress(args, "seldon-mesh-prefix", path, "ImplementationSpecific", prefixed), parent, pulumi.DependsOn(args.After))
+		if err != nil {
 			return nil, err
 		}
+		ab.Children = append(ab.Children, prefixedMesh)
 	}
 
 	call := HowToCall(args)

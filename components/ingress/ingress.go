@@ -36,6 +36,10 @@ type NginxIngress struct {
 	Namespace      pulumi.StringOutput `pulumi:"namespace"`
 	ClassName      pulumi.StringOutput `pulumi:"className"`
 	LoadBalancerIP pulumi.StringOutput `pulumi:"loadBalancerIP"`
+
+	// Children are every object this component made, for dependents to wait on: a DependsOn on the component
+	// itself reaches only the children registered by then, which made dependencies race (issue 16).
+	Children []pulumi.Resource
 }
 
 // New deploys the controller. helm/v4.Chart drops Helm hooks, and the admission webhook's certificate Jobs are
@@ -53,13 +57,14 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	_, err = helmv4.NewChart(ctx, name, args.Chart.ChartArgs(args.Namespace, ChartValues(args)),
+	chart, err := helmv4.NewChart(ctx, name, args.Chart.ChartArgs(args.Namespace, ChartValues(args)),
 		parent, pulumi.DependsOn([]pulumi.Resource{ns}))
 	if err != nil {
 		return nil, err
 	}
+	// Consumers that need the controller running wait for the whole chart.
+	in.Children = []pulumi.Resource{ns, chart}
 
-	// Consumers that need the controller running depend on this component, which waits for the whole chart.
 	in.Namespace = ns.Metadata.Name().Elem()
 	in.ClassName = pulumi.String(args.ClassName).ToStringOutput()
 	in.LoadBalancerIP = pulumi.String(args.LoadBalancerIP).ToStringOutput()

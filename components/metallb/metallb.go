@@ -52,6 +52,10 @@ type MetalLB struct {
 
 	Namespace pulumi.StringOutput      `pulumi:"namespace"`
 	PoolNames pulumi.StringArrayOutput `pulumi:"poolNames"`
+
+	// Children are every object this component made, for dependents to wait on: a DependsOn on the component
+	// itself reaches only the children registered by then, which made dependencies race (issue 16).
+	Children []pulumi.Resource
 }
 
 // New deploys MetalLB. Pools and the advertisement depend on the whole chart: Pulumi waits for the controller
@@ -86,6 +90,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
+	m.Children = append(m.Children, ns, chart)
 
 	afterChart := []pulumi.ResourceOption{parent, pulumi.DependsOn([]pulumi.Resource{chart})}
 	poolNames := pulumi.StringArray{}
@@ -104,6 +109,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 		poolNames = append(poolNames, pool.Metadata.Name().Elem())
+		m.Children = append(m.Children, pool)
 	}
 
 	l2Spec := pulumi.Map{}
@@ -113,7 +119,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if len(args.L2Advertisement.Interfaces) > 0 {
 		l2Spec["interfaces"] = pulumi.ToStringArray(args.L2Advertisement.Interfaces)
 	}
-	_, err = apiextensions.NewCustomResource(ctx, name+"-l2-"+args.L2Advertisement.Name, &apiextensions.CustomResourceArgs{
+	l2, err := apiextensions.NewCustomResource(ctx, name+"-l2-"+args.L2Advertisement.Name, &apiextensions.CustomResourceArgs{
 		ApiVersion:  pulumi.String("metallb.io/v1beta1"),
 		Kind:        pulumi.String("L2Advertisement"),
 		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(args.L2Advertisement.Name), Namespace: pulumi.String(args.Namespace)},
@@ -122,6 +128,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
+	m.Children = append(m.Children, l2)
 
 	m.Namespace = ns.Metadata.Name().Elem()
 	m.PoolNames = poolNames.ToStringArrayOutput()

@@ -60,6 +60,10 @@ type Platform struct {
 
 	ModelNamespaces pulumi.StringArrayOutput `pulumi:"modelNamespaces"`
 	ServerNames     pulumi.StringArrayOutput `pulumi:"serverNames"`
+
+	// Children are every object this component made, for dependents to wait on: a DependsOn on the component
+	// itself reaches only the children registered by then, which made dependencies race (issue 16).
+	Children []pulumi.Resource
 }
 
 // RcloneSecretName is the Secret (in every model namespace) each runtime's agents preload.
@@ -86,6 +90,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 		namespaces[ns] = res
+		p.Children = append(p.Children, res)
 	}
 
 	crds, err := helmv4.NewChart(ctx, name+"-crds", args.CRDsChart.ChartArgs(args.Namespace, map[string]any{}),
@@ -101,6 +106,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
+	p.Children = append(p.Children, crds, setup)
 
 	var serverNames pulumi.StringArray
 	for _, ns := range args.ModelNamespaces {
@@ -138,6 +144,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		if err != nil {
 			return nil, err
 		}
+		p.Children = append(p.Children, runtimeNeeds[2:]...) // the rclone Secrets
+		p.Children = append(p.Children, runtime)
 		for _, s := range args.Servers {
 			if s.Namespace != ns {
 				continue
@@ -152,6 +160,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 				return nil, err
 			}
 			serverNames = append(serverNames, pulumi.Sprintf("%s/%s", ns, server.Metadata.Name().Elem()))
+			p.Children = append(p.Children, server)
 		}
 	}
 

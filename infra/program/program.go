@@ -75,7 +75,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 		return err
 	}
 	// Everything that asks MetalLB for an IP waits for the pools to exist.
-	afterMetalLB := []pulumi.Resource{lb}
+	afterMetalLB := lb.Children
 
 	nginx, err := ingress.New(ctx, "ingress-nginx", &ingress.Args{
 		Namespace:      s.Ingress.Namespace,
@@ -103,7 +103,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 	}
 	// Models wait for the Servers and the Ingress for the controller that serves it; the reverse is the teardown.
 	experimentArgs := abtestArgs(s)
-	experimentArgs.After = []pulumi.Resource{platform, nginx}
+	experimentArgs.After = append(append([]pulumi.Resource{}, platform.Children...), nginx.Children...)
 	experiment, err := abtest.New(ctx, "ab-test", experimentArgs, withCluster)
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 
 	verifyArgs := verificationArgs(s, baseDir)
 	if s.Verification.Enabled {
-		verifyArgs.After = []pulumi.Resource{experiment}
+		verifyArgs.After = experiment.Children
 		run, err := verification.New(ctx, "verify", verifyArgs)
 		if err != nil {
 			return err

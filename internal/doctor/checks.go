@@ -257,17 +257,38 @@ func checkCapacity(s snapshot, add func(Finding)) {
 	}
 }
 
-// checkTerminating finds Seldon objects stuck on their finalizers.
+// checkTerminating finds Seldon objects stuck on their finalizers and says what holds each.
 func checkTerminating(s snapshot, add func(Finding)) {
+	liveRuntime, servers := map[string]bool{}, map[string]int{}
+	for _, rt := range s.byKind[seldonspec.KindSeldonRuntime] {
+		liveRuntime[rt.Namespace()] = liveRuntime[rt.Namespace()] || rt.Get("metadata", "deletionTimestamp") == nil
+	}
+	for _, srv := range s.byKind[seldonspec.KindServer] {
+		servers[srv.Namespace()]++
+	}
+	const safeOrder = "the safe order is Experiments -> Models -> Servers -> SeldonRuntime -> controller -> CRDs. "
+	const patching = "Patching the finalizer away (kubectl patch --type merge -p '{\"metadata\":{\"finalizers\":null}}') " +
+		"loses the scheduler's clean-up: its routes and loaded model stay until the scheduler restarts"
 	for _, r := range s.all("Experiment", "Model", "Server", "SeldonRuntime") {
 		if r.Get("metadata", "deletionTimestamp") == nil || len(r.List("metadata", "finalizers")) == 0 {
 			continue
 		}
-		add(Finding{Severity: Error, Check: "terminating", Object: where(r),
-			Problem: fmt.Sprintf("is stuck Terminating on finalizers %v: they clear only when the controller and the scheduler of %s answer", r.List("metadata", "finalizers"), r.Namespace()),
-			Fix: "bring the controller and the namespace's SeldonRuntime back and it completes; delete in the safe order Experiments -> Models -> " +
-				"Servers -> SeldonRuntime -> controller -> CRDs. Patching the finalizer away (kubectl patch --type merge -p '{\"metadata\":{\"finalizers\":null}}') " +
-				"loses the scheduler's clean-up: its routes and loaded model stay until the scheduler restarts"})
+		ns := r.Namespace()
+		problem := fmt.Sprintf("is stuck Terminating on finalizers %v", r.List("metadata", "finalizers"))
+		fix := "bring the controller and the namespace's SeldonRuntime back and it completes; " + safeOrder + patching
+		switch {
+		case r.Kind() == seldonspec.KindSeldonRuntime && servers[ns] > 0:
+			problem += fmt.Sprintf(": a SeldonRuntime keeps its finalizer while Servers remain in %s (%d left)", ns, servers[ns])
+			fix = "delete the Servers of " + ns + " (kubectl -n " + ns + " delete servers --all; they have no finalizer) once its " +
+				"Experiments and Models are gone; " + safeOrder
+		case r.Kind() != seldonspec.KindSeldonRuntime && !liveRuntime[ns]:
+			problem += ": deleting it asks the scheduler of " + ns + " to unload it, and no SeldonRuntime there runs one"
+			fix = "bring the scheduler back and the deletion completes: `pulumi up --refresh` re-creates the stack's SeldonRuntime " +
+				"(or kubectl apply one in " + ns + "); " + safeOrder + patching
+		default:
+			problem += ": they clear only when the controller and the scheduler of " + ns + " answer"
+		}
+		add(Finding{Severity: Error, Check: "terminating", Object: where(r), Problem: problem, Fix: fix})
 	}
 }
 

@@ -169,3 +169,34 @@ func TestDoctorJudgesWhatTheControlPlaneReports(t *testing.T) {
 		t.Errorf("a runtime with its enabled components up is judged not Ready:\n%s", out)
 	}
 }
+
+// The runtime deleted before its Models: it waits for its Servers, and the Model's unload has no scheduler.
+func TestDoctorSaysWhatHoldsEachStuckObject(t *testing.T) {
+	deleting := map[string]any{"deletionTimestamp": "2026-11-26T10:00:00Z"}
+	meta := func(name, finalizer string) map[string]any {
+		m := map[string]any{"name": name, "namespace": "models", "finalizers": []any{finalizer}}
+		for k, v := range deleting {
+			m[k] = v
+		}
+		return m
+	}
+	c := fakeCluster{
+		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"deployments":               {controller("")},
+		"seldonruntimes":            {obj("mlops.seldon.io/v1alpha1", "SeldonRuntime", "models", "seldon", map[string]any{"metadata": meta("seldon", "seldon.runtime.finalizer")})},
+		"servers":                   {obj("mlops.seldon.io/v1alpha1", "Server", "models", "mlserver", nil)},
+		"models": {obj("mlops.seldon.io/v1alpha1", "Model", "models", "challenger", map[string]any{"metadata": meta("challenger", "seldon.model.finalizer"),
+			"spec": map[string]any{"storageUri": "s3://b/m"}})},
+	}
+	out := report(t, c)
+	for _, want := range []string{
+		"SeldonRuntime models/seldon\n  is stuck Terminating on finalizers [seldon.runtime.finalizer]: a SeldonRuntime keeps its finalizer while Servers remain in models (1 left)",
+		"delete the Servers of models (kubectl -n models delete servers --all",
+		"Model models/challenger\n  is stuck Terminating on finalizers [seldon.model.finalizer]: deleting it asks the scheduler of models to unload it, and no SeldonRuntime there runs one",
+		"`pulumi up --refresh` re-creates the stack's SeldonRuntime",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}

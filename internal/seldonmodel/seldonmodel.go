@@ -58,7 +58,7 @@ type world struct {
 	seldonConfig *unstructured.Unstructured
 	serverConfig map[string]*unstructured.Unstructured
 	secrets      map[string]bool // namespace/name
-	runtimes     map[string]*unstructured.Unstructured
+	runtimes     []*unstructured.Unstructured
 	servers      []*unstructured.Unstructured
 	models       []*unstructured.Unstructured
 	experiments  []*unstructured.Unstructured
@@ -115,7 +115,7 @@ func (m *Model) read(ctx context.Context) (*world, error) {
 		return nil, nil
 	}
 	w := &world{controllerNS: controller.GetNamespace(), serverConfig: map[string]*unstructured.Unstructured{},
-		secrets: map[string]bool{}, runtimes: map[string]*unstructured.Unstructured{}}
+		secrets: map[string]bool{}}
 	// operator/main.go: --clusterwide and --watch-namespaces, which the setup chart fills from these env values.
 	env := containerEnv(controller.Object, []string{"spec", "template", "spec", "containers"}, seldonspec.ControllerContainer)
 	w.scope = seldonspec.ScopeOf(w.controllerNS, env[seldonspec.ControllerClusterwide], env[seldonspec.ControllerWatchNSEnv])
@@ -144,12 +144,8 @@ func (m *Model) read(ctx context.Context) (*world, error) {
 	for _, s := range secrets {
 		w.secrets[s.GetNamespace()+"/"+s.GetName()] = true
 	}
-	runtimes, err := m.watched(ctx, w, SeldonRuntimes)
-	if err != nil {
+	if w.runtimes, err = m.watched(ctx, w, SeldonRuntimes); err != nil {
 		return nil, err
-	}
-	for _, rt := range runtimes {
-		w.runtimes[rt.GetNamespace()] = rt
 	}
 	if w.servers, err = m.watched(ctx, w, Servers); err != nil {
 		return nil, err
@@ -204,8 +200,18 @@ func (m *Model) watched(ctx context.Context, w *world, gvr schema.GroupVersionRe
 // provider/pkg/metadata/overrides.go DeletionPropagation), so the scheduler StatefulSet the runtime owns is
 // removed first. (kubectl's default background deletion would keep it until the runtime's finalizer clears.)
 func (w *world) schedulerUp(ns string) bool {
-	rt := w.runtimes[ns]
-	return rt != nil && rt.GetDeletionTimestamp() == nil && !disabled(rt, seldonspec.SchedulerComponent) && w.seldonConfig != nil
+	return w.liveRuntime(ns) != nil && w.seldonConfig != nil
+}
+
+// liveRuntime is the oldest runtime of ns that is not being deleted and runs a scheduler. (A second runtime in a
+// namespace is the field story's "two schedulers" fault; doctor and the policies report it.)
+func (w *world) liveRuntime(ns string) *unstructured.Unstructured {
+	for _, rt := range w.runtimes {
+		if rt.GetNamespace() == ns && rt.GetDeletionTimestamp() == nil && !disabled(rt, seldonspec.SchedulerComponent) {
+			return rt
+		}
+	}
+	return nil
 }
 
 // runtime: one condition per enabled component and Ready over all six (operator/apis/mlops/v1alpha1/
@@ -279,7 +285,7 @@ func (m *Model) server(ctx context.Context, w *world, s *unstructured.Unstructur
 	if config == nil {
 		return fail("ServerConfigNotFound", fmt.Sprintf("ServerConfig %q not found in namespace %s", configName, w.controllerNS))
 	}
-	for _, secret := range configSecrets(w.runtimes[s.GetNamespace()], w.seldonConfig) {
+	for _, secret := range configSecrets(w.liveRuntime(s.GetNamespace()), w.seldonConfig) {
 		if !w.secrets[s.GetNamespace()+"/"+secret] {
 			return fail("AgentExited", "agent exited at start-up: "+seldonspec.MissingSecretMessage(secret))
 		}

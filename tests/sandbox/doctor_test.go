@@ -14,8 +14,13 @@ import (
 	"github.com/seldon-ab/provisioner/internal/doctor"
 )
 
-// brokenStates are the field story's failure modes, created beside a healthy sandbox stack.
+// brokenStates are the field story's failure modes, created beside a healthy sandbox stack. The stuck Model lives
+// in a namespace no scheduler owns: in seldon-system the sandbox's Seldon model would unload it and let it go.
 const brokenStates = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: seldon-orphan}
+---
 apiVersion: mlops.seldon.io/v1alpha1
 kind: SeldonRuntime
 metadata: {name: seldon-second, namespace: seldon-system}
@@ -30,12 +35,12 @@ spec: {type: ExternalName, externalName: seldon-scheduler.elsewhere.svc.cluster.
 ---
 apiVersion: mlops.seldon.io/v1alpha1
 kind: Model
-metadata: {name: stuck-predictor, namespace: seldon-system, finalizers: [seldon.model.finalizer]}
+metadata: {name: stuck-predictor, namespace: seldon-orphan, finalizers: [seldon.model.finalizer]}
 spec: {storageUri: "s3://mlflow-artifacts/stuck", requirements: [mlflow], secretName: broken-rclone}
 ---
 apiVersion: v1
 kind: Secret
-metadata: {name: broken-rclone, namespace: seldon-system}
+metadata: {name: broken-rclone, namespace: seldon-orphan}
 stringData: {s3: "not: [an rclone remote"}
 ---
 apiVersion: networking.k8s.io/v1
@@ -90,7 +95,7 @@ func TestDoctorFindsEachBrokenState(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_, _ = env.Kubectl(ctx, "-n", "seldon-system", "patch", "model", "stuck-predictor", "--type", "merge", "-p", `{"metadata":{"finalizers":null}}`)
+		_, _ = env.Kubectl(ctx, "-n", "seldon-orphan", "patch", "model", "stuck-predictor", "--type", "merge", "-p", `{"metadata":{"finalizers":null}}`)
 		_, _ = env.Kubectl(ctx, "delete", "--ignore-not-found", "-f", manifest)
 		_, _ = stack.Destroy(ctx, optdestroy.ConfigFile(cfg))
 	})
@@ -103,7 +108,7 @@ func TestDoctorFindsEachBrokenState(t *testing.T) {
 	if _, err := env.Kubectl(ctx, "apply", "-f", manifest); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Kubectl(ctx, "-n", "seldon-system", "delete", "model", "stuck-predictor", "--wait=false"); err != nil {
+	if _, err := env.Kubectl(ctx, "-n", "seldon-orphan", "delete", "model", "stuck-predictor", "--wait=false"); err != nil {
 		t.Fatal(err)
 	}
 	rep := runDoctor(t, ctx)
@@ -114,7 +119,8 @@ func TestDoctorFindsEachBrokenState(t *testing.T) {
 	for _, want := range []string{
 		"namespace seldon-system already has SeldonRuntime",                            // two runtimes
 		"ExternalName seldon-scheduler collides",                                       // alias beside a runtime
-		"Model seldon-system/stuck-predictor\n  is stuck Terminating",                  // finalizer
+		"Model seldon-orphan/stuck-predictor\n  is stuck Terminating",                  // finalizer
+		"no SeldonRuntime there runs one",                                              // ... and why
 		"uses $2 but path \"/seldon-system/(.*)\" has 1 capture group(s)",              // bad rewrite
 		"requests 192.168.2.10, outside every IPAddressPool",                           // IP outside the pool
 		"annotation \"metallb.universe.tf/loadBalancer-ips\" is not one MetalLB reads", // misspelt annotation

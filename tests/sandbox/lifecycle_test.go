@@ -16,7 +16,7 @@ import (
 )
 
 // stackNamespaces are the namespaces the sandbox stack creates.
-var stackNamespaces = []string{"metallb-system", "ingress-nginx", "minio"}
+var stackNamespaces = []string{"metallb-system", "ingress-nginx", "minio", "seldon-system"}
 
 func testContext(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -242,6 +242,51 @@ func assertSandboxObjects(t *testing.T, ctx context.Context) {
 	svcMinio := kubeJSON(t, ctx, "-n", "minio", "get", "service", "minio-console")
 	if field(svcMinio, "spec", "type") != "ClusterIP" {
 		t.Errorf("the MinIO console is exposed: %v", field(svcMinio, "spec", "type"))
+	}
+	assertSeldonReady(t, ctx, "seldon-system", []string{"baseline-predictor", "enhanced-predictor"}, "financial-ab-test-experiment")
+}
+
+// conditions reads an object's status conditions as type -> "Status: message".
+func conditions(t *testing.T, ctx context.Context, args ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	obj := kubeJSON(t, ctx, args...)
+	conds, _ := field(obj, "status", "conditions").([]any)
+	for _, c := range conds {
+		msg, _ := field(c, "message").(string)
+		out[field(c, "type").(string)] = strings.TrimSuffix(field(c, "status").(string)+": "+msg, ": ")
+	}
+	return out
+}
+
+// assertSeldonReady checks what `up` waited for, as the sandbox's model of Seldon's control plane reported it:
+// the runtime's enabled components (its Ready never turns True without Kafka), the Server, the Models and, when
+// named, the Experiment; and the finalizers Seldon adds.
+func assertSeldonReady(t *testing.T, ctx context.Context, ns string, models []string, experiment string) {
+	t.Helper()
+	rt := conditions(t, ctx, "-n", ns, "get", "seldonruntime", "seldon")
+	if rt["SchedulerReady"] != "True" || rt["EnvoyReady"] != "True" || rt["Ready"] == "True" {
+		t.Errorf("runtime %s/seldon conditions = %v", ns, rt)
+	}
+	if c := conditions(t, ctx, "-n", ns, "get", "server", "mlserver"); c["Ready"] != "True" {
+		t.Errorf("server %s/mlserver conditions = %v", ns, c)
+	}
+	for _, m := range models {
+		if c := conditions(t, ctx, "-n", ns, "get", "model", m); c["Ready"] != "True" {
+			t.Errorf("model %s/%s conditions = %v", ns, m, c)
+		}
+		if f := field(kubeJSON(t, ctx, "-n", ns, "get", "model", m), "metadata", "finalizers", 0); f != "seldon.model.finalizer" {
+			t.Errorf("model %s/%s finalizers %v", ns, m, f)
+		}
+	}
+	if experiment != "" {
+		if c := conditions(t, ctx, "-n", ns, "get", "experiment", experiment); c["Ready"] != "True" || c["CandidatesReady"] != "True" {
+			t.Errorf("experiment %s/%s conditions = %v", ns, experiment, c)
+		}
+	}
+	// Every rclone Secret an agent loads: the store's and the one the setup chart's SeldonConfig lists.
+	for _, secret := range []string{"model-store-rclone", "seldon-rclone-gs-public"} {
+		kubeJSON(t, ctx, "-n", ns, "get", "secret", secret)
 	}
 }
 
