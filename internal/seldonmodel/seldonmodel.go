@@ -81,14 +81,27 @@ func (m *Model) Reconcile(ctx context.Context) error {
 		keep(m.runtime(ctx, w, rt))
 	}
 	servers := map[string]*serverState{}
+	var judged []serverResult
 	for _, s := range w.servers {
-		state, err := m.server(ctx, w, s)
-		keep(err)
-		if state != nil {
-			servers[s.GetNamespace()+"/"+s.GetName()] = state
+		if s.GetDeletionTimestamp() != nil {
+			continue // Servers carry no finalizer
+		}
+		r := judgeServer(w, s)
+		judged = append(judged, r)
+		if r.state != nil {
+			servers[s.GetNamespace()+"/"+s.GetName()] = r.state
 		}
 	}
 	ready := m.models(ctx, w, servers, keep)
+	// Servers are written after placement: their status counts the models loaded on them.
+	for _, r := range judged {
+		status := map[string]any{"replicas": int64(0), "loadedModels": int64(0),
+			"selector": "seldon-server-name=" + r.obj.GetName()}
+		if r.state != nil {
+			status["replicas"], status["loadedModels"] = int64(len(r.state.free)), int64(r.state.loaded)
+		}
+		keep(m.settle(ctx, Servers, r.obj, "", r.conds, status))
+	}
 	for _, e := range w.experiments {
 		keep(m.experiment(ctx, w, e, ready))
 	}
@@ -258,6 +271,13 @@ func disabled(rt *unstructured.Unstructured, component string) bool {
 	return false
 }
 
+// serverResult is a Server's judged conditions and, when Ready, what the scheduler knows of it.
+type serverResult struct {
+	obj   *unstructured.Unstructured
+	state *serverState
+	conds []condition
+}
+
 // serverState is what the scheduler knows of a Ready Server: its capabilities and each replica's free memory.
 type serverState struct {
 	name         string
@@ -266,16 +286,13 @@ type serverState struct {
 	loaded       int
 }
 
-// server: Ready once the scheduler answers (before any agent connects), except that every agent exits at
+// judgeServer: Ready once the scheduler answers (before any agent connects), except that every agent exits at
 // start-up when an rclone Secret listed by its runtime or the SeldonConfig is missing
 // (scheduler/pkg/agent/rclone/rclone_config.go, scheduler/cmd/agent/main.go), so its StatefulSet never gets Ready.
-func (m *Model) server(ctx context.Context, w *world, s *unstructured.Unstructured) (*serverState, error) {
-	if s.GetDeletionTimestamp() != nil {
-		return nil, nil // Servers carry no finalizer
-	}
-	fail := func(reason, message string) (*serverState, error) {
-		return nil, m.settle(ctx, Servers, s, "", []condition{falseCond(seldonspec.ServerStatefulSetReady, reason, message),
-			falseCond(seldonspec.ConditionReady, reason, message)}, nil)
+func judgeServer(w *world, s *unstructured.Unstructured) serverResult {
+	fail := func(reason, message string) serverResult {
+		return serverResult{obj: s, conds: []condition{falseCond(seldonspec.ServerStatefulSetReady, reason, message),
+			falseCond(seldonspec.ConditionReady, reason, message)}}
 	}
 	if !w.schedulerUp(s.GetNamespace()) {
 		return fail("SchedulerNotReady", seldonspec.NoSchedulerMessage)
@@ -302,8 +319,7 @@ func (m *Model) server(ctx context.Context, w *world, s *unstructured.Unstructur
 	for i := range state.free {
 		state.free[i] = seldonspec.ReplicaCapacity(memory)
 	}
-	return state, m.settle(ctx, Servers, s, "", []condition{trueCond(seldonspec.ServerStatefulSetReady), trueCond(seldonspec.ConditionReady)},
-		map[string]any{"replicas": replicas})
+	return serverResult{obj: s, state: state, conds: []condition{trueCond(seldonspec.ServerStatefulSetReady), trueCond(seldonspec.ConditionReady)}}
 }
 
 // configSecrets: the runtime's own list with the SeldonConfig's appended (operator, SeldonRuntime reconciler).

@@ -159,6 +159,14 @@ func TestTheFixedFieldSetupBecomesReady(t *testing.T) {
 			t.Errorf("%s %s has no finalizer", gvr.Resource, name)
 		}
 	}
+	// The Server CRD requires these three status fields; the API server refuses a status without them.
+	server := r.get(seldonmodel.Servers, "seldon-system", "mlserver")
+	loaded, _, _ := unstructured.NestedInt64(server.Object, "status", "loadedModels")
+	replicas, _, _ := unstructured.NestedInt64(server.Object, "status", "replicas")
+	selector, _, _ := unstructured.NestedString(server.Object, "status", "selector")
+	if loaded != 2 || replicas != 1 || selector == "" {
+		t.Errorf("server status loadedModels=%d replicas=%d selector=%q", loaded, replicas, selector)
+	}
 	if f := r.get(seldonmodel.Servers, "seldon-system", "mlserver").GetFinalizers(); len(f) != 0 {
 		t.Errorf("Servers carry no finalizer upstream; got %v", f)
 	}

@@ -170,10 +170,13 @@ func (m *Model) logf(format string, args ...any) {
 func (m *Model) Run(ctx context.Context, interval time.Duration) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
+	var last string
 	for {
-		if err := m.Reconcile(ctx); err != nil && ctx.Err() == nil {
+		err := m.Reconcile(ctx)
+		if err != nil && ctx.Err() == nil && err.Error() != last {
 			m.logf("pass failed (retried): %v", err)
 		}
+		last = fmt.Sprint(err)
 		select {
 		case <-ctx.Done():
 			return
