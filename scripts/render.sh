@@ -7,15 +7,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 stack=${1:-${STACK:-sandbox}}
 out=${2:-$(cd "$here/.." && pwd)/out/$stack}
 . "$here/pulumi-env.sh"
-if [ "$stack" = sandbox ]; then
+# RENDER_CONFIG_FILE: another copy of the stack's config (the tests aim it at their own cluster).
+config=()
+if [ -n "${RENDER_CONFIG_FILE:-}" ]; then
+  config=(--config-file "$RENDER_CONFIG_FILE")
+elif [ "$stack" = sandbox ]; then
   "$here/cluster.sh" up sandbox >/dev/null
-  export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE:-sandbox}
 fi
+[ "$stack" = sandbox ] && export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE:-sandbox}
 state=$(mktemp -d)
 trap 'rm -rf "$state"' EXIT
 export PULUMI_BACKEND_URL=file://$state
 cd "$project_root"
 pulumi stack init "$stack" --secrets-provider passphrase >/dev/null
-pulumi preview --stack "$stack" --json >"$state/preview.json" || { echo "[render] preview failed:" >&2; cat "$state/preview.json" >&2; exit 1; }
+pulumi preview --stack "$stack" "${config[@]}" --json >"$state/preview.json" || { echo "[render] preview failed:" >&2; cat "$state/preview.json" >&2; exit 1; }
 rm -rf "$out"
 go run ./cmd/seldon-ab render --preview "$state/preview.json" --out "$out"

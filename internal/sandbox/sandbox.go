@@ -4,11 +4,14 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -61,6 +64,9 @@ func Start(clusterName string) (*Env, error) {
 	if err := os.MkdirAll(e.Backend, 0o755); err != nil {
 		return nil, err
 	}
+	if err := ClearStaleLocks(e.Backend); err != nil {
+		return nil, err
+	}
 	home := filepath.Join(filepath.Dir(bin), "pulumi-home")
 	e.env = map[string]string{
 		"PULUMI_HOME":                                 home,
@@ -90,6 +96,37 @@ func Start(clusterName string) (*Env, error) {
 func (e *Env) Stop() error {
 	_, err := script(e.Root, "cluster.sh", "down", e.cluster)
 	return err
+}
+
+// ClearStaleLocks removes the stack locks in a file backend whose process, on this machine, no longer runs: what
+// a killed test or update leaves behind. A lock held by a live process, or taken on another machine, stays.
+func ClearStaleLocks(backend string) error {
+	host, err := os.Hostname()
+	if err != nil {
+		return err
+	}
+	locks, _ := filepath.Glob(filepath.Join(backend, ".pulumi", "locks", "*", "*", "*", "*.json"))
+	for _, path := range locks {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var lock struct {
+			PID      int    `json:"pid"`
+			Hostname string `json:"hostname"`
+		}
+		if json.Unmarshal(data, &lock) != nil || lock.Hostname != host || lock.PID <= 0 ||
+			!errors.Is(syscall.Kill(lock.PID, 0), syscall.ESRCH) {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "[sandbox] removing the stack lock of process %d, which no longer runs: %s\n", lock.PID, path)
+		for _, f := range []string{path, path + ".attrs"} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ExportStack returns the stack's deployment with secrets in plain text (for tools that must re-apply its objects).

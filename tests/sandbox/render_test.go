@@ -14,7 +14,13 @@ func TestRenderWritesEveryObjectWithoutChangingTheCluster(t *testing.T) {
 		t.Skip("sandbox tier")
 	}
 	out := t.TempDir()
+	cfg, err := env.ConfigFile("sandbox", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(filepath.Join(env.Root, "scripts", "render.sh"), "sandbox", out)
+	// The tests' own cluster, not the user's sandbox (which the script would otherwise start and leave running).
+	cmd.Env = append(os.Environ(), "RENDER_CONFIG_FILE="+cfg)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.Output()
 	if err != nil {
