@@ -55,12 +55,18 @@ func Start(clusterName string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	backend := filepath.Join(root, ".state", "pulumi-"+clusterName)
+	if _, err := script(root, "cluster.sh", "status", clusterName); err != nil {
+		// A new cluster: state kept from an earlier one describes objects that no longer exist.
+		if err := os.RemoveAll(backend); err != nil {
+			return nil, err
+		}
+	}
 	kubeconfig, err := script(root, "cluster.sh", "up", clusterName)
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Root: root, Bin: bin, Kubeconfig: kubeconfig, cluster: clusterName,
-		Backend: filepath.Join(root, ".state", "pulumi-"+clusterName)}
+	e := &Env{Root: root, Bin: bin, Kubeconfig: kubeconfig, cluster: clusterName, Backend: backend}
 	if err := os.MkdirAll(e.Backend, 0o755); err != nil {
 		return nil, err
 	}
