@@ -96,7 +96,8 @@ func TestDoctorFindsEachBrokenState(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		_, _ = env.Kubectl(ctx, "-n", "seldon-orphan", "patch", "model", "stuck-predictor", "--type", "merge", "-p", `{"metadata":{"finalizers":null}}`)
-		_, _ = env.Kubectl(ctx, "delete", "--ignore-not-found", "-f", manifest)
+		// Without waiting: the second runtime keeps its finalizer until the stack's Server goes in the destroy.
+		_, _ = env.Kubectl(ctx, "delete", "--ignore-not-found", "--wait=false", "-f", manifest)
 		_, _ = stack.Destroy(ctx, optdestroy.ConfigFile(cfg))
 	})
 
