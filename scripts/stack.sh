@@ -60,6 +60,7 @@ if [ "$stack" = sandbox ] && { [ "$action" = up ] || [ "$action" = rebuild ]; };
   kubeconfig=$("$here/cluster.sh" kubeconfig sandbox)
   cat >&2 <<MSG
 The outputs above say how to call the experiment (curl); on the sandbox nothing answers it, since no container runs.
+Seldon's conditions there come from the model of its control plane (scripts/cluster.sh status $stack shows it).
 Look at it with kubectl (built with the toolchain):
   export KUBECONFIG=$kubeconfig PATH=$toolchain_bin:\$PATH
   kubectl get ns

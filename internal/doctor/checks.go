@@ -143,7 +143,7 @@ func checkSchedulers(s snapshot, add func(Finding), simulated bool) {
 		if !serviceHasEndpoints(s, ns, "seldon-scheduler") {
 			sev, fix := Error, "kubectl -n "+ns+" get svc,endpointslices seldon-scheduler; check the seldon-scheduler pod"
 			if simulated {
-				sev, fix = Info, "no controller runs on a simulated cluster, so no scheduler is created"
+				sev, fix = Info, "no pod runs on a simulated cluster, so no scheduler serves (in the sandbox a model of Seldon sets the conditions)"
 			}
 			add(Finding{Severity: sev, Check: "schedulers", Object: "namespace " + ns,
 				Problem: "the controller dials " + dial + ", but no seldon-scheduler Service with ready endpoints exists", Fix: fix})

@@ -42,7 +42,7 @@ type Finding struct {
 
 // Report is everything one run found.
 type Report struct {
-	// Simulated is true on a kwok cluster, where no controller runs: checks of what controllers do become info.
+	// Simulated is true on a kwok cluster, where no pod runs: checks of what only running pods show become info.
 	Simulated bool      `json:"simulated"`
 	Findings  []Finding `json:"findings"`
 }
@@ -184,7 +184,7 @@ func (r Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "seldon-ab doctor: %d errors, %d warnings, %d notes", counts[Error], counts[Warning], counts[Info])
 	if r.Simulated {
-		fmt.Fprint(w, " (simulated cluster: no controller runs, so what controllers do is noted, not judged)")
+		fmt.Fprint(w, " (simulated cluster: no pod runs, so what only running pods show is noted, not judged)")
 	}
 	fmt.Fprintln(w)
 	for _, sev := range []Severity{Error, Warning, Info} {
