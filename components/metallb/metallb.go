@@ -149,6 +149,9 @@ func chartValues(args *Args) map[string]any {
 			// L2 mode only: no FRR sidecars.
 			"frr": map[string]any{"enabled": false},
 		},
+		// The 0.16.1 chart installs FRR-K8s by default (a privileged DaemonSet, a webhook, a status cleaner) as its
+		// BGP backend; layer 2 needs none of it.
+		"frrk8s": map[string]any{"enabled": false},
 	}
 }
 

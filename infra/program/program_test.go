@@ -72,6 +72,10 @@ func TestHomelabMetalLB(t *testing.T) {
 	if !chart.ParentIs("metallb") || !chart.DependsOn("metallb-namespace") {
 		t.Errorf("chart parent %s deps %v", chart.Parent, chart.Dependencies)
 	}
+	// Layer 2 only: the chart's default FRR-K8s BGP backend (privileged DaemonSet, webhook) stays out.
+	if got := chart.Get("values", "frrk8s", "enabled"); !got.IsBool() || got.BoolValue() {
+		t.Errorf("values frrk8s.enabled = %v, want false", got)
+	}
 	pool := g.Find(t, "kubernetes:metallb.io/v1beta1:IPAddressPool", "metallb-pool-lan")
 	if pool.String("spec", "addresses", "0") != "192.168.1.200-192.168.1.250" || pool.String("metadata", "namespace") != "metallb-system" {
 		t.Errorf("pool = %v", pool.Inputs)
