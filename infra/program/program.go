@@ -24,17 +24,23 @@ import (
 
 // Program is the Pulumi program: it validates the whole stack config before registering anything.
 func Program(ctx *pulumi.Context) error {
+	_, err := Outputs(ctx)
+	return err
+}
+
+// Outputs runs the program and returns the stack outputs it exported, for tests that judge them (secrecy).
+func Outputs(ctx *pulumi.Context) (pulumi.Map, error) {
 	root, err := projectRoot(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stack, err := config.Load(contextSource{ctx, root}, config.Options{StackName: ctx.Stack(), BaseDir: root})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, warning := range stack.Warnings {
 		if err := ctx.Log.Warn(warning, nil); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	return Deploy(ctx, stack, root)
@@ -53,8 +59,8 @@ func projectRoot(ctx *pulumi.Context) (string, error) {
 	return config.FindProjectRoot(cwd)
 }
 
-// Deploy registers every component of a valid stack.
-func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
+// Deploy registers every component of a valid stack and exports (and returns) the stack outputs.
+func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, error) {
 	providerArgs := &kubernetes.ProviderArgs{
 		ClusterIdentifier: pulumi.String(s.Cluster.Identifier),
 	}
@@ -66,13 +72,14 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 	}
 	k8s, err := kubernetes.NewProvider(ctx, "cluster", providerArgs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	withCluster := pulumi.Providers(k8s)
+	outputs := pulumi.Map{}
 
 	lb, err := metallb.New(ctx, "metallb", metallbArgs(s, baseDir), withCluster)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Everything that asks MetalLB for an IP waits for the pools to exist.
 	afterMetalLB := lb.Children
@@ -87,26 +94,26 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 		After:          afterMetalLB,
 	}, withCluster)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	storeArgs := modelStoreArgs(s, baseDir)
 	storeArgs.After = afterMetalLB
 	store, err := modelstore.New(ctx, "model-store", storeArgs, withCluster)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	platform, err := seldon.New(ctx, "seldon", seldonArgs(s, baseDir, store.RcloneConfig), withCluster)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Models wait for the Servers and the Ingress for the controller that serves it; the reverse is the teardown.
 	experimentArgs := abtestArgs(s)
 	experimentArgs.After = append(append([]pulumi.Resource{}, platform.Children...), nginx.Children...)
 	experiment, err := abtest.New(ctx, "ab-test", experimentArgs, withCluster)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	verifyArgs := verificationArgs(s, baseDir)
@@ -114,30 +121,33 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) error {
 		verifyArgs.After = experiment.Children
 		run, err := verification.New(ctx, "verify", verifyArgs)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ctx.Export("verificationSummary", run.Summary)
+		outputs["verificationSummary"] = run.Summary
 	}
 	// The same check by hand (scripts/verify.sh runs it): from the project root, with add-ons like --svg.
 	handArgs := *verifyArgs
 	handArgs.ReportDir = ""
-	ctx.Export("verifyCommand", pulumi.String(verification.Command(&handArgs)))
+	outputs["verifyCommand"] = pulumi.String(verification.Command(&handArgs))
 
-	ctx.Export("ingressIP", nginx.LoadBalancerIP)
-	ctx.Export("ingressClassName", nginx.ClassName)
-	ctx.Export("hosts", pulumi.ToStringArray(s.Ingress.Hosts))
-	ctx.Export("metallbPools", lb.PoolNames)
-	ctx.Export("modelStoreEndpoint", store.Endpoint)
-	ctx.Export("modelStoreExternalEndpoint", store.ExternalEndpoint)
-	ctx.Export("modelStoreBuckets", store.Buckets)
-	ctx.Export("rcloneConfig", store.RcloneConfig)
-	ctx.Export("seldonModelNamespaces", platform.ModelNamespaces)
-	ctx.Export("seldonServers", platform.ServerNames)
-	ctx.Export("inferenceURL", experiment.InferenceURL)
-	ctx.Export("hostHeader", experiment.HostHeader)
-	ctx.Export("seldonModelHeader", experiment.SeldonModelHeader)
-	ctx.Export("curl", experiment.Curl)
-	return nil
+	outputs["ingressIP"] = nginx.LoadBalancerIP
+	outputs["ingressClassName"] = nginx.ClassName
+	outputs["hosts"] = pulumi.ToStringArray(s.Ingress.Hosts)
+	outputs["metallbPools"] = lb.PoolNames
+	outputs["modelStoreEndpoint"] = store.Endpoint
+	outputs["modelStoreExternalEndpoint"] = store.ExternalEndpoint
+	outputs["modelStoreBuckets"] = store.Buckets
+	outputs["rcloneConfig"] = store.RcloneConfig
+	outputs["seldonModelNamespaces"] = platform.ModelNamespaces
+	outputs["seldonServers"] = platform.ServerNames
+	outputs["inferenceURL"] = experiment.InferenceURL
+	outputs["hostHeader"] = experiment.HostHeader
+	outputs["seldonModelHeader"] = experiment.SeldonModelHeader
+	outputs["curl"] = experiment.Curl
+	for name, value := range outputs {
+		ctx.Export(name, value)
+	}
+	return outputs, nil
 }
 
 func seldonArgs(s *config.Stack, baseDir string, rcloneConfig pulumi.StringOutput) *seldon.Args {
