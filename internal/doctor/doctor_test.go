@@ -200,3 +200,20 @@ func TestDoctorSaysWhatHoldsEachStuckObject(t *testing.T) {
 		}
 	}
 }
+
+// The field story's "two schedulers fighting": two SeldonRuntimes in one namespace, and an ExternalName alias.
+func TestDoctorReportsTwoSchedulersForOneNamespace(t *testing.T) {
+	runtime := func(name string) map[string]any {
+		return obj("mlops.seldon.io/v1alpha1", "SeldonRuntime", "seldon-system", name, map[string]any{"spec": map[string]any{"seldonConfig": "default"}})
+	}
+	c := fakeCluster{
+		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"deployments":               {controller("")},
+		"seldonruntimes":            {runtime("seldon"), runtime("seldon-second")},
+		"models":                    {obj("mlops.seldon.io/v1alpha1", "Model", "seldon-system", "baseline-predictor", map[string]any{"spec": map[string]any{"storageUri": "s3://b/m"}})},
+	}
+	out := report(t, c)
+	if !strings.Contains(out, "namespace seldon-system already has SeldonRuntime") {
+		t.Errorf("two runtimes in one namespace not reported:\n%s", out)
+	}
+}
