@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stack lifecycle through the Pulumi CLI, the way homelab users run it, with the locally built toolchain.
+# Stack lifecycle through the Pulumi CLI, the way homelab users run it: your installed pulumi, or the locally built
+# toolchain for the sandbox and where none is installed (scripts/pulumi-env.sh says which).
 # Usage: scripts/stack.sh up|preview|destroy|rebuild|refresh|cancel|outputs [stack]   (stack defaults to sandbox)
 # Extra pulumi flags go in PULUMI_ARGS. The sandbox stack starts its local cluster and uses the public sandbox
 # passphrase; any other stack needs PULUMI_CONFIG_PASSPHRASE (or _FILE) and its own backend if not local.
