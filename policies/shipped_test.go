@@ -43,7 +43,7 @@ func TestShippedStacksPassEveryMandatoryRule(t *testing.T) {
 			WithSecret("seldon-ab:modelStoreAccessKey", "admin").
 			WithSecret("seldon-ab:modelStoreSecretKey", "long-enough-secret")
 		if stack == "sandbox" {
-			cfg.Values["seldon-ab:cluster"] = `{"identifier":"sandbox"}`
+			cfg.Values["seldon-ab:cluster"] = `{"identifier":"sandbox","preflight":false}`
 		}
 		g, err := pulumitest.Run(t, program.Program, stack, root, cfg)
 		if err != nil {

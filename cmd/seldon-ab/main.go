@@ -57,14 +57,15 @@ func runDoctor(args []string) error {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig path (default: $KUBECONFIG or ~/.kube/config)")
 	kubeContext := fs.String("context", "", "kubeconfig context (default: the current one)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	ingressClass := fs.String("ingress-class", "nginx", "the IngressClass the stack's ingress-nginx serves (ingress.className)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	live, err := doctor.Connect(*kubeconfig, *kubeContext)
+	live, err := doctor.ConnectForPreflight(*kubeconfig, *kubeContext)
 	if err != nil {
 		return err
 	}
-	rep, err := doctor.Run(context.Background(), live)
+	rep, err := doctor.Run(context.Background(), live, *ingressClass)
 	if err != nil {
 		return err
 	}

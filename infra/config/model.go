@@ -34,7 +34,13 @@ type Cluster struct {
 	// Identifier names the cluster to Pulumi; it stays fixed when the kubeconfig changes, so a moved or renamed
 	// kubeconfig does not replace every resource. Defaults to the stack name.
 	Identifier string `json:"identifier"`
+	// Preflight reads the cluster before anything is created and refuses one this stack cannot run on (k3s's
+	// ServiceLB beside MetalLB, another controller on the IngressClass). On by default.
+	Preflight *bool `json:"preflight"`
 }
+
+// RunsPreflight reports whether the cluster preflight runs.
+func (c Cluster) RunsPreflight() bool { return c.Preflight == nil || *c.Preflight }
 
 // Chart pins one Helm chart: an exact version, pulled from Repository unless Archive (a local .tgz) is set.
 type Chart struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/seldon-ab/provisioner/components/verification"
 	"github.com/seldon-ab/provisioner/infra/config"
 	"github.com/seldon-ab/provisioner/internal/charts"
+	"github.com/seldon-ab/provisioner/internal/doctor"
 )
 
 // Program is the Pulumi program: it validates the whole stack config before registering anything.
@@ -43,7 +44,44 @@ func Outputs(ctx *pulumi.Context) (pulumi.Map, error) {
 			return nil, err
 		}
 	}
+	if stack.Cluster.RunsPreflight() {
+		if err := preflight(ctx, stack, root); err != nil {
+			return nil, err
+		}
+	}
 	return Deploy(ctx, stack, root)
+}
+
+// preflight reads the cluster (never writes) before any resource is registered: a cluster this stack cannot run
+// on is refused with the fix, at preview as at up.
+func preflight(ctx *pulumi.Context, s *config.Stack, root string) error {
+	kubeconfig := ""
+	if s.Cluster.Kubeconfig != "" {
+		kubeconfig = config.ResolvePath(root, s.Cluster.Kubeconfig)
+	}
+	live, err := doctor.ConnectForPreflight(kubeconfig, s.Cluster.Context)
+	if err != nil {
+		return fmt.Errorf("cluster preflight: %w; nothing was changed", err)
+	}
+	findings, err := doctor.Preflight(ctx.Context(), live, s.Ingress.ClassName)
+	if err != nil {
+		return fmt.Errorf("cluster preflight: the cluster does not answer (%v); check cluster.kubeconfig and cluster.context, "+
+			"or that the API server is up; nothing was changed", err)
+	}
+	var refused []string
+	for _, f := range findings {
+		line := fmt.Sprintf("%s: %s; fix: %s", f.Object, f.Problem, f.Fix)
+		if f.Severity == doctor.Error {
+			refused = append(refused, "\n  - "+line)
+		} else if err := ctx.Log.Warn("cluster preflight: "+line, nil); err != nil {
+			return err
+		}
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("cluster preflight: this cluster cannot run the stack as it is; nothing was changed:%s\n"+
+			"(seldon-ab:cluster.preflight: false skips these checks)", strings.Join(refused, ""))
+	}
+	return nil
 }
 
 // projectRoot is where relative paths in the config resolve: the engine says so, except older Go language hosts

@@ -71,6 +71,8 @@ var (
 	endpointSlicesGVR = schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}
 	ingressesGVR      = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}
 	poolsGVR          = schema.GroupVersionResource{Group: "metallb.io", Version: "v1beta1", Resource: "ipaddresspools"}
+	daemonSetsGVR     = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}
+	ingressClassesGVR = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"}
 	seldonGVR         = func(resource string) schema.GroupVersionResource {
 		return schema.GroupVersionResource{Group: "mlops.seldon.io", Version: "v1alpha1", Resource: resource}
 	}
@@ -95,37 +97,43 @@ func (s snapshot) all(kinds ...string) []policies.Resource {
 	return out
 }
 
-// Run reads the cluster and runs every check.
-func Run(ctx context.Context, c Reader) (Report, error) {
+// readSpec is one list the checks read; an optional one belongs to an API that may not be installed.
+type readSpec struct {
+	gvr      schema.GroupVersionResource
+	kind     string
+	optional bool
+}
+
+func (s snapshot) read(ctx context.Context, c Reader, r readSpec) error {
+	items, err := c.List(ctx, r.gvr)
+	if err != nil {
+		if r.optional {
+			return nil // the API (MetalLB's, Seldon's) is not installed: its checks have nothing to read
+		}
+		return fmt.Errorf("listing %s: %w", r.gvr.Resource, err)
+	}
+	for _, item := range items {
+		s.byKind[r.kind] = append(s.byKind[r.kind], toResource(item, r.kind))
+	}
+	return nil
+}
+
+// Run reads the cluster and runs every check. ingressClass is the class the stack serves ("" when unknown).
+func Run(ctx context.Context, c Reader, ingressClass string) (Report, error) {
 	var rep Report
 	add := func(f Finding) { rep.Findings = append(rep.Findings, f) }
 	snap := snapshot{byKind: map[string][]policies.Resource{}}
-	read := func(gvr schema.GroupVersionResource, kind string, optional bool) error {
-		items, err := c.List(ctx, gvr)
-		if err != nil {
-			if optional {
-				return nil // the API (MetalLB's, Seldon's) is not installed: its checks have nothing to read
-			}
-			return fmt.Errorf("listing %s: %w", gvr.Resource, err)
-		}
-		for _, item := range items {
-			snap.byKind[kind] = append(snap.byKind[kind], toResource(item, kind))
-		}
-		return nil
-	}
-	for _, r := range []struct {
-		gvr      schema.GroupVersionResource
-		kind     string
-		optional bool
-	}{
+	for _, r := range []readSpec{
 		{crdsGVR, "CustomResourceDefinition", false}, {deploymentsGVR, "Deployment", false}, {servicesGVR, "Service", false},
 		{secretsGVR, "Secret", false}, {nodesGVR, "Node", false}, {endpointSlicesGVR, "EndpointSlice", false},
 		{ingressesGVR, "Ingress", false}, {poolsGVR, "IPAddressPool", true},
+		{daemonSetsGVR, "DaemonSet", false}, {ingressClassesGVR, "IngressClass", false},
 	} {
-		if err := read(r.gvr, r.kind, r.optional); err != nil {
+		if err := snap.read(ctx, c, r); err != nil {
 			return rep, err
 		}
 	}
+	checkClusterConflicts(snap, add, ingressClass)
 	for _, node := range snap.byKind["Node"] {
 		if node.String("metadata", "annotations", "kwok.x-k8s.io/node") == "fake" {
 			rep.Simulated = true
@@ -136,7 +144,7 @@ func Run(ctx context.Context, c Reader) (Report, error) {
 		return rep, nil
 	}
 	for resource, kind := range seldonKinds {
-		if err := read(seldonGVR(resource), kind, true); err != nil {
+		if err := snap.read(ctx, c, readSpec{seldonGVR(resource), kind, true}); err != nil {
 			return rep, err
 		}
 	}

@@ -57,7 +57,7 @@ func controller(watch string) map[string]any {
 
 func report(t *testing.T, c fakeCluster) string {
 	t.Helper()
-	rep, err := doctor.Run(context.Background(), c)
+	rep, err := doctor.Run(context.Background(), c, "nginx")
 	if err != nil {
 		t.Fatal(err)
 	}

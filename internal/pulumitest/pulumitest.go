@@ -150,7 +150,15 @@ func StackFileObjects(t testing.TB, rootDir, stack string) map[string]any {
 func StackFileConfig(t testing.TB, rootDir, stack string) Config {
 	t.Helper()
 	cfg := Config{Values: map[string]string{}}
-	for k, v := range StackFileObjects(t, rootDir, stack) {
+	objects := StackFileObjects(t, rootDir, stack)
+	// Graph tests run against mocks, with no cluster for the program's read-only preflight to read.
+	cluster, _ := objects["seldon-ab:cluster"].(map[string]any)
+	if cluster == nil {
+		cluster = map[string]any{}
+	}
+	cluster["preflight"] = false
+	objects["seldon-ab:cluster"] = cluster
+	for k, v := range objects {
 		if s, isString := v.(string); isString {
 			cfg.Values[k] = s
 			continue

@@ -26,6 +26,7 @@ import (
 // Resources the model reads and writes.
 var (
 	Deployments    = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	StatefulSets   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
 	Secrets        = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 	SeldonRuntimes = seldonGVR("seldonruntimes")
 	SeldonConfigs  = seldonGVR("seldonconfigs")
@@ -41,7 +42,7 @@ func seldonGVR(plural string) schema.GroupVersionResource {
 
 // ListKinds maps each resource to its list kind, for fake dynamic clients.
 var ListKinds = map[schema.GroupVersionResource]string{
-	Deployments: "DeploymentList", Secrets: "SecretList", SeldonRuntimes: "SeldonRuntimeList", SeldonConfigs: "SeldonConfigList",
+	Deployments: "DeploymentList", StatefulSets: "StatefulSetList", Secrets: "SecretList", SeldonRuntimes: "SeldonRuntimeList", SeldonConfigs: "SeldonConfigList",
 	ServerConfigs: "ServerConfigList", Servers: "ServerList", Models: "ModelList", Experiments: "ExperimentList",
 }
 
@@ -59,6 +60,7 @@ type world struct {
 	serverConfig map[string]*unstructured.Unstructured
 	secrets      map[string]bool // namespace/name
 	runtimes     []*unstructured.Unstructured
+	schedulers   map[string]bool // namespaces with a live seldon-scheduler StatefulSet
 	servers      []*unstructured.Unstructured
 	models       []*unstructured.Unstructured
 	experiments  []*unstructured.Unstructured
@@ -128,7 +130,7 @@ func (m *Model) read(ctx context.Context) (*world, error) {
 		return nil, nil
 	}
 	w := &world{controllerNS: controller.GetNamespace(), serverConfig: map[string]*unstructured.Unstructured{},
-		secrets: map[string]bool{}}
+		secrets: map[string]bool{}, schedulers: map[string]bool{}}
 	// operator/main.go: --clusterwide and --watch-namespaces, which the setup chart fills from these env values.
 	env := containerEnv(controller.Object, []string{"spec", "template", "spec", "containers"}, seldonspec.ControllerContainer)
 	w.scope = seldonspec.ScopeOf(w.controllerNS, env[seldonspec.ControllerClusterwide], env[seldonspec.ControllerWatchNSEnv])
@@ -159,6 +161,15 @@ func (m *Model) read(ctx context.Context) (*world, error) {
 	}
 	if w.runtimes, err = m.watched(ctx, w, SeldonRuntimes); err != nil {
 		return nil, err
+	}
+	statefulSets, err := m.watched(ctx, w, StatefulSets)
+	if err != nil {
+		return nil, err
+	}
+	for _, sts := range statefulSets {
+		if sts.GetName() == seldonspec.SchedulerService && sts.GetDeletionTimestamp() == nil && ownedByRuntime(sts) {
+			w.schedulers[sts.GetNamespace()] = true
+		}
 	}
 	if w.servers, err = m.watched(ctx, w, Servers); err != nil {
 		return nil, err
@@ -207,23 +218,67 @@ func (m *Model) watched(ctx context.Context, w *world, gvr schema.GroupVersionRe
 	return out, nil
 }
 
-// schedulerUp says whether the controller can reach seldon-scheduler.<ns>: a runtime there, not being deleted,
-// whose scheduler is enabled (operator/scheduler/client.go dials that name in the resource's own namespace). A
-// runtime being deleted counts as gone: Pulumi deletes with foreground propagation (pulumi-kubernetes
-// provider/pkg/metadata/overrides.go DeletionPropagation), so the scheduler StatefulSet the runtime owns is
-// removed first. (kubectl's default background deletion would keep it until the runtime's finalizer clears.)
+// schedulerUp says whether the controller can reach seldon-scheduler.<ns> (operator/scheduler/client.go dials
+// that name in the resource's own namespace): the scheduler StatefulSet a runtime owns is there. Its owner
+// reference makes the cluster's garbage collector decide when it goes, as upstream: deleting the runtime with
+// foreground propagation (Pulumi's default, pulumi-kubernetes provider/pkg/metadata/overrides.go) removes it
+// first; with background propagation (kubectl's default) it stays until the runtime itself is gone.
 func (w *world) schedulerUp(ns string) bool {
-	return w.liveRuntime(ns) != nil && w.seldonConfig != nil
+	return w.schedulers[ns] && w.seldonConfig != nil
 }
 
-// liveRuntime is the oldest runtime of ns that is not being deleted and runs a scheduler. (A second runtime in a
+// runtimeOf is the oldest runtime of ns that is not being deleted, else the oldest one. (A second runtime in a
 // namespace is the field story's "two schedulers" fault; doctor and the policies report it.)
-func (w *world) liveRuntime(ns string) *unstructured.Unstructured {
+func (w *world) runtimeOf(ns string) *unstructured.Unstructured {
+	var deleting *unstructured.Unstructured
 	for _, rt := range w.runtimes {
-		if rt.GetNamespace() == ns && rt.GetDeletionTimestamp() == nil && !disabled(rt, seldonspec.SchedulerComponent) {
+		if rt.GetNamespace() != ns {
+			continue
+		}
+		if rt.GetDeletionTimestamp() == nil {
 			return rt
 		}
+		if deleting == nil {
+			deleting = rt
+		}
 	}
+	return deleting
+}
+
+func ownedByRuntime(o *unstructured.Unstructured) bool {
+	for _, ref := range o.GetOwnerReferences() {
+		if ref.Kind == seldonspec.KindSeldonRuntime {
+			return true
+		}
+	}
+	return false
+}
+
+// ensureScheduler creates the runtime's scheduler StatefulSet, owned by the runtime, as the controller does
+// (without its volume: no pod runs here). kwok makes its pod Ready.
+func (m *Model) ensureScheduler(ctx context.Context, w *world, rt *unstructured.Unstructured) error {
+	if w.schedulers[rt.GetNamespace()] {
+		return nil
+	}
+	labels := map[string]any{"app.kubernetes.io/name": seldonspec.SchedulerService}
+	sts := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "StatefulSet",
+		"metadata": map[string]any{"name": seldonspec.SchedulerService, "namespace": rt.GetNamespace()},
+		"spec": map[string]any{
+			"replicas": int64(1), "serviceName": seldonspec.SchedulerService,
+			"selector": map[string]any{"matchLabels": labels},
+			"template": map[string]any{"metadata": map[string]any{"labels": labels}, "spec": map[string]any{
+				"containers": []any{map[string]any{"name": "scheduler", "image": "docker.io/seldonio/seldon-scheduler:" + seldonspec.ChartVersion}}}},
+		},
+	}}
+	isController := true
+	sts.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: seldonspec.APIVersion, Kind: seldonspec.KindSeldonRuntime,
+		Name: rt.GetName(), UID: rt.GetUID(), Controller: &isController, BlockOwnerDeletion: &isController}})
+	if _, err := m.Client.Resource(StatefulSets).Namespace(rt.GetNamespace()).Create(ctx, sts, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating the scheduler of %s: %w", rt.GetNamespace(), err)
+	}
+	w.schedulers[rt.GetNamespace()] = true
+	m.logf("StatefulSet %s/%s created for SeldonRuntime %s", rt.GetNamespace(), seldonspec.SchedulerService, rt.GetName())
 	return nil
 }
 
@@ -238,6 +293,11 @@ func (m *Model) runtime(ctx context.Context, w *world, rt *unstructured.Unstruct
 			}
 		}
 		return m.release(ctx, SeldonRuntimes, rt, seldonspec.RuntimeFinalizer)
+	}
+	if !disabled(rt, seldonspec.SchedulerComponent) && w.seldonConfig != nil {
+		if err := m.ensureScheduler(ctx, w, rt); err != nil {
+			return err
+		}
 	}
 	var conds []condition
 	for _, c := range seldonspec.Components {
@@ -302,7 +362,7 @@ func judgeServer(w *world, s *unstructured.Unstructured) serverResult {
 	if config == nil {
 		return fail("ServerConfigNotFound", fmt.Sprintf("ServerConfig %q not found in namespace %s", configName, w.controllerNS))
 	}
-	for _, secret := range configSecrets(w.liveRuntime(s.GetNamespace()), w.seldonConfig) {
+	for _, secret := range configSecrets(w.runtimeOf(s.GetNamespace()), w.seldonConfig) {
 		if !w.secrets[s.GetNamespace()+"/"+secret] {
 			return fail("AgentExited", "agent exited at start-up: "+seldonspec.MissingSecretMessage(secret))
 		}

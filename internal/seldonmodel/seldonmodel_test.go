@@ -269,7 +269,7 @@ func TestFinalizersOnDelete(t *testing.T) {
 			t.Errorf("experiment finalizer kept: %v", f)
 		}
 	})
-	t.Run("the runtime first: it waits for its Servers, and Models hang", func(t *testing.T) {
+	t.Run("the runtime deleted in the foreground (as Pulumi does): it waits for its Servers, and Models hang", func(t *testing.T) {
 		c := fieldSetup()
 		deleting(c.objects["runtime"], "seldon.runtime.finalizer")
 		deleting(c.objects["model-a"], "seldon.model.finalizer")
@@ -279,6 +279,21 @@ func TestFinalizersOnDelete(t *testing.T) {
 		}
 		if f := r.get(seldonmodel.Models, "seldon-system", "baseline-predictor").GetFinalizers(); len(f) != 1 {
 			t.Errorf("model released with no scheduler to unload it: %v", f)
+		}
+	})
+	t.Run("the runtime deleted in the background: its scheduler stays until it is gone, so Models still go", func(t *testing.T) {
+		c := fieldSetup()
+		deleting(c.objects["runtime"], "seldon.runtime.finalizer")
+		deleting(c.objects["model-a"], "seldon.model.finalizer")
+		sts := object("apps/v1", "StatefulSet", "seldon-system", "seldon-scheduler", nil)
+		sts.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: api, Kind: "SeldonRuntime", Name: "seldon"}})
+		c.objects["scheduler"] = sts
+		r := c.run(t)
+		if f := r.get(seldonmodel.Models, "seldon-system", "baseline-predictor").GetFinalizers(); len(f) != 0 {
+			t.Errorf("model kept its finalizer while the scheduler still runs: %v", f)
+		}
+		if f := r.get(seldonmodel.SeldonRuntimes, "seldon-system", "seldon").GetFinalizers(); len(f) != 1 {
+			t.Errorf("runtime released with a Server left: %v", f)
 		}
 	})
 	t.Run("the runtime after its Servers: released", func(t *testing.T) {

@@ -12,6 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
+// ChartVersion is the Seldon Core v2 release these facts are read from.
+const ChartVersion = "2.10.2"
+
 // APIVersion is the group/version of every Seldon custom resource.
 const (
 	Group      = "mlops.seldon.io"

@@ -74,7 +74,7 @@ func runDoctor(t *testing.T, ctx context.Context) doctor.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := doctor.Run(ctx, live)
+	rep, err := doctor.Run(ctx, live, "nginx")
 	if err != nil {
 		t.Fatal(err)
 	}

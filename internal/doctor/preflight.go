@@ -1,0 +1,127 @@
+package doctor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/seldon-ab/provisioner/policies"
+)
+
+// k3s's own LoadBalancer implementation (ServiceLB) and ingress controller (Traefik), as k3s names them.
+const (
+	serviceLBPrefix      = "svclb-"
+	serviceLBLabel       = "svccontroller.k3s.cattle.io/svcname"
+	k3sNodeArgs          = "k3s.io/node-args"
+	traefikController    = "traefik.io/ingress-controller"
+	nginxController      = "k8s.io/ingress-nginx"
+	k3sConfigFile        = "/etc/rancher/k3s/config.yaml"
+	k3sKubeconfig        = "/etc/rancher/k3s/k3s.yaml"
+	serviceLBFix         = "disable k3s's ServiceLB on every server: add --disable servicelb to the k3s server flags (or `disable: [servicelb]` in " + k3sConfigFile + ") and restart k3s; its svclb DaemonSets then go away"
+	traefikFix           = "disable k3s's bundled Traefik: add --disable traefik to the k3s server flags (or `disable: [traefik]` in " + k3sConfigFile + ") and restart k3s"
+	conflictsCheck       = "cluster"
+	otherIngressClassFix = "set ingress.className to a name no other controller serves"
+)
+
+// checkClusterConflicts finds what a cluster (k3s by default) runs that cannot share it with this stack's MetalLB
+// and ingress-nginx: another LoadBalancer implementation, and another ingress controller or one holding the
+// IngressClass the stack serves.
+func checkClusterConflicts(s snapshot, add func(Finding), ingressClass string) {
+	for _, ds := range s.byKind["DaemonSet"] {
+		if strings.HasPrefix(ds.ObjectName(), serviceLBPrefix) || ds.String("metadata", "labels", serviceLBLabel) != "" {
+			add(Finding{Severity: Error, Check: conflictsCheck, Object: where(ds),
+				Problem: "k3s ServiceLB is answering LoadBalancer Services: it competes with MetalLB for every one of them (both write the Service's IP, and its pods bind the Service ports on every node)",
+				Fix:     serviceLBFix})
+		}
+	}
+	for _, node := range s.byKind["Node"] {
+		args := node.String("metadata", "annotations", k3sNodeArgs)
+		if args == "" {
+			continue
+		}
+		for _, component := range []string{"servicelb", "traefik"} {
+			if !k3sDisables(args, component) {
+				fix := serviceLBFix
+				if component == "traefik" {
+					fix = traefikFix
+				}
+				add(Finding{Severity: Warning, Check: conflictsCheck, Object: where(node),
+					Problem: "this k3s node was started without --disable " + component + " (" + k3sNodeArgs + ")", Fix: fix})
+			}
+		}
+	}
+	for _, class := range s.byKind["IngressClass"] {
+		controller := class.String("spec", "controller")
+		switch {
+		case class.ObjectName() == ingressClass && controller != nginxController:
+			add(Finding{Severity: Error, Check: conflictsCheck, Object: where(class),
+				Problem: fmt.Sprintf("IngressClass %s is already served by %s, not ingress-nginx", ingressClass, controller), Fix: otherIngressClassFix})
+		case controller == traefikController:
+			add(Finding{Severity: Warning, Check: conflictsCheck, Object: where(class),
+				Problem: "Traefik (k3s's bundled ingress controller) runs beside ingress-nginx: it takes a LoadBalancer IP of its own and may be the default IngressClass", Fix: traefikFix})
+		}
+	}
+}
+
+// k3sDisables reports whether k3s node args (a JSON array, as k3s records them) disable a packaged component.
+func k3sDisables(nodeArgs, component string) bool {
+	var args []string
+	if json.Unmarshal([]byte(nodeArgs), &args) != nil {
+		return strings.Contains(nodeArgs, component)
+	}
+	for i, a := range args {
+		value, isFlag := strings.CutPrefix(a, "--disable=")
+		if !isFlag && a == "--disable" && i+1 < len(args) {
+			value, isFlag = args[i+1], true
+		}
+		if isFlag && slices.Contains(strings.Split(value, ","), component) {
+			return true
+		}
+	}
+	return false
+}
+
+// Preflight reads the cluster a stack is about to be applied to, before anything is created, and returns what
+// would break the stack there (errors) or deserves a look (warnings). It never writes.
+func Preflight(ctx context.Context, c Reader, ingressClass string) ([]Finding, error) {
+	snap := snapshot{byKind: map[string][]policies.Resource{}}
+	for _, r := range []readSpec{{daemonSetsGVR, "DaemonSet", false}, {nodesGVR, "Node", false}, {ingressClassesGVR, "IngressClass", false}} {
+		if err := snap.read(ctx, c, r); err != nil {
+			return nil, err
+		}
+	}
+	var findings []Finding
+	checkClusterConflicts(snap, func(f Finding) { findings = append(findings, f) }, ingressClass)
+	return findings, nil
+}
+
+// ConnectForPreflight is Connect with an error that says where it looked for a kubeconfig, and, for k3s, where
+// the cluster keeps its own.
+func ConnectForPreflight(kubeconfig, kubeContext string) (*Live, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	_, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+	if err != nil {
+		looked := rules.GetLoadingPrecedence()
+		if kubeconfig != "" {
+			looked = []string{kubeconfig}
+		}
+		hint := ""
+		if _, statErr := os.Stat(k3sKubeconfig); statErr == nil || errors.Is(statErr, os.ErrPermission) {
+			hint = "; this machine runs k3s, whose kubeconfig is " + k3sKubeconfig
+		} else {
+			hint = "; on a k3s server the kubeconfig is " + k3sKubeconfig + " (copy it here and replace 127.0.0.1 with the server's address)"
+		}
+		return nil, fmt.Errorf("no usable kubeconfig (looked at %s): %v; set cluster.kubeconfig (and cluster.context) in the stack file or KUBECONFIG%s",
+			strings.Join(looked, ", "), err, hint)
+	}
+	return Connect(kubeconfig, kubeContext)
+}

@@ -1,0 +1,66 @@
+package doctor_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/seldon-ab/provisioner/internal/doctor"
+)
+
+func k3sNode(args string) map[string]any {
+	return map[string]any{"apiVersion": "v1", "kind": "Node",
+		"metadata": map[string]any{"name": "homelab-1", "annotations": map[string]any{"k3s.io/node-args": args}}}
+}
+
+func findings(t *testing.T, c fakeCluster) string {
+	t.Helper()
+	found, err := doctor.Preflight(context.Background(), c, "nginx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, f := range found {
+		b.WriteString(f.Severity.String() + " " + f.Object + ": " + f.Problem + " fix: " + f.Fix + "\n")
+	}
+	return b.String()
+}
+
+// A k3s server as installed: ServiceLB answering Traefik's LoadBalancer Service, Traefik's IngressClass.
+func TestPreflightRefusesAFreshK3s(t *testing.T) {
+	out := findings(t, fakeCluster{
+		"nodes": {k3sNode(`["server"]`)},
+		"daemonsets": {obj("apps/v1", "DaemonSet", "kube-system", "svclb-traefik-3f2a1b", map[string]any{
+			"metadata": map[string]any{"name": "svclb-traefik-3f2a1b", "namespace": "kube-system",
+				"labels": map[string]any{"svccontroller.k3s.cattle.io/svcname": "traefik"}}})},
+		"ingressclasses": {{"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": map[string]any{"name": "traefik"},
+			"spec": map[string]any{"controller": "traefik.io/ingress-controller"}}},
+	})
+	for _, want := range []string{
+		"error DaemonSet kube-system/svclb-traefik-3f2a1b: k3s ServiceLB is answering LoadBalancer Services",
+		"--disable servicelb",
+		"warning Node homelab-1: this k3s node was started without --disable traefik",
+		"warning IngressClass traefik: Traefik (k3s's bundled ingress controller) runs beside ingress-nginx",
+		"`disable: [traefik]` in /etc/rancher/k3s/config.yaml",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
+
+func TestPreflightPassesAK3sSetUpForThisStack(t *testing.T) {
+	for _, args := range []string{`["server","--disable","servicelb","--disable","traefik"]`, `["server","--disable=servicelb,traefik"]`} {
+		if out := findings(t, fakeCluster{"nodes": {k3sNode(args)}}); out != "" {
+			t.Errorf("node args %s: %s", args, out)
+		}
+	}
+}
+
+func TestPreflightRefusesAnIngressClassServedByAnotherController(t *testing.T) {
+	out := findings(t, fakeCluster{"ingressclasses": {{"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+		"metadata": map[string]any{"name": "nginx"}, "spec": map[string]any{"controller": "nginx.org/ingress-controller"}}}})
+	if !strings.Contains(out, "error IngressClass nginx: IngressClass nginx is already served by nginx.org/ingress-controller") {
+		t.Errorf("got:\n%s", out)
+	}
+}
