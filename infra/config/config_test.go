@@ -241,6 +241,8 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 		{"rclone remote name invalid", func(t *testing.T, o map[string]any) { set(t, o, "modelStore.rcloneRemote", "s3://") },
 			"modelStore.rcloneRemote", "not an rclone remote name"},
 		{"seeding without commands", func(t *testing.T, o map[string]any) {
+			set(t, o, "commands.enabled", false)
+			set(t, o, "verification.enabled", false)
 			set(t, o, "modelStore.seed", []any{map[string]any{"source": "stacks", "bucket": "mlflow-artifacts", "prefix": "models"}})
 			set(t, o, "modelStore.expose", map[string]any{"ip": "192.168.1.240"})
 		}, "modelStore.seed[0]", "needs commands.enabled"},

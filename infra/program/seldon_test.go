@@ -258,8 +258,27 @@ func TestVerificationRunsAfterTheExperimentAndRerunsOnChanges(t *testing.T) {
 	}
 }
 
+// The homelab stack verifies by default; one setting opts out.
+func TestHomelabEndsWithVerificationUnlessOptedOut(t *testing.T) {
+	g := runHomelab(t)
+	run := g.Find(t, "command:local:Command", "verify-run")
+	if !run.DependsOn("ab-test-experiment") {
+		t.Errorf("verification does not wait for the Experiment: %v", run.Dependencies)
+	}
+	cfg := homelabConfig(t)
+	cfg.Values["seldon-ab:verification"] = `{"enabled": false}`
+	off, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(off.OfType("command:local:Command")); n != 0 {
+		t.Errorf("verification.enabled: false still registers %d commands", n)
+	}
+}
+
 func TestVerificationNeedsCommandsAndReadiness(t *testing.T) {
 	cfg := homelabConfig(t)
+	cfg.Values["seldon-ab:commands"] = `{"enabled": false}`
 	cfg.Values["seldon-ab:verification"] = `{"enabled": true}`
 	_, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
 	if err == nil || !strings.Contains(err.Error(), "seldon-ab:verification.enabled") || !strings.Contains(err.Error(), "commands.enabled") {
