@@ -230,9 +230,13 @@ func kubectlApply(ctx context.Context, env *sandbox.Env, dir string) error {
 			}
 		}
 	}
+	// The same conditions the stack's waitFor annotations await (the sandbox's Seldon model sets them).
 	for _, wait := range [][]string{
 		{"wait", "--for=condition=Available", "deployment", "--all", "-A", "--timeout=300s"},
 		{"wait", "--for=condition=Complete", "job", "--all", "-A", "--timeout=300s"},
+		{"wait", "--for=condition=SchedulerReady", "seldonruntimes", "--all", "-A", "--timeout=300s"},
+		{"wait", "--for=condition=EnvoyReady", "seldonruntimes", "--all", "-A", "--timeout=300s"},
+		{"wait", "--for=condition=Ready", "servers,models,experiments", "--all", "-A", "--timeout=300s"},
 	} {
 		if _, err := env.Kubectl(ctx, wait...); err != nil {
 			return err
@@ -246,7 +250,27 @@ func kubectlDelete(ctx context.Context, env *sandbox.Env, dir string) error {
 	if err != nil {
 		return err
 	}
-	for _, batch := range [][]string{rest, namespaces, crds} {
+	// Seldon's finalizers need the controller and each namespace's scheduler until the end, so a kubectl user
+	// deletes in the safe order: Experiments, Models, Servers, runtimes, then the rest.
+	batches := [][]string{}
+	for _, kind := range []string{"Experiment", "Model", "Server", "SeldonRuntime"} {
+		var ofKind, others []string
+		for _, f := range rest {
+			if k, err := kindOf(f); err != nil {
+				return err
+			} else if k == kind {
+				ofKind = append(ofKind, f)
+			} else {
+				others = append(others, f)
+			}
+		}
+		batches, rest = append(batches, ofKind), others
+	}
+	batches = append(batches, rest, namespaces, crds)
+	for _, batch := range batches {
+		if len(batch) == 0 {
+			continue
+		}
 		args := []string{"delete", "--ignore-not-found", "--wait=true"}
 		for _, f := range batch {
 			args = append(args, "-f", f)
@@ -256,6 +280,17 @@ func kubectlDelete(ctx context.Context, env *sandbox.Env, dir string) error {
 		}
 	}
 	return nil
+}
+
+func kindOf(file string) (string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	var obj struct {
+		Kind string `json:"kind"`
+	}
+	return obj.Kind, json.Unmarshal(data, &obj)
 }
 
 // classify sorts the object files into CRDs, namespaces and the rest.
