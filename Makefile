@@ -3,7 +3,7 @@
 STACK ?= sandbox
 export GOFLAGS := -buildvcs=false
 
-.PHONY: sandbox sandbox-down test test-short lint build toolchain preview up destroy rebuild refresh cancel bench \
+.PHONY: sandbox sandbox-down test test-short lint build toolchain preview up destroy rebuild refresh recover cancel bench \
 	bench-verify policy-pack verify demo doctor
 
 ## The main job on the local default: a provisioned sandbox stack on a local cluster.
@@ -33,7 +33,7 @@ build:
 toolchain:
 	scripts/toolchain.sh
 
-preview up destroy rebuild refresh cancel:
+preview up destroy rebuild refresh recover cancel:
 	scripts/stack.sh $@ $(STACK)
 
 ## Lifecycle wall times of the sandbox stack against kubectl apply of the same objects (README, Benchmarks).

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Stack lifecycle through the Pulumi CLI, the way homelab users run it: your installed pulumi, or the locally built
 # toolchain for the sandbox and where none is installed (scripts/pulumi-env.sh says which).
-# Usage: scripts/stack.sh up|preview|destroy|rebuild|refresh|cancel|outputs [stack]   (stack defaults to sandbox)
+# Usage: scripts/stack.sh up|preview|destroy|rebuild|refresh|recover|cancel|outputs [stack]   (default: sandbox)
 # Extra pulumi flags go in PULUMI_ARGS. The sandbox stack starts its local cluster and uses the public sandbox
 # passphrase; any other stack needs PULUMI_CONFIG_PASSPHRASE (or _FILE) and its own backend if not local.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-action=${1:?usage: scripts/stack.sh up|preview|destroy|rebuild|refresh|cancel|outputs [stack]}
+action=${1:?usage: scripts/stack.sh up|preview|destroy|rebuild|refresh|recover|cancel|outputs [stack]}
 stack=${2:-${STACK:-sandbox}}
 
 log() { printf '\033[1m[%s]\033[0m %s\n' "$stack" "$*" >&2; }
@@ -28,9 +28,31 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FI
 fi
 
 cd "$root"
+
+# stale_lock prints "<pid> <file>" for a lock of this stack, in a local file backend, whose process no longer runs
+# on this machine: what a killed `up` (closed terminal, Ctrl-C twice) leaves.
+stale_lock() {
+  local dir=${PULUMI_BACKEND_URL#file://}/.pulumi/locks f pid host
+  case $PULUMI_BACKEND_URL in file://*) ;; *) return 0 ;; esac
+  for f in "$dir"/*/*/"$stack"/*.json; do
+    [ -f "$f" ] || continue
+    pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$f")
+    host=$(sed -n 's/.*"hostname": *"\([^"]*\)".*/\1/p' "$f")
+    if [ "$host" = "${HOSTNAME:-$(uname -n)}" ] && [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      echo "$pid $f"
+      return 0
+    fi
+  done
+}
+stale=$(stale_lock)
+if [ -n "$stale" ] && [ "$action" != recover ]; then
+  die "stack $stack is locked by process ${stale%% *}, which no longer runs on this machine (an interrupted update). Recover with: make recover STACK=$stack   (releases the lock and settles the interrupted creates), then run $action again"
+fi
+
 pulumi stack select --create "$stack" --secrets-provider passphrase >/dev/null
 # The policies stop a broken stack at preview, so every preview and up runs them.
-policy=(--policy-pack "$("$here/policy-pack.sh")")
+policy=()
+case $action in up|preview|rebuild) policy=(--policy-pack "$("$here/policy-pack.sh")") ;; esac
 
 yes=()
 [ "$stack" = sandbox ] || [ "${YES:-}" = 1 ] && yes=(--yes)
@@ -47,6 +69,16 @@ case $action in
   destroy) timed destroy pulumi destroy --stack "$stack" "${yes[@]}" ${PULUMI_ARGS:-} ;;
   refresh) pulumi refresh --stack "$stack" "${yes[@]}" ${PULUMI_ARGS:-} ;;
   cancel) pulumi cancel --stack "$stack" --yes ;;
+  recover)
+    # Only a lock whose process is gone is released: a running update is never cancelled from here.
+    if [ -n "$stale" ]; then
+      log "releasing the lock of process ${stale%% *}, which no longer runs on this machine"
+      pulumi cancel --stack "$stack" --yes
+    fi
+    # Resources the interrupted update was creating may or may not exist: refresh reads the cluster and settles them.
+    pulumi refresh --stack "$stack" --yes --clear-pending-creates ${PULUMI_ARGS:-}
+    log "recovered; run the update again (make up STACK=$stack)"
+    ;;
   outputs) pulumi stack output --stack "$stack" ;;
   rebuild)
     start=$SECONDS
@@ -54,7 +86,7 @@ case $action in
     timed up pulumi up --stack "$stack" --yes "${policy[@]}" ${PULUMI_ARGS:-}
     log "rebuild (destroy + up) took $((SECONDS - start)) s"
     ;;
-  *) die "unknown action '$action' (up, preview, destroy, rebuild, refresh, cancel, outputs)" ;;
+  *) die "unknown action '$action' (up, preview, destroy, rebuild, refresh, recover, cancel, outputs)" ;;
 esac
 
 if [ "$stack" = sandbox ] && { [ "$action" = up ] || [ "$action" = rebuild ]; }; then

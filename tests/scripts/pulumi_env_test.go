@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -45,5 +46,61 @@ func TestAnUnknownModeIsRefused(t *testing.T) {
 	out, ok := sourceEnv(t, "homelab", "3.280.0", "SELDON_AB_TOOLCHAIN=cloud")
 	if ok || !strings.Contains(out, "SELDON_AB_TOOLCHAIN=cloud: use installed or offline") {
 		t.Fatalf("got ok=%t:\n%s", ok, out)
+	}
+}
+
+// fakePulumi is a `pulumi` that answers `version` and records every other call in log.
+func fakePulumi(t *testing.T, log string) string {
+	t.Helper()
+	bin := t.TempDir()
+	script := "#!/bin/sh\n[ \"$1\" = version ] && { echo v3.280.0; exit 0; }\necho \"$*\" >>" + log + "\n"
+	if err := os.WriteFile(filepath.Join(bin, "pulumi"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// After a killed `up`, the stack's lock names a process that no longer runs: `up` says so and names the one
+// command that recovers; `recover` releases that lock and settles the interrupted creates.
+func TestAStaleLockIsNamedAndRecoveredInOneCommand(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	backend := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	lockDir := filepath.Join(backend, ".pulumi", "locks", "organization", "seldon-ab", "homelab")
+	if err := os.MkdirAll(lockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock := `{"pid":` + strconv.Itoa(dead.Process.Pid) + `,"username":"root","hostname":"` + host + `","timestamp":"2026-11-26T09:26:54Z"}`
+	if err := os.WriteFile(filepath.Join(lockDir, "a77993b4.json"), []byte(lock), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(t.TempDir(), "calls")
+	run := func(action string) (string, error) {
+		cmd := exec.Command(filepath.Join(root, "scripts", "stack.sh"), action, "homelab")
+		cmd.Env = append(os.Environ(), "PATH="+fakePulumi(t, log)+":"+os.Getenv("PATH"), "PULUMI_BACKEND_URL=file://"+backend,
+			"PULUMI_CONFIG_PASSPHRASE=test", "SELDON_AB_TOOLCHAIN=installed")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("up")
+	if err == nil || !strings.Contains(out, "which no longer runs on this machine") || !strings.Contains(out, "make recover STACK=homelab") {
+		t.Fatalf("up with a stale lock: err=%v\n%s", err, out)
+	}
+	calls, _ := os.ReadFile(log)
+	if strings.Contains(string(calls), "up") {
+		t.Fatalf("up ran despite the stale lock: %s", calls)
+	}
+	if out, err := run("recover"); err != nil {
+		t.Fatalf("recover: %v\n%s", err, out)
+	}
+	calls, _ = os.ReadFile(log)
+	for _, want := range []string{"cancel --stack homelab --yes", "refresh --stack homelab --yes --clear-pending-creates"} {
+		if !strings.Contains(string(calls), want) {
+			t.Errorf("recover did not run pulumi %s; calls:\n%s", want, calls)
+		}
 	}
 }
