@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/seldon-ab/provisioner/components/abtest"
 	"github.com/seldon-ab/provisioner/components/ingress"
@@ -63,7 +64,15 @@ func preflight(ctx *pulumi.Context, s *config.Stack, root string) error {
 	if err != nil {
 		return fmt.Errorf("cluster preflight: %w; nothing was changed", err)
 	}
-	findings, err := doctor.Preflight(ctx.Context(), live, s.Ingress.ClassName)
+	needs := doctor.Needs{IngressClass: s.Ingress.ClassName}
+	for _, srv := range s.Seldon.Servers {
+		memory, err := resource.ParseQuantity(srv.MemoryRequest())
+		if err != nil {
+			return err // refused by validation before this runs
+		}
+		needs.Servers = append(needs.Servers, doctor.ServerNeed{Name: srv.Namespace + "/" + srv.Name, Replicas: srv.Replicas, Memory: memory})
+	}
+	findings, err := doctor.Preflight(ctx.Context(), live, needs)
 	if err != nil {
 		return fmt.Errorf("cluster preflight: the cluster does not answer (%v); check cluster.kubeconfig and cluster.context, "+
 			"or that the API server is up; nothing was changed", err)

@@ -8,12 +8,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Live reads a cluster through its kubeconfig.
-type Live struct{ client dynamic.Interface }
+type Live struct {
+	client    dynamic.Interface
+	discovery discovery.DiscoveryInterface
+}
 
 // Connect builds a reader from a kubeconfig path (empty: $KUBECONFIG or ~/.kube/config) and context.
 func Connect(kubeconfig, kubeContext string) (*Live, error) {
@@ -29,7 +33,20 @@ func Connect(kubeconfig, kubeContext string) (*Live, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Live{client: client}, nil
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Live{client: client, discovery: disco}, nil
+}
+
+// ServerVersion is the API server's major and minor version.
+func (l *Live) ServerVersion() (string, string, error) {
+	v, err := l.discovery.ServerVersion()
+	if err != nil {
+		return "", "", err
+	}
+	return v.Major, v.Minor, nil
 }
 
 // List lists every object of a resource in every namespace.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/seldon-ab/provisioner/policies"
@@ -87,9 +88,33 @@ func k3sDisables(nodeArgs, component string) bool {
 	return false
 }
 
+// MinKubernetes is the oldest Kubernetes the pinned charts accept: ingress-nginx 4.15.1's Chart.yaml says
+// kubeVersion >=1.21.0-0, the strictest of them (MetalLB 0.16.1 says >=1.19.0-0; the Seldon charts say nothing).
+const MinKubernetes = "1.21"
+
+// Needs is what the stack asks of the cluster, for the preflight.
+type Needs struct {
+	// IngressClass is the class the stack's ingress-nginx serves.
+	IngressClass string
+	// Servers are the Seldon Servers: each replica needs its mlserver memory on one node.
+	Servers []ServerNeed
+}
+
+// ServerNeed is one Server's replicas and the memory request of each replica's mlserver container.
+type ServerNeed struct {
+	Name     string
+	Replicas int
+	Memory   resource.Quantity
+}
+
+// Versioner tells the API server's version (a live cluster's discovery endpoint).
+type Versioner interface {
+	ServerVersion() (major, minor string, err error)
+}
+
 // Preflight reads the cluster a stack is about to be applied to, before anything is created, and returns what
 // would break the stack there (errors) or deserves a look (warnings). It never writes.
-func Preflight(ctx context.Context, c Reader, ingressClass string) ([]Finding, error) {
+func Preflight(ctx context.Context, c Reader, needs Needs) ([]Finding, error) {
 	snap := snapshot{byKind: map[string][]policies.Resource{}}
 	for _, r := range []readSpec{{daemonSetsGVR, "DaemonSet", false}, {nodesGVR, "Node", false}, {ingressClassesGVR, "IngressClass", false}} {
 		if err := snap.read(ctx, c, r); err != nil {
@@ -97,8 +122,60 @@ func Preflight(ctx context.Context, c Reader, ingressClass string) ([]Finding, e
 		}
 	}
 	var findings []Finding
-	checkClusterConflicts(snap, func(f Finding) { findings = append(findings, f) }, ingressClass)
+	add := func(f Finding) { findings = append(findings, f) }
+	checkClusterConflicts(snap, add, needs.IngressClass)
+	checkNodeMemory(snap, add, needs.Servers)
+	if v, ok := c.(Versioner); ok {
+		major, minor, err := v.ServerVersion()
+		if err != nil {
+			return nil, err
+		}
+		checkVersion(major, minor, add)
+	}
 	return findings, nil
+}
+
+// checkVersion refuses an API server older than the pinned charts accept.
+func checkVersion(major, minor string, add func(Finding)) {
+	var have, want [2]int
+	fmt.Sscanf(major+"."+strings.TrimRight(minor, "+"), "%d.%d", &have[0], &have[1])
+	fmt.Sscanf(MinKubernetes, "%d.%d", &want[0], &want[1])
+	if have[0] < want[0] || (have[0] == want[0] && have[1] < want[1]) {
+		add(Finding{Severity: Error, Check: conflictsCheck, Object: "Kubernetes " + major + "." + minor,
+			Problem: "is older than the pinned charts accept (ingress-nginx 4.15.1 needs " + MinKubernetes + " or newer)",
+			Fix:     "upgrade the cluster (for k3s, install a current release: curl -sfL https://get.k3s.io | sh -)"})
+	}
+}
+
+// checkNodeMemory: every Server replica needs its mlserver memory request on one node, and all of them together
+// fit the nodes' allocatable memory (other pods and the Server's other containers need room too).
+func checkNodeMemory(s snapshot, add func(Finding), servers []ServerNeed) {
+	var largest, total int64
+	for _, node := range s.byKind["Node"] {
+		q, err := resource.ParseQuantity(node.String("status", "allocatable", "memory"))
+		if err != nil {
+			continue
+		}
+		largest, total = max(largest, q.Value()), total+q.Value()
+	}
+	if total == 0 {
+		return // nodes that report no memory (or none at all): nothing to judge
+	}
+	var needed int64
+	for _, srv := range servers {
+		needed += srv.Memory.Value() * int64(srv.Replicas)
+		if srv.Memory.Value() > largest {
+			add(Finding{Severity: Error, Check: conflictsCheck, Object: "Server " + srv.Name,
+				Problem: fmt.Sprintf("each replica asks for %s of memory, more than any node can give (largest allocatable %.2fGi): its pods would stay Pending",
+					srv.Memory.String(), float64(largest)/(1<<30)),
+				Fix: "lower seldon.servers[].memory (and the Models' memory with it) or add a node with more memory"})
+		}
+	}
+	if needed > total {
+		add(Finding{Severity: Warning, Check: conflictsCheck, Object: "nodes",
+			Problem: fmt.Sprintf("the Servers ask for %.2fGi of memory in all, more than the nodes' %.2fGi allocatable", float64(needed)/(1<<30), float64(total)/(1<<30)),
+			Fix:     "lower seldon.servers[].memory or replicas, or add nodes"})
+	}
 }
 
 // ConnectForPreflight is Connect with an error that says where it looked for a kubeconfig, and, for k3s, where

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/seldon-ab/provisioner/internal/doctor"
 )
 
@@ -15,7 +17,7 @@ func k3sNode(args string) map[string]any {
 
 func findings(t *testing.T, c fakeCluster) string {
 	t.Helper()
-	found, err := doctor.Preflight(context.Background(), c, "nginx")
+	found, err := doctor.Preflight(context.Background(), c, doctor.Needs{IngressClass: "nginx"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,5 +64,56 @@ func TestPreflightRefusesAnIngressClassServedByAnotherController(t *testing.T) {
 		"metadata": map[string]any{"name": "nginx"}, "spec": map[string]any{"controller": "nginx.org/ingress-controller"}}}})
 	if !strings.Contains(out, "error IngressClass nginx: IngressClass nginx is already served by nginx.org/ingress-controller") {
 		t.Errorf("got:\n%s", out)
+	}
+}
+
+type versionedCluster struct {
+	fakeCluster
+	major, minor string
+}
+
+func (v versionedCluster) ServerVersion() (string, string, error) { return v.major, v.minor, nil }
+
+func TestPreflightRefusesAClusterOlderThanTheCharts(t *testing.T) {
+	for minor, refused := range map[string]bool{"20": true, "21": false, "35+": false} {
+		found, err := doctor.Preflight(context.Background(), versionedCluster{fakeCluster{}, "1", minor}, doctor.Needs{IngressClass: "nginx"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(found) == 1 && strings.Contains(found[0].Problem, "ingress-nginx 4.15.1 needs 1.21 or newer"); got != refused {
+			t.Errorf("Kubernetes 1.%s: refused=%t, want %t (%v)", minor, got, refused, found)
+		}
+	}
+}
+
+func TestPreflightWeighsServerMemoryAgainstTheNodes(t *testing.T) {
+	node := func(name, memory string) map[string]any {
+		return map[string]any{"apiVersion": "v1", "kind": "Node", "metadata": map[string]any{"name": name},
+			"status": map[string]any{"allocatable": map[string]any{"memory": memory}}}
+	}
+	cluster := fakeCluster{"nodes": {node("a", "3Gi"), node("b", "3Gi")}}
+	needs := func(memory string, replicas int) doctor.Needs {
+		return doctor.Needs{IngressClass: "nginx", Servers: []doctor.ServerNeed{{Name: "seldon-system/mlserver", Replicas: replicas, Memory: resource.MustParse(memory)}}}
+	}
+	for _, tc := range []struct {
+		memory   string
+		replicas int
+		want     string
+	}{
+		{"2Gi", 2, ""},
+		{"4Gi", 1, "error Server seldon-system/mlserver: each replica asks for 4Gi of memory, more than any node can give (largest allocatable 3.00Gi)"},
+		{"2Gi", 4, "warning nodes: the Servers ask for 8.00Gi of memory in all, more than the nodes' 6.00Gi allocatable"},
+	} {
+		found, err := doctor.Preflight(context.Background(), cluster, needs(tc.memory, tc.replicas))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for _, f := range found {
+			got += f.Severity.String() + " " + f.Object + ": " + f.Problem
+		}
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%d x %s: got %q, want %q", tc.replicas, tc.memory, got, tc.want)
+		}
 	}
 }
