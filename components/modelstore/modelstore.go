@@ -204,8 +204,8 @@ func deployMinIO(ctx *pulumi.Context, name string, args *Args, credentials *core
 
 func minioValues(m *MinIO, credentials *corev1.Secret, claim *corev1.PersistentVolumeClaim) map[string]any {
 	return map[string]any{
+		// Standalone MinIO is one pod; the chart reads replicas only in distributed mode.
 		"mode":           "standalone",
-		"replicas":       1,
 		"existingSecret": credentials.Metadata.Name().Elem(),
 		"persistence": map[string]any{
 			"enabled":       true,

@@ -240,6 +240,9 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 			"modelStore.mcImage", "not a pinned image"},
 		{"rclone remote name invalid", func(t *testing.T, o map[string]any) { set(t, o, "modelStore.rcloneRemote", "s3://") },
 			"modelStore.rcloneRemote", "not an rclone remote name"},
+		{"controller memory request and limit differ", func(t *testing.T, o map[string]any) {
+			set(t, o, "seldon.controllerResources", map[string]any{"requests": map[string]any{"memory": "64Mi"}, "limits": map[string]any{"memory": "256Mi"}})
+		}, "seldon.controllerResources.requests.memory", "takes one value (controller.resources.memory) as both request and limit"},
 		{"seeding without commands", func(t *testing.T, o map[string]any) {
 			set(t, o, "commands.enabled", false)
 			set(t, o, "verification.enabled", false)

@@ -53,7 +53,8 @@ func Defaults(stackName string) Stack {
 		},
 		Seldon: Seldon{
 			Namespace:           "seldon-system",
-			ControllerResources: resources("10m", "64Mi", "256Mi"),
+			// One memory value: the setup chart uses controller.resources.memory as both request and limit.
+			ControllerResources: resources("10m", "256Mi", "256Mi"),
 			Envoy:               Envoy{Replicas: 1, ServiceType: "ClusterIP"},
 			WaitForReady:        boolPtr(true),
 		},

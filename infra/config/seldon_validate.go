@@ -40,6 +40,11 @@ func (v *validator) seldon(s *Stack) {
 	sd := s.Seldon
 	v.label("seldon.namespace", sd.Namespace)
 	v.resources("seldon.controllerResources", sd.ControllerResources)
+	if r := sd.ControllerResources; r.Requests.Memory != r.Limits.Memory {
+		v.add("seldon.controllerResources.requests.memory", r.Requests.Memory,
+			"differs from limits.memory ("+r.Limits.Memory+"), but the setup chart takes one value (controller.resources.memory) as both request and limit",
+			"set requests.memory and limits.memory to the same value")
+	}
 	seen := map[string]bool{}
 	for i, ns := range sd.ModelNamespaces {
 		key := fmt.Sprintf("seldon.modelNamespaces[%d]", i)
