@@ -214,6 +214,33 @@ func enabledComponentConditions(runtime policies.Resource) []string {
 	return out
 }
 
+// serverNeeds reads each Server's replicas and mlserver memory request from the cluster, for checkNodeMemory.
+func serverNeeds(s snapshot) []ServerNeed {
+	configs := map[string]map[string]any{}
+	for _, c := range s.byKind[seldonspec.KindServerConfig] {
+		configs[c.ObjectName()] = c.Props
+	}
+	var out []ServerNeed
+	for _, srv := range s.byKind[seldonspec.KindServer] {
+		memory, err := resource.ParseQuantity(seldonspec.MLServerMemoryRequest(configs[srv.String("spec", "serverConfig")], srv.Props))
+		if err != nil {
+			continue
+		}
+		out = append(out, ServerNeed{Name: srv.Namespace() + "/" + srv.ObjectName(), Replicas: int(replicasOf(srv)), Memory: memory})
+	}
+	return out
+}
+
+func replicasOf(srv policies.Resource) int64 {
+	switch n := srv.Get("spec", "replicas").(type) {
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	}
+	return 1
+}
+
 // checkCapacity: the Models that name a Server must fit its replicas' memory (the mlserver request plus 10%), or
 // the scheduler leaves one ScheduleFailed.
 func checkCapacity(s snapshot, add func(Finding)) {
@@ -227,12 +254,7 @@ func checkCapacity(s snapshot, add func(Finding)) {
 		if err != nil {
 			continue
 		}
-		replicas := int64(1)
-		if n, ok := srv.Get("spec", "replicas").(int64); ok {
-			replicas = n
-		} else if f, ok := srv.Get("spec", "replicas").(float64); ok {
-			replicas = int64(f)
-		}
+		replicas := replicasOf(srv)
 		capacity := seldonspec.ReplicaCapacity(memory)
 		var total int64
 		var names []string

@@ -134,6 +134,13 @@ func Run(ctx context.Context, c Reader, ingressClass string) (Report, error) {
 		}
 	}
 	checkClusterConflicts(snap, add, ingressClass)
+	if v, ok := c.(Versioner); ok {
+		major, minor, err := v.ServerVersion()
+		if err != nil {
+			return rep, err
+		}
+		checkVersion(major, minor, add)
+	}
 	for _, node := range snap.byKind["Node"] {
 		if node.String("metadata", "annotations", "kwok.x-k8s.io/node") == "fake" {
 			rep.Simulated = true
@@ -152,6 +159,7 @@ func Run(ctx context.Context, c Reader, ingressClass string) (Report, error) {
 	checkSchedulers(snap, add, rep.Simulated)
 	checkReadiness(snap, add, rep.Simulated)
 	checkCapacity(snap, add)
+	checkNodeMemory(snap, add, serverNeeds(snap))
 	checkTerminating(snap, add)
 	checkModelStorage(snap, add)
 	fromRules(add, Error, "requirements", policies.ModelRequirements(snap.all("Model", "Server")))

@@ -55,7 +55,7 @@ func controller(watch string) map[string]any {
 	})
 }
 
-func report(t *testing.T, c fakeCluster) string {
+func report(t *testing.T, c doctor.Reader) string {
 	t.Helper()
 	rep, err := doctor.Run(context.Background(), c, "nginx")
 	if err != nil {

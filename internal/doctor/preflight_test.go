@@ -117,3 +117,24 @@ func TestPreflightWeighsServerMemoryAgainstTheNodes(t *testing.T) {
 		}
 	}
 }
+
+// doctor runs the preflight's checks too, reading the Servers' memory from the cluster itself.
+func TestDoctorRunsThePreflightChecks(t *testing.T) {
+	c := versionedCluster{fakeCluster{
+		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"deployments":               {controller("")},
+		"nodes": {{"apiVersion": "v1", "kind": "Node", "metadata": map[string]any{"name": "small"},
+			"status": map[string]any{"allocatable": map[string]any{"memory": "1Gi"}}}},
+		"serverconfigs": {obj("mlops.seldon.io/v1alpha1", "ServerConfig", "seldon-system", "mlserver", map[string]any{"spec": map[string]any{
+			"podSpec": map[string]any{"containers": []any{map[string]any{"name": "mlserver", "resources": map[string]any{"requests": map[string]any{"memory": "1Gi"}}}}}}})},
+		"servers": {obj("mlops.seldon.io/v1alpha1", "Server", "seldon-system", "mlserver", map[string]any{"spec": map[string]any{
+			"serverConfig": "mlserver", "podSpec": map[string]any{"containers": []any{map[string]any{"name": "mlserver",
+				"resources": map[string]any{"requests": map[string]any{"memory": "2Gi"}}}}}}})},
+	}, "1", "20"}
+	out := report(t, c)
+	for _, want := range []string{"is older than the pinned charts accept", "Server seldon-system/mlserver\n  each replica asks for 2Gi of memory, more than any node can give"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
