@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/seldon-ab/provisioner/infra/config"
+	"github.com/seldon-ab/provisioner/internal/iprange"
 	"github.com/seldon-ab/provisioner/internal/kube"
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
 // Rule is one check. A PerResource rule looks at one resource at a time, so the pack can stop that resource
@@ -132,10 +133,8 @@ func serverCapabilities(s Resource) []string {
 		for _, c := range explicit {
 			caps = append(caps, fmt.Sprint(c))
 		}
-	} else if s.String("spec", "serverConfig") == "triton" {
-		caps = append(caps, config.TritonDefaultCapabilities...)
 	} else {
-		caps = append(caps, config.MLServerDefaultCapabilities...)
+		caps = append(caps, seldonspec.DefaultCapabilities(s.String("spec", "serverConfig"))...)
 	}
 	for _, c := range s.List("spec", "extraCapabilities") {
 		caps = append(caps, fmt.Sprint(c))
@@ -259,13 +258,12 @@ func MetalLBAnnotation(stack []Resource) []Violation {
 // MetalLBIPs checks requested LoadBalancer IPs against the stack's pools and for collisions.
 func MetalLBIPs(stack []Resource) []Violation {
 	const rule = "metallb-ips"
-	type ipRange struct{ from, to netip.Addr }
-	var pools []ipRange
+	var pools []iprange.Range
 	for _, pool := range ofKind(stack, "IPAddressPool") {
 		for _, a := range pool.List("spec", "addresses") {
 			s, _ := a.(string)
-			if first, last, err := config.ParseAddressRange(s); err == nil {
-				pools = append(pools, ipRange{first, last})
+			if r, err := iprange.Parse(s); err == nil {
+				pools = append(pools, r)
 			}
 		}
 	}
@@ -298,7 +296,7 @@ func MetalLBIPs(stack []Resource) []Violation {
 			owner[ip] = svc
 			inPool := false
 			for _, p := range pools {
-				inPool = inPool || (!addr.Less(p.from) && !p.to.Less(addr))
+				inPool = inPool || p.Contains(addr)
 			}
 			if len(pools) > 0 && !inPool {
 				out = append(out, violation(rule, svc, "requests %s, outside every IPAddressPool of the stack, so it stays <pending>. Fix: pick an IP inside a pool or widen one", ip))

@@ -52,7 +52,7 @@ func Defaults(stackName string) Stack {
 			Resources: resources("100m", "128Mi", "512Mi"),
 		},
 		Seldon: Seldon{
-			Namespace:           "seldon-system",
+			Namespace: "seldon-system",
 			// One memory value: the setup chart uses controller.resources.memory as both request and limit.
 			ControllerResources: resources("10m", "256Mi", "256Mi"),
 			Envoy:               Envoy{Replicas: 1, ServiceType: "ClusterIP"},

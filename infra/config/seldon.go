@@ -10,15 +10,6 @@ const (
 	seldonChartRepository = "https://seldonio.github.io/helm-charts"
 )
 
-// MLServerDefaultCapabilities are what ServerConfig mlserver advertises in 2.10.2; a Server's extraCapabilities add
-// to them, while Server.spec.capabilities would replace them (the field story's `scikit-learn` mistake).
-var MLServerDefaultCapabilities = []string{
-	"mlserver", "alibi-detect", "alibi-explain", "huggingface", "lightgbm", "mlflow", "python", "sklearn", "spark-mlib", "xgboost",
-}
-
-// TritonDefaultCapabilities are what ServerConfig triton advertises.
-var TritonDefaultCapabilities = []string{"triton", "dali", "fil", "onnx", "openvino", "python", "pytorch", "tensorflow", "tensorrt"}
-
 // Seldon configures the controller, one runtime (scheduler, envoy) per model namespace, and the Servers.
 type Seldon struct {
 	// Namespace holds the controller manager, SeldonConfig and ServerConfigs.
@@ -102,11 +93,7 @@ type Mirror struct {
 
 // Capabilities lists what a Server advertises: its ServerConfig's defaults plus its extra capabilities.
 func (s Server) Capabilities() []string {
-	base := MLServerDefaultCapabilities
-	if s.ServerConfig == "triton" {
-		base = TritonDefaultCapabilities
-	}
-	return append(append([]string(nil), base...), s.ExtraCapabilities...)
+	return append(seldonspec.DefaultCapabilities(s.ServerConfig), s.ExtraCapabilities...)
 }
 
 // WaitsForReady reports whether Pulumi waits on controller-set conditions.

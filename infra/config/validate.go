@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/seldon-ab/provisioner/internal/iprange"
 )
 
 var (
@@ -171,18 +173,18 @@ func (v *validator) metallb(m MetalLB) []namedRange {
 		}
 		for j, a := range p.Addresses {
 			akey := fmt.Sprintf("%s.addresses[%d]", key, j)
-			r, err := parseRange(a)
+			r, err := iprange.Parse(a)
 			if err != nil {
 				v.add(akey, a, "is not an address range: "+err.Error(),
 					"write a CIDR (192.168.1.0/24) or an inclusive range (192.168.1.200-192.168.1.250)")
 				continue
 			}
 			for _, other := range all {
-				if r.overlaps(other.ipRange) {
+				if r.Overlaps(other.Range) {
 					v.add(akey, a, "overlaps "+other.key, "MetalLB refuses overlapping pools: make the ranges disjoint")
 				}
 			}
-			all = append(all, namedRange{key: akey, pool: p.Name, ipRange: r})
+			all = append(all, namedRange{key: akey, pool: p.Name, Range: r})
 		}
 	}
 	v.label("metallb.l2Advertisement.name", m.L2Advertisement.Name)
@@ -348,7 +350,7 @@ func (v *validator) fixedIPs(s *Stack, pools []namedRange) {
 
 func inAnyPool(addr netip.Addr, pools []namedRange) bool {
 	for _, p := range pools {
-		if p.contains(addr) {
+		if p.Contains(addr) {
 			return true
 		}
 	}

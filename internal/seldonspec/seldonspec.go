@@ -210,3 +210,19 @@ func MLServerMemoryRequest(serverConfig, server map[string]any) string {
 	}
 	return request
 }
+
+// The capabilities the setup chart's ServerConfigs advertise (SELDON_SERVER_CAPABILITIES, serverConfig.*.serverCapabilities
+// in values.yaml); a Server's extraCapabilities add to them, while Server.spec.capabilities would replace them (the
+// field story's `scikit-learn` mistake). The sandbox's Seldon model reads them from the rendered ServerConfig.
+var (
+	MLServerCapabilities = []string{"mlserver", "alibi-detect", "alibi-explain", "huggingface", "lightgbm", "mlflow", "python", "sklearn", "spark-mlib", "xgboost"}
+	TritonCapabilities   = []string{"triton", "dali", "fil", "onnx", "openvino", "python", "pytorch", "tensorflow", "tensorrt"}
+)
+
+// DefaultCapabilities returns a copy of what the named ServerConfig advertises.
+func DefaultCapabilities(serverConfig string) []string {
+	if serverConfig == "triton" {
+		return slices.Clone(TritonCapabilities)
+	}
+	return slices.Clone(MLServerCapabilities)
+}
