@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
@@ -69,13 +67,7 @@ func run() error {
 		}
 	}
 	defer stop()
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-signals
-		stop()
-		os.Exit(130)
-	}()
+	env.StopOnInterrupt()
 	work, err := os.MkdirTemp("", "sandbox-bench")
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -102,6 +103,20 @@ func Start(clusterName string) (*Env, error) {
 func (e *Env) Stop() error {
 	_, err := script(e.Root, "cluster.sh", "down", e.cluster)
 	return err
+}
+
+// StopOnInterrupt stops the cluster (and every process started with it) and exits when this process is
+// interrupted or terminated, so nothing a test or benchmark started outlives it.
+func (e *Env) StopOnInterrupt() {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		if err := e.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "[sandbox] stopping cluster %s: %v\n", e.cluster, err)
+		}
+		os.Exit(130)
+	}()
 }
 
 // ClearStaleLocks removes the stack locks in a file backend whose process, on this machine, no longer runs: what

@@ -5,8 +5,6 @@ package sandbox_test
 import (
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"testing"
 
 	"github.com/seldon-ab/provisioner/internal/sandbox"
@@ -29,13 +27,7 @@ func TestMain(m *testing.M) {
 		stopCluster()
 		os.Exit(1)
 	}
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-signals
-		stopCluster()
-		os.Exit(130)
-	}()
+	env.StopOnInterrupt()
 	code := m.Run()
 	stopCluster()
 	os.Exit(code)
