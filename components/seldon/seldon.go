@@ -111,7 +111,6 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	var serverNames pulumi.StringArray
 	for _, ns := range args.ModelNamespaces {
 		// Every agent loads every rclone Secret its runtime lists, and exits at start-up if one is missing.
-		runtimeNeeds := []pulumi.Resource{setup, namespaces[ns]}
 		secret, err := corev1.NewSecret(ctx, name+"-rclone-"+ns, &corev1.SecretArgs{
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(RcloneSecretName), Namespace: pulumi.String(ns)},
 			Type:       pulumi.String("Opaque"),
@@ -120,7 +119,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		if err != nil {
 			return nil, err
 		}
-		runtimeNeeds = append(runtimeNeeds, secret)
+		rcloneSecrets := []pulumi.Resource{secret}
 		// The setup chart's SeldonConfig lists Secrets that only the runtime chart (not used here) creates; they
 		// are made here with the runtime chart's content rather than editing the SeldonConfig, so that Seldon's
 		// documented public examples (gs:// URIs) keep working and the chart's objects stay as upstream renders them.
@@ -133,19 +132,18 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			if err != nil {
 				return nil, err
 			}
-			runtimeNeeds = append(runtimeNeeds, made)
+			rcloneSecrets = append(rcloneSecrets, made)
 		}
 		runtime, err := apiextensions.NewCustomResource(ctx, name+"-runtime-"+ns, &apiextensions.CustomResourceArgs{
 			ApiVersion:  pulumi.String(seldonspec.APIVersion),
 			Kind:        pulumi.String(seldonspec.KindSeldonRuntime),
 			Metadata:    metadata(seldonspec.RuntimeName, ns, args.WaitForReady, RuntimeConditions(args)),
 			OtherFields: map[string]any{"spec": RuntimeSpec(args)},
-		}, after(runtimeNeeds...)...)
+		}, after(append([]pulumi.Resource{setup, namespaces[ns]}, rcloneSecrets...)...)...)
 		if err != nil {
 			return nil, err
 		}
-		p.Children = append(p.Children, runtimeNeeds[2:]...) // the rclone Secrets
-		p.Children = append(p.Children, runtime)
+		p.Children = append(append(p.Children, rcloneSecrets...), runtime)
 		for _, s := range args.Servers {
 			if s.Namespace != ns {
 				continue
