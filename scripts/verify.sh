@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the post-deploy verifier against a deployed stack, using its verifyCommand output.
+# Runs the post-deploy verifier against a deployed stack, with the arguments of its verifyArgs output (no shell
+# re-parsing: seldon-ab reads them from the JSON itself).
 # Usage: scripts/verify.sh [stack] [extra seldon-ab verify flags...]   e.g. scripts/verify.sh homelab --svg out.svg
 #        DEMO=1 scripts/verify.sh homelab     many requests, several workers and a progress bar
 set -euo pipefail
@@ -12,6 +13,10 @@ if [ "$stack" = sandbox ]; then
 fi
 . "$here/pulumi-env.sh"
 cd "$project_root"
-command=$(pulumi stack output verifyCommand --stack "$stack") || { echo "[verify] no verifyCommand output: run 'make up STACK=$stack' first" >&2; exit 1; }
-[ "${DEMO:-}" = 1 ] && command=${command/ verify / demo }
-eval "$command $(printf '%q ' "$@")"
+args_file=$(mktemp)
+trap 'rm -f "$args_file"' EXIT
+pulumi stack output verifyArgs --json --stack "$stack" >"$args_file" ||
+  { echo "[verify] no verifyArgs output: run 'make up STACK=$stack' first" >&2; exit 1; }
+mode=verify
+[ "${DEMO:-}" = 1 ] && mode=demo
+go run ./cmd/seldon-ab "$mode" --args-json "$args_file" "$@"

@@ -34,10 +34,11 @@ func main() {
 	switch os.Args[1] {
 	case "seed":
 		err = runSeed(os.Args[2:])
-	case "verify":
-		err = runVerify(os.Args[2:], false)
-	case "demo":
-		err = runVerify(os.Args[2:], true)
+	case "verify", "demo":
+		var args []string
+		if args, err = expandArgsFile(os.Args[2:]); err == nil {
+			err = runVerify(args, os.Args[1] == "demo")
+		}
 	case "render":
 		err = runRender(os.Args[2:])
 	case "doctor":
@@ -50,6 +51,24 @@ func main() {
 		fmt.Fprintln(os.Stderr, "seldon-ab:", err)
 		os.Exit(1)
 	}
+}
+
+// expandArgsFile replaces a leading `--args-json FILE` with the verifier arguments FILE holds (the stack output
+// verifyArgs: a JSON array starting with "verify"), so scripts pass them on without any shell re-parsing. Flags
+// after it override the stored ones.
+func expandArgsFile(args []string) ([]string, error) {
+	if len(args) < 2 || args[0] != "--args-json" {
+		return args, nil
+	}
+	data, err := os.ReadFile(args[1])
+	if err != nil {
+		return nil, err
+	}
+	var stored []string
+	if err := json.Unmarshal(data, &stored); err != nil || len(stored) == 0 || stored[0] != "verify" {
+		return nil, fmt.Errorf("%s does not hold the verifyArgs stack output (a JSON array starting with \"verify\")", args[1])
+	}
+	return append(stored[1:], args[2:]...), nil
 }
 
 func runDoctor(args []string) error {

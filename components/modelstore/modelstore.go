@@ -17,6 +17,7 @@ import (
 	"github.com/seldon-ab/provisioner/internal/charts"
 	"github.com/seldon-ab/provisioner/internal/kube"
 	"github.com/seldon-ab/provisioner/internal/seed"
+	"github.com/seldon-ab/provisioner/internal/shellquote"
 )
 
 // Token is the component's Pulumi type.
@@ -282,8 +283,8 @@ func newSeedCommand(ctx *pulumi.Context, name string, args *Args, dir SeedDirect
 		return fmt.Errorf("hashing seed directory %s: %w", dir.Source, err)
 	}
 	create := endpoint.ApplyT(func(ep string) string {
-		return fmt.Sprintf("go run ./cmd/seldon-ab seed --source %q --endpoint %q --bucket %q --prefix %q",
-			dir.Source, ep, dir.Bucket, dir.Prefix)
+		return "go run ./cmd/seldon-ab " + shellquote.Join("seed", "--source", dir.Source, "--endpoint", ep,
+			"--bucket", dir.Bucket, "--prefix", dir.Prefix)
 	}).(pulumi.StringOutput)
 	_, err = local.NewCommand(ctx, name, &local.CommandArgs{
 		Create:   create,

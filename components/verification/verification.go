@@ -4,10 +4,13 @@ package verification
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/seldon-ab/provisioner/internal/shellquote"
 )
 
 // Token is the component's Pulumi type.
@@ -75,8 +78,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return v, nil
 }
 
-// Command is the verifier's command line for args, run from the project root.
-func Command(args *Args) string {
+// Argv is the verifier's argument vector for args (after `seldon-ab`): what the pulumi-command resource runs and
+// what the verifyArgs stack output hands scripts/verify.sh.
+func Argv(args *Args) []string {
 	candidates := make([]string, len(args.Candidates))
 	for i, c := range args.Candidates {
 		candidates[i] = fmt.Sprintf("%s=%d", c.Name, c.Weight)
@@ -85,13 +89,22 @@ func Command(args *Args) string {
 	for i, d := range args.Shape {
 		shape[i] = fmt.Sprint(d)
 	}
-	cmd := fmt.Sprintf("go run ./cmd/seldon-ab verify --url %q --host %q --experiment %q --model %q "+
-		"--candidates %q --input-name %q --shape %q --datatype %q --requests %d --concurrency %d --significance %g",
-		args.URL, args.Host, args.Experiment, args.Model, strings.Join(candidates, ","), args.InputName,
-		strings.Join(shape, ","), args.Datatype, args.Requests, args.Concurrency, args.Significance)
+	argv := []string{"verify", "--url", args.URL, "--host", args.Host, "--experiment", args.Experiment, "--model", args.Model,
+		"--candidates", strings.Join(candidates, ","), "--input-name", args.InputName, "--shape", strings.Join(shape, ","),
+		"--datatype", args.Datatype, "--requests", fmt.Sprint(args.Requests), "--concurrency", fmt.Sprint(args.Concurrency),
+		"--significance", fmt.Sprint(args.Significance)}
 	if args.ReportDir != "" {
-		cmd = fmt.Sprintf("mkdir -p %q && %s --json %q --svg %q", args.ReportDir, cmd,
-			args.ReportDir+"/report.json", args.ReportDir+"/report.svg")
+		argv = append(argv, "--json", filepath.Join(args.ReportDir, "report.json"), "--svg", filepath.Join(args.ReportDir, "report.svg"))
+	}
+	return argv
+}
+
+// Command is the verifier's command line for args, run by sh from the project root; every value is quoted so the
+// shell reads it back as it is.
+func Command(args *Args) string {
+	cmd := "go run ./cmd/seldon-ab " + shellquote.Join(Argv(args)...)
+	if args.ReportDir != "" {
+		cmd = "mkdir -p " + shellquote.Quote(args.ReportDir) + " && " + cmd
 	}
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -60,27 +61,32 @@ func ingressStandIn(t *testing.T, weights map[string]float64, experimentActive b
 
 // run executes the exact command line the pulumi-command resource runs, from the project root, with sh as
 // pulumi-command does; a non-zero exit is what fails `pulumi up`.
-func run(t *testing.T, url string) (string, error) {
+func run(t *testing.T, url string) (out, reportDir string, err error) {
 	t.Helper()
 	root, _ := filepath.Abs("../..")
+	// A report directory no shell may expand: the command line must hand it over as it is.
+	reportDir = filepath.Join(t.TempDir(), "it's $(touch pwned) `id` $HOME")
 	args := &verification.Args{ProjectDir: root, URL: url, Host: "financial-predictor.local",
 		Experiment: "financial-ab-test-experiment", Model: "baseline-predictor",
 		Candidates: []verification.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}},
 		InputName:  "input_data", Shape: []int{1, 10, 35}, Datatype: "FP32", Concurrency: 4, Significance: 0.01,
-		ReportDir: filepath.Join(t.TempDir(), "report")}
+		ReportDir: reportDir}
 	cmd := exec.Command("sh", "-c", verification.Command(args))
 	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	combined, err := cmd.CombinedOutput()
+	return string(combined), reportDir, err
 }
 
 func TestTheCommandLinePassesAHealthyExperiment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs cmd/seldon-ab")
 	}
-	out, err := run(t, ingressStandIn(t, map[string]float64{"baseline-predictor": 70, "enhanced-predictor": 30}, true))
+	out, reportDir, err := run(t, ingressStandIn(t, map[string]float64{"baseline-predictor": 70, "enhanced-predictor": 30}, true))
 	if err != nil || !strings.Contains(out, "A/B verification of financial-ab-test-experiment: PASSED") {
 		t.Fatalf("want PASSED and exit 0, got %v:\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(reportDir, "report.json")); err != nil {
+		t.Errorf("the report is not in the directory as named (the shell expanded it?): %v", err)
 	}
 }
 
@@ -88,7 +94,7 @@ func TestTheCommandLineFailsAnInactiveExperimentWithTheDiagnosis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs cmd/seldon-ab")
 	}
-	out, err := run(t, ingressStandIn(t, map[string]float64{"baseline-predictor": 70, "enhanced-predictor": 30}, false))
+	out, _, err := run(t, ingressStandIn(t, map[string]float64{"baseline-predictor": 70, "enhanced-predictor": 30}, false))
 	if err == nil {
 		t.Fatalf("an experiment with no route passed; pulumi up would succeed:\n%s", out)
 	}

@@ -176,6 +176,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	handArgs := *verifyArgs
 	handArgs.ReportDir = ""
 	outputs["verifyCommand"] = pulumi.String(verification.Command(&handArgs))
+	outputs["verifyArgs"] = pulumi.ToStringArray(verification.Argv(&handArgs))
 
 	outputs["ingressIP"] = nginx.LoadBalancerIP
 	outputs["ingressClassName"] = nginx.ClassName

@@ -224,7 +224,7 @@ func TestSeedingRunsTheSeedCommandAfterTheBuckets(t *testing.T) {
 	}
 	cmd := g.Find(t, "command:local:Command", "model-store-seed-0")
 	create := cmd.String("create")
-	for _, want := range []string{"go run ./cmd/seldon-ab seed", `--endpoint "http://192.168.1.248:9000"`, `--bucket "mlflow-artifacts"`, `--prefix "baseline-predictor"`} {
+	for _, want := range []string{"go run ./cmd/seldon-ab 'seed'", `'--endpoint' 'http://192.168.1.248:9000'`, `'--bucket' 'mlflow-artifacts'`, `'--prefix' 'baseline-predictor'`} {
 		if !strings.Contains(create, want) {
 			t.Errorf("seed command lacks %s: %s", want, create)
 		}

@@ -243,8 +243,8 @@ func TestVerificationRunsAfterTheExperimentAndRerunsOnChanges(t *testing.T) {
 	}
 	cmd := runWith("30")
 	create := cmd.String("create")
-	for _, want := range []string{"seldon-ab verify", `--url "http://192.168.1.249"`, `--host "financial-predictor.local"`,
-		`--candidates "baseline-predictor=70,enhanced-predictor=30"`, `--shape "1,10,35"`, `--datatype "FP32"`} {
+	for _, want := range []string{"seldon-ab 'verify'", `'--url' 'http://192.168.1.249'`, `'--host' 'financial-predictor.local'`,
+		`'--candidates' 'baseline-predictor=70,enhanced-predictor=30'`, `'--shape' '1,10,35'`, `'--datatype' 'FP32'`} {
 		if !strings.Contains(create, want) {
 			t.Errorf("verify command lacks %s:\n%s", want, create)
 		}
