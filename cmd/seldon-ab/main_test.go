@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/seldon-ab/provisioner/components/verification"
 )
 
 // scripts/verify.sh hands the verifyArgs stack output over as a file: its arguments arrive unchanged, whatever
@@ -30,5 +32,33 @@ func TestArgsFileArrivesAsItWasExported(t *testing.T) {
 	}
 	if _, err := expandArgsFile([]string{"--args-json", path}); err == nil {
 		t.Error("a file that is not the verifyArgs output was accepted")
+	}
+}
+
+// The program builds the verifier's arguments (components/verification.Argv) and this command parses them: what
+// one side writes, the other reads, values with spaces, quotes and shell syntax included.
+func TestVerifyArgumentsRoundTrip(t *testing.T) {
+	args := &verification.Args{URL: "http://192.168.1.249/seldon", Host: "financial-predictor.local",
+		Experiment: "financial-ab-test-experiment", Model: "baseline-predictor",
+		Candidates: []verification.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}},
+		InputName:  `it's "$(x)" ` + "`y`", Shape: []int{1, 10, 35}, Datatype: "FP32", Requests: 94, Concurrency: 4,
+		Significance: 0.01, ReportDir: "/tmp/a dir/$HOME"}
+	argv := verification.Argv(args)
+	if argv[0] != "verify" {
+		t.Fatalf("argv starts with %q", argv[0])
+	}
+	got, err := parseVerifyFlags(argv[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.cfg
+	if c.BaseURL != args.URL || c.Host != args.Host || c.Experiment != args.Experiment || c.Model != args.Model ||
+		c.Input.Name != args.InputName || !reflect.DeepEqual(c.Input.Shape, args.Shape) || c.Input.Datatype != args.Datatype ||
+		c.Requests != args.Requests || c.Concurrency != args.Concurrency || c.Significance != args.Significance ||
+		got.jsonPath != "/tmp/a dir/$HOME/report.json" || got.svgPath != "/tmp/a dir/$HOME/report.svg" {
+		t.Errorf("parsed %+v (json %q, svg %q) from %q", c, got.jsonPath, got.svgPath, argv)
+	}
+	if len(c.Candidates) != 2 || c.Candidates[0].Name != "baseline-predictor" || c.Candidates[0].Weight != 70 || c.Candidates[1].Weight != 30 {
+		t.Errorf("candidates %+v", c.Candidates)
 	}
 }

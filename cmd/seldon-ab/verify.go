@@ -16,9 +16,17 @@ import (
 // errVerificationFailed makes the command exit non-zero, so `pulumi up` fails with it.
 var errVerificationFailed = errors.New("verification failed: see the findings above")
 
-func runVerify(args []string, demo bool) error {
+// verifyFlags is what the verify and demo commands take: the config and where to write the reports.
+type verifyFlags struct {
+	cfg               verify.Config
+	jsonPath, svgPath string
+}
+
+// parseVerifyFlags reads the verify command's flags: the other end of components/verification.Argv.
+func parseVerifyFlags(args []string) (verifyFlags, error) {
 	fs := flag.NewFlagSet("verify", flag.ExitOnError)
-	var cfg verify.Config
+	var out verifyFlags
+	cfg := &out.cfg
 	fs.StringVar(&cfg.BaseURL, "url", "", "ingress base URL, e.g. http://192.168.1.249 (add the path prefix if the stack has one)")
 	fs.StringVar(&cfg.Host, "host", "", "Host header (the stack's hostHeader output)")
 	fs.StringVar(&cfg.Experiment, "experiment", "financial-ab-test-experiment", "experiment name")
@@ -34,28 +42,37 @@ func runVerify(args []string, demo bool) error {
 	fs.IntVar(&cfg.Retries, "retries", 2, "retries of health checks and of requests that never connected")
 	fs.Float64Var(&cfg.Significance, "significance", 0.01, "the split test fails below this p-value")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated input data")
-	jsonPath := fs.String("json", "", "write the JSON report here")
-	svgPath := fs.String("svg", "", "write the picture (requests per candidate, latency) here")
+	fs.StringVar(&out.jsonPath, "json", "", "write the JSON report here")
+	fs.StringVar(&out.svgPath, "svg", "", "write the picture (requests per candidate, latency) here")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return out, err
 	}
 	if cfg.BaseURL == "" || cfg.Host == "" {
 		fs.Usage()
-		return errors.New("--url and --host are required (stack outputs ingressIP and hostHeader)")
+		return out, errors.New("--url and --host are required (stack outputs ingressIP and hostHeader)")
 	}
 	var err error
 	if cfg.Candidates, err = parseCandidates(*candidates); err != nil {
-		return err
+		return out, err
 	}
 	cfg.Input.Name = *inputName
 	if cfg.Input.Shape, err = parseShape(*shape); err != nil {
-		return err
+		return out, err
 	}
 	if *sample != "" {
 		if cfg.Body, err = os.ReadFile(*sample); err != nil {
-			return err
+			return out, err
 		}
 	}
+	return out, nil
+}
+
+func runVerify(args []string, demo bool) error {
+	flags, err := parseVerifyFlags(args)
+	if err != nil {
+		return err
+	}
+	cfg := flags.cfg
 	if demo {
 		if cfg.Requests == 0 {
 			cfg.Requests = 2000
@@ -72,7 +89,7 @@ func runVerify(args []string, demo bool) error {
 		fmt.Fprintln(os.Stderr)
 	}
 	fmt.Print(rep.Summary())
-	if err := writeReports(rep, *jsonPath, *svgPath); err != nil {
+	if err := writeReports(rep, flags.jsonPath, flags.svgPath); err != nil {
 		return err
 	}
 	if !rep.Passed {
