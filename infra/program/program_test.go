@@ -246,3 +246,30 @@ func TestSeedingRunsTheSeedCommandAfterTheBuckets(t *testing.T) {
 		t.Errorf("the sandbox stack registers %d command resources; it has no command plugin", n)
 	}
 }
+
+// An external S3 store (Garage, SeaweedFS, AWS): no MinIO, no volume; the bucket Job and every runtime's rclone
+// Secret point at the external endpoint, with its provider and region.
+func TestExternalModelStore(t *testing.T) {
+	cfg := homelabConfig(t)
+	cfg.Values["seldon-ab:modelStore"] = `{"type":"external","buckets":["mlflow-artifacts"],
+		"external":{"endpoint":"https://s3.garage.lan:3900","region":"garage","provider":"Other"}}`
+	g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range g.Snapshot() {
+		if r.Name == "model-store-minio" || r.Type == "kubernetes:core/v1:PersistentVolumeClaim" {
+			t.Errorf("an external store still deploys %s %s", r.Type, r.Name)
+		}
+	}
+	job := g.Find(t, "kubernetes:batch/v1:Job", "model-store-buckets")
+	if !strings.Contains(fmt.Sprint(job.Get("spec")), "https://s3.garage.lan:3900") {
+		t.Errorf("the bucket Job does not use the external endpoint: %v", job.Get("spec"))
+	}
+	rclone := g.Find(t, "kubernetes:core/v1:Secret", "seldon-rclone-seldon-system").String("stringData", "s3")
+	for _, want := range []string{"endpoint: https://s3.garage.lan:3900", "region: garage", "provider: Other", "name: s3", "type: s3"} {
+		if !strings.Contains(rclone, want) {
+			t.Errorf("rclone remote lacks %q:\n%s", want, rclone)
+		}
+	}
+}
