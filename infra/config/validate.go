@@ -79,6 +79,14 @@ func expandHome(path string) string {
 	return path
 }
 
+// StackFile is where a stack's config lives under the project root (Pulumi.yaml: stackConfigDir: stacks).
+func StackFile(root, stack string) string {
+	return filepath.Join(root, "stacks", StackFileName(stack))
+}
+
+// StackFileName is the file name Pulumi gives a stack's config.
+func StackFileName(stack string) string { return "Pulumi." + stack + ".yaml" }
+
 // FindProjectRoot returns the nearest directory at or above start that holds Pulumi.yaml.
 func FindProjectRoot(start string) (string, error) {
 	dir := start

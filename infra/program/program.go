@@ -347,7 +347,7 @@ type contextSource struct {
 func (c contextSource) Get(key string) (string, bool) { return c.ctx.GetConfig(key) }
 func (c contextSource) IsSecret(key string) bool      { return c.ctx.IsConfigSecret(key) }
 func (c contextSource) Keys() []string {
-	return StackFileKeys(filepath.Join(c.root, "stacks", "Pulumi."+c.ctx.Stack()+".yaml"))
+	return StackFileKeys(config.StackFile(c.root, c.ctx.Stack()))
 }
 
 // StackFileKeys lists the config keys a stack file sets; nil when there is no readable file.

@@ -5,7 +5,6 @@ package pulumitest
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +13,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
+
+	"github.com/seldon-ab/provisioner/infra/config"
 )
 
 // Resource is one registered resource as the engine would have seen it.
@@ -126,7 +127,7 @@ func Run(t testing.TB, program pulumi.RunFunc, stack, rootDir string, cfg Config
 // config key, leaving out `secure:` values (they need the stack's passphrase).
 func StackFileObjects(t testing.TB, rootDir, stack string) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(rootDir, "stacks", "Pulumi."+stack+".yaml"))
+	data, err := os.ReadFile(config.StackFile(rootDir, stack))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -208,7 +208,7 @@ func (e *Env) InlineStack(ctx context.Context, project, stackName string, progra
 // ConfigFile writes a copy of stacks/Pulumi.<stack>.yaml aimed at this Env's cluster, after mutate (may be nil)
 // edits its config map, and returns its path for the ConfigFile options of up, preview, refresh and destroy.
 func (e *Env) ConfigFile(stack, dir string, mutate func(cfg map[string]any)) (string, error) {
-	data, err := os.ReadFile(filepath.Join(e.Root, "stacks", "Pulumi."+stack+".yaml"))
+	data, err := os.ReadFile(config.StackFile(e.Root, stack))
 	if err != nil {
 		return "", err
 	}
@@ -234,7 +234,7 @@ func (e *Env) ConfigFile(stack, dir string, mutate func(cfg map[string]any)) (st
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "Pulumi."+stack+".yaml")
+	path := filepath.Join(dir, config.StackFileName(stack))
 	return path, os.WriteFile(path, out, 0o600)
 }
 
