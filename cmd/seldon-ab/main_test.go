@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/seldon-ab/provisioner/components/verification"
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
 // scripts/verify.sh hands the verifyArgs stack output over as a file: its arguments arrive unchanged, whatever
@@ -40,7 +41,7 @@ func TestArgsFileArrivesAsItWasExported(t *testing.T) {
 func TestVerifyArgumentsRoundTrip(t *testing.T) {
 	args := &verification.Args{URL: "http://192.168.1.249/seldon", Host: "financial-predictor.local",
 		Experiment: "financial-ab-test-experiment", Model: "baseline-predictor",
-		Candidates: []verification.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}},
+		Candidates: []seldonspec.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}},
 		InputName:  `it's "$(x)" ` + "`y`", Shape: []int{1, 10, 35}, Datatype: "FP32", Requests: 94, Concurrency: 4,
 		Significance: 0.01, ReportDir: "/tmp/a dir/$HOME"}
 	argv := verification.Argv(args)

@@ -54,14 +54,8 @@ type Model struct {
 type Experiment struct {
 	Name       string
 	Default    string
-	Candidates []Candidate
+	Candidates []seldonspec.Candidate
 	Mirror     *Mirror
-}
-
-// Candidate is a Model and its weight.
-type Candidate struct {
-	Name   string
-	Weight int
 }
 
 // Mirror copies Percent of traffic to a Model.

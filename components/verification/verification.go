@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 	"github.com/seldon-ab/provisioner/internal/shellquote"
 )
 
@@ -24,7 +25,7 @@ type Args struct {
 	Host         string
 	Experiment   string
 	Model        string
-	Candidates   []Candidate
+	Candidates   []seldonspec.Candidate
 	InputName    string
 	Shape        []int
 	Datatype     string
@@ -38,12 +39,6 @@ type Args struct {
 	// After are resources that must exist before this component's objects (a component's own dependsOn does
 	// not reach its children).
 	After []pulumi.Resource
-}
-
-// Candidate is an experiment candidate and its weight.
-type Candidate struct {
-	Name   string
-	Weight int
 }
 
 // Verification is the run's result.

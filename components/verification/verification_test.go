@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/seldon-ab/provisioner/components/verification"
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
 // ingressStandIn answers like ingress-nginx (host rule) in front of Seldon's envoy: /v2 only, routed by the
@@ -68,7 +69,7 @@ func run(t *testing.T, url string) (out, reportDir string, err error) {
 	reportDir = filepath.Join(t.TempDir(), "it's $(touch pwned) `id` $HOME")
 	args := &verification.Args{ProjectDir: root, URL: url, Host: "financial-predictor.local",
 		Experiment: "financial-ab-test-experiment", Model: "baseline-predictor",
-		Candidates: []verification.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}},
+		Candidates: []seldonspec.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}},
 		InputName:  "input_data", Shape: []int{1, 10, 35}, Datatype: "FP32", Concurrency: 4, Significance: 0.01,
 		ReportDir: reportDir}
 	cmd := exec.Command("sh", "-c", verification.Command(args))

@@ -72,17 +72,11 @@ type Model struct {
 
 // Experiment splits traffic between candidate Models.
 type Experiment struct {
-	Name       string      `json:"name"`
-	Namespace  string      `json:"namespace"`
-	Default    string      `json:"default"`
-	Candidates []Candidate `json:"candidates"`
-	Mirror     *Mirror     `json:"mirror"`
-}
-
-// Candidate is a Model and its weight; its share is weight / sum of weights.
-type Candidate struct {
-	Name   string `json:"name"`
-	Weight int    `json:"weight"`
+	Name       string                 `json:"name"`
+	Namespace  string                 `json:"namespace"`
+	Default    string                 `json:"default"`
+	Candidates []seldonspec.Candidate `json:"candidates"`
+	Mirror     *Mirror                `json:"mirror"`
 }
 
 // Mirror copies a percentage of traffic to a Model whose answers are discarded.

@@ -240,8 +240,8 @@ func verificationArgs(s *config.Stack, baseDir string) *verification.Args {
 		Triggers: []string{"nonce=" + vf.Nonce, "seldon=" + s.Charts.SeldonSetup.Version, "ingress=" + s.Charts.IngressNginx.Version,
 			"input=" + fmt.Sprint(vf.Input)},
 	}
+	args.Candidates = e.Candidates
 	for _, c := range e.Candidates {
-		args.Candidates = append(args.Candidates, verification.Candidate{Name: c.Name, Weight: c.Weight})
 		args.Triggers = append(args.Triggers, fmt.Sprintf("candidate=%s:%d", c.Name, c.Weight))
 	}
 	for _, m := range s.Models {
@@ -254,15 +254,12 @@ func abtestArgs(s *config.Stack) *abtest.Args {
 	e := s.Experiment
 	args := &abtest.Args{
 		Namespace:  e.Namespace,
-		Experiment: abtest.Experiment{Name: e.Name, Default: e.Default},
+		Experiment: abtest.Experiment{Name: e.Name, Default: e.Default, Candidates: e.Candidates},
 		Ingress: abtest.Ingress{ClassName: s.Ingress.ClassName, IP: s.Ingress.LoadBalancerIP, Hosts: s.Ingress.Hosts,
 			PathPrefix: s.Seldon.PathPrefix},
 		Input:          abtest.Input{Name: s.Verification.Input.Name, Shape: s.Verification.Input.Shape, Datatype: s.Verification.Input.Datatype},
 		WaitForReady:   s.Seldon.WaitsForReady(),
 		WaitForAddress: s.Ingress.WaitsForAddress(),
-	}
-	for _, c := range e.Candidates {
-		args.Experiment.Candidates = append(args.Experiment.Candidates, abtest.Candidate{Name: c.Name, Weight: c.Weight})
 	}
 	if e.Mirror != nil {
 		args.Experiment.Mirror = &abtest.Mirror{Name: e.Mirror.Name, Percent: e.Mirror.Percent}

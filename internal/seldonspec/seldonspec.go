@@ -226,3 +226,10 @@ func DefaultCapabilities(serverConfig string) []string {
 	}
 	return slices.Clone(MLServerCapabilities)
 }
+
+// Candidate is one Model of an Experiment and its weight; its share of traffic is weight / sum of weights
+// (Experiment.spec.candidates[]).
+type Candidate struct {
+	Name   string `json:"name"`
+	Weight int    `json:"weight"`
+}
