@@ -156,7 +156,7 @@ func OneSchedulerPerNamespace(stack []Resource) []Violation {
 		}
 	}
 	for _, svc := range ofKind(stack, "Service") {
-		if svc.ObjectName() == "seldon-scheduler" && svc.String("spec", "type") == "ExternalName" && len(runtimes[svc.Namespace()]) > 0 {
+		if svc.ObjectName() == seldonspec.SchedulerService && svc.String("spec", "type") == "ExternalName" && len(runtimes[svc.Namespace()]) > 0 {
 			out = append(out, violation(rule, svc, "an ExternalName seldon-scheduler collides with the Service the SeldonRuntime in %s makes. Fix: remove it; the controller dials seldon-scheduler.<model namespace>, which the runtime provides", svc.Namespace()))
 		}
 	}
@@ -172,7 +172,7 @@ func SchedulerNotExposed(stack []Resource) []Violation {
 		found := false
 		for _, o := range rt.List("spec", "overrides") {
 			override := asMap(o)
-			if override["name"] != "seldon-scheduler" {
+			if override["name"] != seldonspec.SchedulerComponent {
 				continue
 			}
 			found = true
@@ -185,7 +185,7 @@ func SchedulerNotExposed(stack []Resource) []Violation {
 		}
 	}
 	for _, svc := range ofKind(stack, "Service") {
-		if svc.ObjectName() == "seldon-scheduler" && exposed(svc.String("spec", "type")) {
+		if svc.ObjectName() == seldonspec.SchedulerService && exposed(svc.String("spec", "type")) {
 			out = append(out, violation(rule, svc, "is %s. Fix: ClusterIP", svc.String("spec", "type")))
 		}
 	}
@@ -204,7 +204,7 @@ func MeshIngressKeepsV2(stack []Resource) []Violation {
 			paths, _ := asMap(asMap(ruleItem)["http"])["paths"].([]any)
 			for _, p := range paths {
 				path := asMap(p)
-				if asMap(asMap(path["backend"])["service"])["name"] != "seldon-mesh" {
+				if asMap(asMap(path["backend"])["service"])["name"] != seldonspec.MeshService {
 					continue
 				}
 				value, _ := path["path"].(string)

@@ -16,7 +16,7 @@ import (
 func checkCRDs(s snapshot, add func(Finding)) bool {
 	found := map[string]string{}
 	for _, crd := range s.byKind["CustomResourceDefinition"] {
-		if crd.String("spec", "group") != "mlops.seldon.io" {
+		if crd.String("spec", "group") != seldonspec.Group {
 			continue
 		}
 		var versions []string
@@ -75,7 +75,7 @@ func env(container map[string]any, name string) (string, bool) {
 func checkController(s snapshot, add func(Finding)) {
 	var controllers []policies.Resource
 	for _, d := range s.byKind["Deployment"] {
-		if d.ObjectName() == "seldon-v2-controller-manager" {
+		if d.ObjectName() == seldonspec.ControllerDeployment {
 			controllers = append(controllers, d)
 		}
 	}
@@ -140,7 +140,7 @@ func checkSchedulers(s snapshot, add func(Finding), simulated bool) {
 				Fix:     "create one SeldonRuntime in " + ns + " (seldon.modelNamespaces here)"})
 			continue
 		}
-		if !serviceHasEndpoints(s, ns, "seldon-scheduler") {
+		if !serviceHasEndpoints(s, ns, seldonspec.SchedulerService) {
 			sev, fix := Error, "kubectl -n "+ns+" get svc,endpointslices seldon-scheduler; check the seldon-scheduler pod"
 			if simulated {
 				sev, fix = Info, "no pod runs on a simulated cluster, so no scheduler serves (in the sandbox a model of Seldon sets the conditions)"
@@ -383,7 +383,7 @@ func checkNetworking(s snapshot, add func(Finding)) {
 		runtimes[rt.Namespace()] = true
 	}
 	for _, in := range s.byKind["Ingress"] {
-		if strings.Contains(fmt.Sprint(in.Get("spec", "rules")), "seldon-mesh") && !runtimes[in.Namespace()] {
+		if strings.Contains(fmt.Sprint(in.Get("spec", "rules")), seldonspec.MeshService) && !runtimes[in.Namespace()] {
 			add(Finding{Severity: Error, Check: "ingress", Object: where(in), Problem: "routes to seldon-mesh, but " + in.Namespace() + " has no SeldonRuntime (an Ingress reaches only its own namespace's Services)",
 				Fix: "create the Ingress in the SeldonRuntime's namespace"})
 		}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 	"github.com/seldon-ab/provisioner/policies"
 )
 
@@ -74,7 +75,7 @@ var (
 	daemonSetsGVR     = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}
 	ingressClassesGVR = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"}
 	seldonGVR         = func(resource string) schema.GroupVersionResource {
-		return schema.GroupVersionResource{Group: "mlops.seldon.io", Version: "v1alpha1", Resource: resource}
+		return schema.GroupVersionResource{Group: seldonspec.Group, Version: seldonspec.Version, Resource: resource}
 	}
 )
 
