@@ -24,10 +24,14 @@ type Secret struct{ Value any }
 // Unknown marks a value not known until apply (preview of a new resource).
 type Unknown struct{}
 
-// Violation is one broken rule: what is wrong, where, and how to fix it.
+// Violation is one broken rule: where (Object), what is wrong (Problem) and how to fix it (Fix), the shape config
+// errors and doctor findings have too; Message is all three as the policy pack reports them.
 type Violation struct {
 	Rule    string
 	URN     string
+	Object  string
+	Problem string
+	Fix     string
 	Message string
 }
 

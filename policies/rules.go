@@ -58,8 +58,11 @@ func ofKind(stack []Resource, kind string) []Resource {
 	return out
 }
 
+// violation builds a Violation from a message written "<problem>. Fix: <fix>", the form every rule uses.
 func violation(rule string, r Resource, format string, args ...any) Violation {
-	return Violation{Rule: rule, URN: r.URN, Message: r.where() + ": " + fmt.Sprintf(format, args...)}
+	text := fmt.Sprintf(format, args...)
+	problem, fix, _ := strings.Cut(text, ". Fix: ")
+	return Violation{Rule: rule, URN: r.URN, Object: r.where(), Problem: problem, Fix: fix, Message: r.where() + ": " + text}
 }
 
 func asMap(v any) map[string]any {
@@ -485,7 +488,7 @@ func IngressNginxRetired(stack []Resource) []Violation {
 	for _, r := range stack {
 		for _, image := range images(r) {
 			if strings.Contains(image, "ingress-nginx/controller") {
-				out = append(out, violation(rule, r, "ingress-nginx is retired upstream (best-effort maintenance ended March 2026; v1.15.1 is final). Plan a move to a Gateway API implementation (NGINX Gateway Fabric, Envoy Gateway) or F5's NGINX Ingress Controller"))
+				out = append(out, violation(rule, r, "ingress-nginx is retired upstream (best-effort maintenance ended March 2026; v1.15.1 is final). Fix: plan a move to a Gateway API implementation (NGINX Gateway Fabric, Envoy Gateway) or F5's NGINX Ingress Controller"))
 			}
 		}
 	}

@@ -180,8 +180,12 @@ func TestRules(t *testing.T) {
 			if len(v) == 0 {
 				t.Fatal("failing case passed")
 			}
-			if !strings.Contains(v[0].Message, tc.want) || !strings.Contains(v[0].Message, "Fix") && !strings.Contains(v[0].Message, "Plan") {
-				t.Errorf("message %q lacks %q or a fix", v[0].Message, tc.want)
+			if !strings.Contains(v[0].Message, tc.want) {
+				t.Errorf("message %q lacks %q", v[0].Message, tc.want)
+			}
+			// One shape for every problem: where, what, and the fix (doctor shows all three).
+			if v[0].Object == "" || v[0].Problem == "" || v[0].Fix == "" {
+				t.Errorf("violation without an object, a problem or a fix: %+v", v[0])
 			}
 		})
 	}

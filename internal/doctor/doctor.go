@@ -185,11 +185,10 @@ func where(r policies.Resource) string {
 	return r.Kind() + " " + r.ObjectName()
 }
 
-// fromRules turns rule violations (shared with the policy pack) into findings.
+// fromRules turns rule violations (shared with the policy pack) into findings, fix included.
 func fromRules(add func(Finding), sev Severity, check string, violations []policies.Violation) {
 	for _, v := range violations {
-		object, problem, _ := strings.Cut(v.Message, ": ")
-		add(Finding{Severity: sev, Check: check, Object: object, Problem: problem})
+		add(Finding{Severity: sev, Check: check, Object: v.Object, Problem: v.Problem, Fix: v.Fix})
 	}
 }
 

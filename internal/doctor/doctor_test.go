@@ -216,4 +216,8 @@ func TestDoctorReportsTwoSchedulersForOneNamespace(t *testing.T) {
 	if !strings.Contains(out, "namespace seldon-system already has SeldonRuntime") {
 		t.Errorf("two runtimes in one namespace not reported:\n%s", out)
 	}
+	// The rule's fix reaches the report (it used to be cut off with the message).
+	if !strings.Contains(out, "fix: keep exactly one runtime per namespace") {
+		t.Errorf("the rule's fix is missing:\n%s", out)
+	}
 }
