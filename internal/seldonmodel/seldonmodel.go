@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -375,9 +376,14 @@ func judgeServer(w *world, s *unstructured.Unstructured) serverResult {
 	if !found {
 		replicas = 1
 	}
+	// The overcommit the agents get from the rendered ServerConfig, as their capabilities.
+	overcommit := seldonspec.MemoryOvercommitPercent
+	if v, err := strconv.Atoi(containerEnv(config.Object, []string{"spec", "podSpec", "containers"}, seldonspec.AgentContainer)[seldonspec.OvercommitEnv]); err == nil {
+		overcommit = v
+	}
 	state := &serverState{name: s.GetName(), capabilities: capabilities(config, s), free: make([]int64, replicas)}
 	for i := range state.free {
-		state.free[i] = seldonspec.ReplicaCapacity(memory)
+		state.free[i] = seldonspec.ReplicaCapacityWith(memory, overcommit)
 	}
 	return serverResult{obj: s, state: state, conds: []condition{trueCond(seldonspec.ServerStatefulSetReady), trueCond(seldonspec.ConditionReady)}}
 }

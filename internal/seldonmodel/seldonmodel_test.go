@@ -43,7 +43,8 @@ func fieldSetup() *cluster {
 	add("serverconfig", object(api, "ServerConfig", "seldon-system", "mlserver", map[string]any{"spec": map[string]any{"podSpec": map[string]any{
 		"containers": []any{
 			map[string]any{"name": "agent", "env": []any{map[string]any{"name": "SELDON_SERVER_CAPABILITIES",
-				"value": "mlserver,alibi-detect,alibi-explain,huggingface,lightgbm,mlflow,python,sklearn,spark-mlib,xgboost"}}},
+				"value": "mlserver,alibi-detect,alibi-explain,huggingface,lightgbm,mlflow,python,sklearn,spark-mlib,xgboost"},
+				map[string]any{"name": "SELDON_OVERCOMMIT_PERCENTAGE", "value": "10"}}},
 			map[string]any{"name": "mlserver", "resources": map[string]any{"requests": map[string]any{"memory": "1Gi"}, "limits": map[string]any{"memory": "1Gi"}}},
 		}}}}))
 	add("runtime", runtimeIn("seldon-system"))
@@ -241,6 +242,16 @@ func TestPlacementRules(t *testing.T) {
 		r := c.run(t)
 		r.expect(seldonmodel.Models, "seldon-system", "baseline-predictor", "Ready",
 			"False: Failed to schedule model as no matching server had enough suitable replicas")
+	})
+	t.Run("the overcommit comes from the ServerConfig's agent env", func(t *testing.T) {
+		c := fieldSetup()
+		c.serverMemory = ""
+		containers, _, _ := unstructured.NestedSlice(c.objects["serverconfig"].Object, "spec", "podSpec", "containers")
+		agent := containers[0].(map[string]any)
+		agent["env"].([]any)[1].(map[string]any)["value"] = "100"
+		_ = unstructured.SetNestedSlice(c.objects["serverconfig"].Object, containers, "spec", "podSpec", "containers")
+		r := c.run(t)
+		r.expect(seldonmodel.Models, "seldon-system", "enhanced-predictor", "Ready", "True")
 	})
 	t.Run("no runtime: the controller's dial resolves nothing", func(t *testing.T) {
 		c := fieldSetup()

@@ -124,13 +124,22 @@ parameters:
 // much, plus MemoryOvercommitPercent.
 const DefaultServerMemory = "1Gi"
 
-// MemoryOvercommitPercent is the agent's default overcommit: a replica accepts models up to its memory request
-// times 1.1 (scheduler/pkg/agent/state_manager.go, scheduler/pkg/scheduler/filters/replicamemory.go).
+// MemoryOvercommitPercent is the overcommit the setup chart gives every agent (values.yaml
+// serverConfig.agent.overcommitPercentage "10", passed as OvercommitEnv): a replica accepts models up to its memory
+// request times 1.1 (scheduler/cmd/agent/main.go ReplicaConfig, scheduler/pkg/scheduler/filters/replicamemory.go).
 const MemoryOvercommitPercent = 10
+
+// OvercommitEnv is the agent container's env var that carries the overcommit percentage.
+const OvercommitEnv = "SELDON_OVERCOMMIT_PERCENTAGE"
 
 // ReplicaCapacity is the model memory, in bytes, one Server replica with the given memory request accepts.
 func ReplicaCapacity(request resource.Quantity) int64 {
-	return int64(math.Floor(float64(request.Value()) * (100 + MemoryOvercommitPercent) / 100))
+	return ReplicaCapacityWith(request, MemoryOvercommitPercent)
+}
+
+// ReplicaCapacityWith is ReplicaCapacity for another overcommit percentage.
+func ReplicaCapacityWith(request resource.Quantity, overcommitPercent int) int64 {
+	return int64(math.Floor(float64(request.Value()) * float64(100+overcommitPercent) / 100))
 }
 
 // ScheduleFailedMessage is the scheduler's message for a Model that fits on no Server replica.
