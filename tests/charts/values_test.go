@@ -26,21 +26,27 @@ import (
 
 const root = "../.."
 
-// render returns the objects helm/v4 would apply for values: every non-hook document, in a stable order.
+// render returns the objects helm/v4 would apply for values as one text, in a stable order.
 func render(ch *chart.Chart, namespace string, values map[string]any) (string, error) {
+	docs, err := renderDocs(ch, namespace, values)
+	return strings.Join(docs, "\n---\n"), err
+}
+
+// renderDocs returns every non-hook document the chart renders for values, each headed by its template's name.
+func renderDocs(ch *chart.Chart, namespace string, values map[string]any) ([]string, error) {
 	values = deepCopy(values).(map[string]any)
 	if err := chartutil.ProcessDependenciesWithMerge(ch, values); err != nil {
-		return "", err
+		return nil, err
 	}
 	caps := chartutil.DefaultCapabilities.Copy()
 	caps.KubeVersion = chartutil.KubeVersion{Version: "v1.35.4", Major: "1", Minor: "35"}
 	renderValues, err := chartutil.ToRenderValues(ch, values, chartutil.ReleaseOptions{Name: "release", Namespace: namespace, IsInstall: true}, caps)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	files, err := engine.Render(ch, renderValues)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	names := make([]string, 0, len(files))
 	for name := range files {
@@ -49,7 +55,7 @@ func render(ch *chart.Chart, namespace string, values map[string]any) (string, e
 		}
 	}
 	sort.Strings(names)
-	var b strings.Builder
+	var docs []string
 	for _, name := range names {
 		for _, doc := range strings.Split(files[name], "\n---") {
 			var obj struct {
@@ -60,10 +66,10 @@ func render(ch *chart.Chart, namespace string, values map[string]any) (string, e
 			if yaml.Unmarshal([]byte(doc), &obj) == nil && obj.Metadata.Annotations["helm.sh/hook"] != "" {
 				continue // helm/v4 drops hooks
 			}
-			b.WriteString(name + "\n" + doc + "\n")
+			docs = append(docs, name+"\n"+doc)
 		}
 	}
-	return b.String(), nil
+	return docs, nil
 }
 
 // leaves lists the paths of every value set, and perturb changes the value at one path.
