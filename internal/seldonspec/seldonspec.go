@@ -107,8 +107,8 @@ const (
 // SetupConfigSecrets are the rclone Secrets the setup chart's SeldonConfig "default" lists in
 // config.agentConfig.rclone.config_secrets. The controller appends them to every runtime's own list and each
 // agent exits at start-up when one is missing (scheduler/pkg/agent/rclone/rclone_config.go); only the runtime
-// chart creates them. The sandbox's control-plane model reads the list from the SeldonConfig the chart rendered,
-// so a chart whose list differs from this one fails the sandbox tests.
+// chart creates them. tests/charts checks this list against the rendered chart, and the sandbox's model of the
+// control plane reads the list from the SeldonConfig the chart rendered.
 var SetupConfigSecrets = []string{"seldon-rclone-gs-public"}
 
 // PublicGCSRemote is the body the runtime chart gives seldon-rclone-gs-public (seldon-core-v2-runtime 2.10.2,
