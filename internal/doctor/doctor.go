@@ -119,52 +119,76 @@ func (s snapshot) read(ctx context.Context, c Reader, r readSpec) error {
 	return nil
 }
 
+// reads are what every run lists; seldonKinds add theirs once the CRDs are known to be installed.
+var reads = []readSpec{
+	{crdsGVR, "CustomResourceDefinition", false}, {deploymentsGVR, "Deployment", false}, {servicesGVR, "Service", false},
+	{secretsGVR, "Secret", false}, {nodesGVR, "Node", false}, {endpointSlicesGVR, "EndpointSlice", false},
+	{ingressesGVR, "Ingress", false}, {poolsGVR, "IPAddressPool", true},
+	{daemonSetsGVR, "DaemonSet", false}, {ingressClassesGVR, "IngressClass", false},
+}
+
+// scope is what a check sees: one read of the cluster and the run's settings.
+type scope struct {
+	snap         snapshot
+	add          func(Finding)
+	simulated    bool
+	ingressClass string
+}
+
+// checks run in this order; those that need Seldon run only where its CRDs are installed. A new check is one
+// function and one row.
+var checks = []struct {
+	needsSeldon bool
+	run         func(s *scope)
+}{
+	{false, func(s *scope) { checkClusterConflicts(s.snap, s.add, s.ingressClass) }},
+	{true, func(s *scope) { checkController(s.snap, s.add) }},
+	{true, func(s *scope) { checkSchedulers(s.snap, s.add, s.simulated) }},
+	{true, func(s *scope) { checkReadiness(s.snap, s.add, s.simulated) }},
+	{true, func(s *scope) { checkCapacity(s.snap, s.add) }},
+	{true, func(s *scope) { checkNodeMemory(s.snap, s.add, serverNeeds(s.snap)) }},
+	{true, func(s *scope) { checkTerminating(s.snap, s.add) }},
+	{true, func(s *scope) { checkModelStorage(s.snap, s.add) }},
+	{true, func(s *scope) {
+		fromRules(s.add, Error, "requirements", policies.ModelRequirements(s.snap.all("Model", "Server")))
+	}},
+	{false, func(s *scope) { checkNetworking(s.snap, s.add) }},
+}
+
 // Run reads the cluster and runs every check. ingressClass is the class the stack serves ("" when unknown).
 func Run(ctx context.Context, c Reader, ingressClass string) (Report, error) {
 	var rep Report
-	add := func(f Finding) { rep.Findings = append(rep.Findings, f) }
-	snap := snapshot{byKind: map[string][]policies.Resource{}}
-	for _, r := range []readSpec{
-		{crdsGVR, "CustomResourceDefinition", false}, {deploymentsGVR, "Deployment", false}, {servicesGVR, "Service", false},
-		{secretsGVR, "Secret", false}, {nodesGVR, "Node", false}, {endpointSlicesGVR, "EndpointSlice", false},
-		{ingressesGVR, "Ingress", false}, {poolsGVR, "IPAddressPool", true},
-		{daemonSetsGVR, "DaemonSet", false}, {ingressClassesGVR, "IngressClass", false},
-	} {
-		if err := snap.read(ctx, c, r); err != nil {
+	s := &scope{snap: snapshot{byKind: map[string][]policies.Resource{}}, ingressClass: ingressClass,
+		add: func(f Finding) { rep.Findings = append(rep.Findings, f) }}
+	for _, r := range reads {
+		if err := s.snap.read(ctx, c, r); err != nil {
 			return rep, err
 		}
 	}
-	checkClusterConflicts(snap, add, ingressClass)
 	if v, ok := c.(Versioner); ok {
 		major, minor, err := v.ServerVersion()
 		if err != nil {
 			return rep, err
 		}
-		checkVersion(major, minor, add)
+		checkVersion(major, minor, s.add)
 	}
-	for _, node := range snap.byKind["Node"] {
-		if node.String("metadata", "annotations", "kwok.x-k8s.io/node") == "fake" {
-			rep.Simulated = true
+	for _, node := range s.snap.byKind["Node"] {
+		rep.Simulated = rep.Simulated || node.String("metadata", "annotations", "kwok.x-k8s.io/node") == "fake"
+	}
+	s.simulated = rep.Simulated
+	seldon := checkCRDs(s.snap, s.add)
+	if seldon {
+		for resource, kind := range seldonKinds {
+			if err := s.snap.read(ctx, c, readSpec{seldonGVR(resource), kind, true}); err != nil {
+				return rep, err
+			}
 		}
 	}
-	if !checkCRDs(snap, add) {
-		checkNetworking(snap, add)
-		return rep, nil
-	}
-	for resource, kind := range seldonKinds {
-		if err := snap.read(ctx, c, readSpec{seldonGVR(resource), kind, true}); err != nil {
-			return rep, err
+	for _, check := range checks {
+		if seldon || !check.needsSeldon {
+			check.run(s)
 		}
 	}
-	checkController(snap, add)
-	checkSchedulers(snap, add, rep.Simulated)
-	checkReadiness(snap, add, rep.Simulated)
-	checkCapacity(snap, add)
-	checkNodeMemory(snap, add, serverNeeds(snap))
-	checkTerminating(snap, add)
-	checkModelStorage(snap, add)
-	fromRules(add, Error, "requirements", policies.ModelRequirements(snap.all("Model", "Server")))
-	checkNetworking(snap, add)
 	sort.SliceStable(rep.Findings, func(i, j int) bool { return rep.Findings[i].Severity > rep.Findings[j].Severity })
 	return rep, nil
 }
