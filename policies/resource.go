@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
+
+	"github.com/seldon-ab/provisioner/internal/problem"
 )
 
 // Resource is one resource as a rule sees it: its inputs as plain Go values (maps, slices, strings, float64,
@@ -24,14 +26,11 @@ type Secret struct{ Value any }
 // Unknown marks a value not known until apply (preview of a new resource).
 type Unknown struct{}
 
-// Violation is one broken rule: where (Object), what is wrong (Problem) and how to fix it (Fix), the shape config
-// errors and doctor findings have too; Message is all three as the policy pack reports them.
+// Violation is one broken rule, in the project's one problem shape (Check is the rule), with the resource's URN
+// and the message the policy pack reports.
 type Violation struct {
-	Rule    string
+	problem.Problem
 	URN     string
-	Object  string
-	Problem string
-	Fix     string
 	Message string
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/seldon-ab/provisioner/internal/iprange"
 	"github.com/seldon-ab/provisioner/internal/kube"
+	"github.com/seldon-ab/provisioner/internal/problem"
 	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
@@ -73,8 +74,9 @@ func ofKind(stack []Resource, kind string) []Resource {
 // violation builds a Violation from a message written "<problem>. Fix: <fix>", the form every rule uses.
 func violation(rule string, r Resource, format string, args ...any) Violation {
 	text := fmt.Sprintf(format, args...)
-	problem, fix, _ := strings.Cut(text, ". Fix: ")
-	return Violation{Rule: rule, URN: r.URN, Object: r.where(), Problem: problem, Fix: fix, Message: r.where() + ": " + text}
+	what, fix, _ := strings.Cut(text, ". Fix: ")
+	return Violation{URN: r.URN, Message: r.where() + ": " + text,
+		Problem: problem.Problem{Severity: problem.Error, Check: rule, Object: r.where(), What: what, Fix: fix}}
 }
 
 func asMap(v any) map[string]any {

@@ -184,7 +184,7 @@ func TestRules(t *testing.T) {
 				t.Errorf("message %q lacks %q", v[0].Message, tc.want)
 			}
 			// One shape for every problem: where, what, and the fix (doctor shows all three).
-			if v[0].Object == "" || v[0].Problem == "" || v[0].Fix == "" {
+			if v[0].Object == "" || v[0].What == "" || v[0].Fix == "" {
 				t.Errorf("violation without an object, a problem or a fix: %+v", v[0])
 			}
 		})

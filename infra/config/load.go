@@ -89,8 +89,7 @@ func unknownTopLevelKeys(keys []string, targets map[string]any) Errors {
 		if !inProject || slices.Contains(known, key) {
 			continue
 		}
-		errs = append(errs, FieldError{Key: key, Problem: "is not a setting of this project",
-			Fix: suggest(key, known)})
+		errs = append(errs, NewFieldError(key, "", "is not a setting of this project", suggest(key, known)))
 	}
 	return errs
 }
@@ -102,12 +101,11 @@ func readCredentials(src Source, stackName string, errs Errors) (Credentials, Er
 		setCmd := fmt.Sprintf("pulumi config set --secret %s %s --stack %s", key, example, stackName)
 		switch {
 		case !ok || value == "":
-			errs = append(errs, FieldError{Key: key, Problem: "is required (model store credentials)",
-				Fix: "set it as a secret: " + setCmd})
+			errs = append(errs, NewFieldError(key, "", "is required (model store credentials)", "set it as a secret: "+setCmd))
 		case !src.IsSecret(full):
 			// The value is deliberately not echoed: it is a credential sitting in plain text.
-			errs = append(errs, FieldError{Key: key, Problem: "is stored in plain text in the stack file",
-				Fix: fmt.Sprintf("remove it (pulumi config rm %s --stack %s) and set it as a secret: %s", key, stackName, setCmd)})
+			errs = append(errs, NewFieldError(key, "", "is stored in plain text in the stack file",
+				fmt.Sprintf("remove it (pulumi config rm %s --stack %s) and set it as a secret: %s", key, stackName, setCmd)))
 		}
 		return NewSecret(value)
 	}
@@ -122,8 +120,8 @@ func readCredentials(src Source, stackName string, errs Errors) (Credentials, Er
 func decodeStrict(key, raw string, target any) Errors {
 	var generic any
 	if err := json.Unmarshal([]byte(raw), &generic); err != nil {
-		return Errors{{Key: key, Value: raw, Problem: "is not a structured value",
-			Fix: "write it as a YAML mapping under config: in the stack file, or use pulumi config set --path"}}
+		return Errors{NewFieldError(key, raw, "is not a structured value",
+			"write it as a YAML mapping under config: in the stack file, or use pulumi config set --path")}
 	}
 	errs := unknownFields(key, generic, reflect.TypeOf(target).Elem())
 	if err := json.Unmarshal([]byte(raw), target); err != nil {
@@ -133,10 +131,9 @@ func decodeStrict(key, raw string, target any) Errors {
 			if typeErr.Field != "" {
 				path += "." + typeErr.Field
 			}
-			errs = append(errs, FieldError{Key: path, Value: typeErr.Value,
-				Problem: "has the wrong type", Fix: "give a " + describeType(typeErr.Type)})
+			errs = append(errs, NewFieldError(path, typeErr.Value, "has the wrong type", "give a "+describeType(typeErr.Type)))
 		} else {
-			errs = append(errs, FieldError{Key: key, Problem: "could not be read: " + err.Error()})
+			errs = append(errs, NewFieldError(key, "", "could not be read: "+err.Error(), ""))
 		}
 	}
 	return errs
@@ -181,8 +178,7 @@ func unknownFields(path string, value any, t reflect.Type) Errors {
 		for _, k := range sortedKeys(v) {
 			ft, ok := fields[k]
 			if !ok {
-				errs = append(errs, FieldError{Key: path + "." + k, Problem: "is not a known key",
-					Fix: suggest(k, sortedKeys(fields))})
+				errs = append(errs, NewFieldError(path+"."+k, "", "is not a known key", suggest(k, sortedKeys(fields))))
 				continue
 			}
 			errs = append(errs, unknownFields(path+"."+k, v[k], ft)...)

@@ -27,7 +27,7 @@ type validator struct {
 }
 
 func (v *validator) add(key, value, problem, fix string) {
-	v.errs = append(v.errs, FieldError{Key: key, Value: value, Problem: problem, Fix: fix})
+	v.errs = append(v.errs, NewFieldError(key, value, problem, fix))
 }
 
 // Validate checks a defaulted stack as a whole and returns every problem; relative paths resolve against baseDir.

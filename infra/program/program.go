@@ -79,7 +79,7 @@ func preflight(ctx *pulumi.Context, s *config.Stack, root string) error {
 	}
 	var refused []string
 	for _, f := range findings {
-		line := fmt.Sprintf("%s: %s; fix: %s", f.Object, f.Problem, f.Fix)
+		line := fmt.Sprintf("%s: %s; fix: %s", f.Object, f.What, f.Fix)
 		if f.Severity == doctor.Error {
 			refused = append(refused, "\n  - "+line)
 		} else if err := ctx.Log.Warn("cluster preflight: "+line, nil); err != nil {

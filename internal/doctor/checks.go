@@ -28,7 +28,7 @@ func checkCRDs(s snapshot, add func(Finding)) bool {
 		found[crd.String("spec", "names", "plural")] = strings.Join(versions, ",")
 	}
 	if len(found) == 0 {
-		add(Finding{Severity: Error, Check: "crds", Problem: "no Seldon Core v2 CRDs (mlops.seldon.io) are installed",
+		add(Finding{Severity: Error, Check: "crds", What: "no Seldon Core v2 CRDs (mlops.seldon.io) are installed",
 			Fix: "install the seldon-core-v2-crds chart (this project's seldon component does) before the setup chart"})
 		return false
 	}
@@ -40,10 +40,10 @@ func checkCRDs(s snapshot, add func(Finding)) bool {
 	}
 	slices.Sort(missing)
 	if len(missing) > 0 {
-		add(Finding{Severity: Error, Check: "crds", Problem: "Seldon CRDs missing: " + strings.Join(missing, ", "),
+		add(Finding{Severity: Error, Check: "crds", What: "Seldon CRDs missing: " + strings.Join(missing, ", "),
 			Fix: "reinstall the seldon-core-v2-crds chart of the controller's version"})
 	}
-	add(Finding{Severity: Info, Check: "crds", Problem: fmt.Sprintf("Seldon CRDs installed, served versions: models %s, experiments %s",
+	add(Finding{Severity: Info, Check: "crds", What: fmt.Sprintf("Seldon CRDs installed, served versions: models %s, experiments %s",
 		found["models"], found["experiments"])})
 	return true
 }
@@ -80,7 +80,7 @@ func checkController(s snapshot, add func(Finding)) {
 		}
 	}
 	if len(controllers) == 0 {
-		add(Finding{Severity: Error, Check: "controller", Problem: "no seldon-v2-controller-manager Deployment: nothing reconciles Models, Servers or Experiments",
+		add(Finding{Severity: Error, Check: "controller", What: "no seldon-v2-controller-manager Deployment: nothing reconciles Models, Servers or Experiments",
 			Fix: "install the seldon-core-v2-setup chart"})
 		return
 	}
@@ -91,7 +91,7 @@ func checkController(s snapshot, add func(Finding)) {
 			available = available || (m["type"] == "Available" && m["status"] == "True")
 		}
 		if !available {
-			add(Finding{Severity: Error, Check: "controller", Object: where(c), Problem: "the controller is not Available",
+			add(Finding{Severity: Error, Check: "controller", Object: where(c), What: "the controller is not Available",
 				Fix: "kubectl -n " + c.Namespace() + " describe deployment seldon-v2-controller-manager; check its pod's logs"})
 		}
 		containers := c.List("spec", "template", "spec", "containers")
@@ -104,10 +104,10 @@ func checkController(s snapshot, add func(Finding)) {
 		clusterwide, _ := env(manager, seldonspec.ControllerClusterwide)
 		watch, _ := env(manager, seldonspec.ControllerWatchNSEnv)
 		scope := seldonspec.ScopeOf(c.Namespace(), clusterwide, watch)
-		add(Finding{Severity: Info, Check: "controller", Object: where(c), Problem: "the controller watches " + scope.String()})
+		add(Finding{Severity: Info, Check: "controller", Object: where(c), What: "the controller watches " + scope.String()})
 		for _, host := range []string{"SELDON_SCHEDULER_HOST", "SELDON_SCHEDULER_PORT"} {
 			if _, set := env(manager, host); set {
-				add(Finding{Severity: Warning, Check: "controller", Object: where(c), Problem: host + " is set but has no effect: since Seldon 2.6 the controller dials seldon-scheduler.<namespace of the Model>:9004",
+				add(Finding{Severity: Warning, Check: "controller", Object: where(c), What: host + " is set but has no effect: since Seldon 2.6 the controller dials seldon-scheduler.<namespace of the Model>:9004",
 					Fix: "remove it; put one SeldonRuntime in each model namespace"})
 			}
 		}
@@ -120,7 +120,7 @@ func checkController(s snapshot, add func(Finding)) {
 				fix = "set controller.clusterwide: true in the setup chart: the controller reads --watch-namespaces only then"
 			}
 			add(Finding{Severity: Error, Check: "controller", Object: "namespace " + ns,
-				Problem: "holds Seldon resources but the controller does not watch it", Fix: fix})
+				What: "holds Seldon resources but the controller does not watch it", Fix: fix})
 		}
 	}
 }
@@ -136,8 +136,8 @@ func checkSchedulers(s snapshot, add func(Finding), simulated bool) {
 		dial := "seldon-scheduler." + ns + ":9004"
 		if !runtimes[ns] {
 			add(Finding{Severity: Error, Check: "schedulers", Object: "namespace " + ns,
-				Problem: "holds Seldon resources but no SeldonRuntime, so no scheduler owns it; the controller dials " + dial,
-				Fix:     "create one SeldonRuntime in " + ns + " (seldon.modelNamespaces here)"})
+				What: "holds Seldon resources but no SeldonRuntime, so no scheduler owns it; the controller dials " + dial,
+				Fix:  "create one SeldonRuntime in " + ns + " (seldon.modelNamespaces here)"})
 			continue
 		}
 		if !serviceHasEndpoints(s, ns, seldonspec.SchedulerService) {
@@ -146,7 +146,7 @@ func checkSchedulers(s snapshot, add func(Finding), simulated bool) {
 				sev, fix = Info, "no pod runs on a simulated cluster, so no scheduler serves (in the sandbox a model of Seldon sets the conditions)"
 			}
 			add(Finding{Severity: sev, Check: "schedulers", Object: "namespace " + ns,
-				Problem: "the controller dials " + dial + ", but no seldon-scheduler Service with ready endpoints exists", Fix: fix})
+				What: "the controller dials " + dial + ", but no seldon-scheduler Service with ready endpoints exists", Fix: fix})
 		}
 	}
 }
@@ -176,7 +176,7 @@ func checkReadiness(s snapshot, add func(Finding), simulated bool) {
 			if simulated {
 				sev = Info
 			}
-			add(Finding{Severity: sev, Check: "readiness", Object: where(r), Problem: "has no status yet: the controller has not reconciled it",
+			add(Finding{Severity: sev, Check: "readiness", Object: where(r), What: "has no status yet: the controller has not reconciled it",
 				Fix: "check that the controller runs and watches " + r.Namespace()})
 			continue
 		}
@@ -190,8 +190,8 @@ func checkReadiness(s snapshot, add func(Finding), simulated bool) {
 			m, _ := c.(map[string]any)
 			if slices.Contains(judged, fmt.Sprint(m["type"])) && m["status"] != "True" {
 				add(Finding{Severity: Error, Check: "readiness", Object: where(r),
-					Problem: fmt.Sprintf("is not %v: %v %v", m["type"], m["reason"], m["message"]),
-					Fix:     "kubectl -n " + r.Namespace() + " describe " + strings.ToLower(r.Kind()) + " " + r.ObjectName()})
+					What: fmt.Sprintf("is not %v: %v %v", m["type"], m["reason"], m["message"]),
+					Fix:  "kubectl -n " + r.Namespace() + " describe " + strings.ToLower(r.Kind()) + " " + r.ObjectName()})
 			}
 		}
 	}
@@ -273,7 +273,7 @@ func checkCapacity(s snapshot, add func(Finding)) {
 			continue
 		}
 		add(Finding{Severity: Error, Check: "capacity", Object: where(srv),
-			Problem: fmt.Sprintf("its %d replica(s) of %s (mlserver memory request) hold %.2fGi of models with the 10%% overcommit, but %s need %.2fGi: the scheduler leaves one ScheduleFailed",
+			What: fmt.Sprintf("its %d replica(s) of %s (mlserver memory request) hold %.2fGi of models with the 10%% overcommit, but %s need %.2fGi: the scheduler leaves one ScheduleFailed",
 				replicas, memory.String(), float64(capacity*replicas)/(1<<30), strings.Join(names, ", "), float64(total)/(1<<30)),
 			Fix: "raise the Server's mlserver memory (seldon.servers[].memory here, the Server's spec.podSpec override) or its replicas, or lower the Models' memory"})
 	}
@@ -310,7 +310,7 @@ func checkTerminating(s snapshot, add func(Finding)) {
 		default:
 			problem += ": they clear only when the controller and the scheduler of " + ns + " answer"
 		}
-		add(Finding{Severity: Error, Check: "terminating", Object: where(r), Problem: problem, Fix: fix})
+		add(Finding{Severity: Error, Check: "terminating", Object: where(r), What: problem, Fix: fix})
 	}
 }
 
@@ -324,7 +324,7 @@ func checkModelStorage(s snapshot, add func(Finding)) {
 	use := func(ns, name, by string) {
 		sec, ok := secrets[ns+"/"+name]
 		if !ok {
-			add(Finding{Severity: Error, Check: "model-storage", Object: by, Problem: "uses rclone Secret " + ns + "/" + name + ", which does not exist",
+			add(Finding{Severity: Error, Check: "model-storage", Object: by, What: "uses rclone Secret " + ns + "/" + name + ", which does not exist",
 				Fix: "create it (this project's seldon component does) or fix the name"})
 			return
 		}
@@ -335,7 +335,7 @@ func checkModelStorage(s snapshot, add func(Finding)) {
 				Type string `yaml:"type"`
 			}
 			if err != nil || yaml.Unmarshal([]byte(text), &remote) != nil || remote.Name == "" || remote.Type == "" {
-				add(Finding{Severity: Error, Check: "model-storage", Object: where(sec), Problem: "key " + key + " is not an rclone remote (YAML with name and type)",
+				add(Finding{Severity: Error, Check: "model-storage", Object: where(sec), What: "key " + key + " is not an rclone remote (YAML with name and type)",
 					Fix: "write one remote as YAML: {type: s3, name: s3, parameters: {provider: minio, endpoint: ..., access_key_id: ..., secret_access_key: ...}}"})
 				continue
 			}
@@ -369,8 +369,8 @@ func checkModelStorage(s snapshot, add func(Finding)) {
 		}
 		if !slices.Contains(remotes[m.Namespace()], scheme) {
 			add(Finding{Severity: Error, Check: "model-storage", Object: where(m),
-				Problem: fmt.Sprintf("storageUri scheme %q matches no rclone remote in %s (remotes: %s)", scheme, m.Namespace(), strings.Join(remotes[m.Namespace()], ", ")),
-				Fix:     "the storageUri scheme must equal the remote's name: rename one of them"})
+				What: fmt.Sprintf("storageUri scheme %q matches no rclone remote in %s (remotes: %s)", scheme, m.Namespace(), strings.Join(remotes[m.Namespace()], ", ")),
+				Fix:  "the storageUri scheme must equal the remote's name: rename one of them"})
 		}
 	}
 }
@@ -384,7 +384,7 @@ func checkNetworking(s snapshot, add func(Finding)) {
 	}
 	for _, in := range s.byKind["Ingress"] {
 		if strings.Contains(fmt.Sprint(in.Get("spec", "rules")), seldonspec.MeshService) && !runtimes[in.Namespace()] {
-			add(Finding{Severity: Error, Check: "ingress", Object: where(in), Problem: "routes to seldon-mesh, but " + in.Namespace() + " has no SeldonRuntime (an Ingress reaches only its own namespace's Services)",
+			add(Finding{Severity: Error, Check: "ingress", Object: where(in), What: "routes to seldon-mesh, but " + in.Namespace() + " has no SeldonRuntime (an Ingress reaches only its own namespace's Services)",
 				Fix: "create the Ingress in the SeldonRuntime's namespace"})
 		}
 	}
@@ -393,7 +393,7 @@ func checkNetworking(s snapshot, add func(Finding)) {
 	fromRules(add, Error, "metallb", policies.MetalLBIPs(metallb))
 	for _, svc := range s.byKind["Service"] {
 		if svc.String("spec", "type") == "LoadBalancer" && len(svc.List("status", "loadBalancer", "ingress")) == 0 {
-			add(Finding{Severity: Warning, Check: "metallb", Object: where(svc), Problem: "LoadBalancer Service is still pending an IP",
+			add(Finding{Severity: Warning, Check: "metallb", Object: where(svc), What: "LoadBalancer Service is still pending an IP",
 				Fix: "its requested IP must lie in an IPAddressPool and be free; kubectl -n metallb-system logs deploy/metallb-controller"})
 		}
 	}

@@ -4,7 +4,6 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -13,33 +12,23 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/seldon-ab/provisioner/internal/problem"
 	"github.com/seldon-ab/provisioner/internal/seldonspec"
 	"github.com/seldon-ab/provisioner/policies"
 )
 
 // Severity orders findings; the command's exit code is the worst one.
-type Severity int
+type Severity = problem.Severity
 
 // Severities.
 const (
-	Info Severity = iota
-	Warning
-	Error
+	Info    = problem.Info
+	Warning = problem.Warning
+	Error   = problem.Error
 )
 
-func (s Severity) String() string { return [...]string{"info", "warning", "error"}[s] }
-
-// MarshalJSON writes the severity's name.
-func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
-
-// Finding is one observation about the cluster.
-type Finding struct {
-	Severity Severity `json:"severity"`
-	Check    string   `json:"check"`
-	Object   string   `json:"object,omitempty"`
-	Problem  string   `json:"problem"`
-	Fix      string   `json:"fix,omitempty"`
-}
+// Finding is one observation about the cluster, in the project's one problem shape.
+type Finding = problem.Problem
 
 // Report is everything one run found.
 type Report struct {
@@ -212,7 +201,9 @@ func where(r policies.Resource) string {
 // fromRules turns rule violations (shared with the policy pack) into findings, fix included.
 func fromRules(add func(Finding), sev Severity, check string, violations []policies.Violation) {
 	for _, v := range violations {
-		add(Finding{Severity: sev, Check: check, Object: v.Object, Problem: v.Problem, Fix: v.Fix})
+		f := v.Problem
+		f.Severity, f.Check = sev, check
+		add(f)
 	}
 }
 
@@ -236,7 +227,7 @@ func (r Report) WriteText(w io.Writer) {
 			if f.Object != "" {
 				fmt.Fprintf(w, " — %s", f.Object)
 			}
-			fmt.Fprintf(w, "\n  %s\n", f.Problem)
+			fmt.Fprintf(w, "\n  %s\n", f.What)
 			if f.Fix != "" {
 				fmt.Fprintf(w, "  fix: %s\n", f.Fix)
 			}

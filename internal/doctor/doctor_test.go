@@ -2,6 +2,7 @@ package doctor_test
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -11,12 +12,13 @@ import (
 	"github.com/seldon-ab/provisioner/internal/doctor"
 )
 
-// fakeCluster answers List from objects keyed by resource name; a missing key is an API that is not installed.
+// fakeCluster answers List from objects keyed by resource name. A missing key is an empty list, except for the
+// APIs a cluster may not have installed (Seldon's, MetalLB's), which then answer as the API server does.
 type fakeCluster map[string][]map[string]any
 
 func (f fakeCluster) List(_ context.Context, gvr schema.GroupVersionResource) ([]unstructured.Unstructured, error) {
 	items, ok := f[gvr.Resource]
-	if !ok && gvr.Group != "" && gvr.Group != "apps" && gvr.Group != "discovery.k8s.io" && gvr.Group != "networking.k8s.io" && gvr.Group != "apiextensions.k8s.io" {
+	if !ok && (gvr.Group == "mlops.seldon.io" || gvr.Group == "metallb.io") {
 		return nil, errNotFound
 	}
 	var out []unstructured.Unstructured
@@ -219,5 +221,32 @@ func TestDoctorReportsTwoSchedulersForOneNamespace(t *testing.T) {
 	// The rule's fix reaches the report (it used to be cut off with the message).
 	if !strings.Contains(out, "fix: keep exactly one runtime per namespace") {
 		t.Errorf("the rule's fix is missing:\n%s", out)
+	}
+}
+
+// The rclone Secrets agents load must parse as one remote each, named like the storageUri scheme.
+func TestDoctorChecksTheRcloneSecrets(t *testing.T) {
+	secret := func(name, body string) map[string]any {
+		return obj("v1", "Secret", "seldon-system", name, map[string]any{"data": map[string]any{"s3": base64.StdEncoding.EncodeToString([]byte(body))}})
+	}
+	c := fakeCluster{
+		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"deployments":               {controller("")},
+		"secrets":                   {secret("model-store-rclone", "type: s3\nname: minio\n"), secret("broken", "not: [an rclone remote")},
+		"seldonruntimes": {obj("mlops.seldon.io/v1alpha1", "SeldonRuntime", "seldon-system", "seldon", map[string]any{"spec": map[string]any{
+			"config": map[string]any{"agentConfig": map[string]any{"rclone": map[string]any{"config_secrets": []any{"model-store-rclone"}}}}}})},
+		"models": {
+			obj("mlops.seldon.io/v1alpha1", "Model", "seldon-system", "baseline-predictor", map[string]any{"spec": map[string]any{"storageUri": "s3://mlflow-artifacts/baseline-predictor"}}),
+			obj("mlops.seldon.io/v1alpha1", "Model", "seldon-system", "other", map[string]any{"spec": map[string]any{"storageUri": "s3://b/o", "secretName": "broken"}}),
+		},
+	}
+	out := report(t, c)
+	for _, want := range []string{
+		"storageUri scheme \"s3\" matches no rclone remote in seldon-system (remotes: minio)",
+		"key s3 is not an rclone remote",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
 	}
 }

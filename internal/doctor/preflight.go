@@ -37,8 +37,8 @@ func checkClusterConflicts(s snapshot, add func(Finding), ingressClass string) {
 	for _, ds := range s.byKind["DaemonSet"] {
 		if strings.HasPrefix(ds.ObjectName(), serviceLBPrefix) || ds.String("metadata", "labels", serviceLBLabel) != "" {
 			add(Finding{Severity: Error, Check: conflictsCheck, Object: where(ds),
-				Problem: "k3s ServiceLB is answering LoadBalancer Services: it competes with MetalLB for every one of them (both write the Service's IP, and its pods bind the Service ports on every node)",
-				Fix:     serviceLBFix})
+				What: "k3s ServiceLB is answering LoadBalancer Services: it competes with MetalLB for every one of them (both write the Service's IP, and its pods bind the Service ports on every node)",
+				Fix:  serviceLBFix})
 		}
 	}
 	for _, node := range s.byKind["Node"] {
@@ -53,7 +53,7 @@ func checkClusterConflicts(s snapshot, add func(Finding), ingressClass string) {
 					fix = traefikFix
 				}
 				add(Finding{Severity: Warning, Check: conflictsCheck, Object: where(node),
-					Problem: "this k3s node was started without --disable " + component + " (" + k3sNodeArgs + ")", Fix: fix})
+					What: "this k3s node was started without --disable " + component + " (" + k3sNodeArgs + ")", Fix: fix})
 			}
 		}
 	}
@@ -62,10 +62,10 @@ func checkClusterConflicts(s snapshot, add func(Finding), ingressClass string) {
 		switch {
 		case class.ObjectName() == ingressClass && controller != nginxController:
 			add(Finding{Severity: Error, Check: conflictsCheck, Object: where(class),
-				Problem: fmt.Sprintf("IngressClass %s is already served by %s, not ingress-nginx", ingressClass, controller), Fix: otherIngressClassFix})
+				What: fmt.Sprintf("IngressClass %s is already served by %s, not ingress-nginx", ingressClass, controller), Fix: otherIngressClassFix})
 		case controller == traefikController:
 			add(Finding{Severity: Warning, Check: conflictsCheck, Object: where(class),
-				Problem: "Traefik (k3s's bundled ingress controller) runs beside ingress-nginx: it takes a LoadBalancer IP of its own and may be the default IngressClass", Fix: traefikFix})
+				What: "Traefik (k3s's bundled ingress controller) runs beside ingress-nginx: it takes a LoadBalancer IP of its own and may be the default IngressClass", Fix: traefikFix})
 		}
 	}
 }
@@ -142,8 +142,8 @@ func checkVersion(major, minor string, add func(Finding)) {
 	fmt.Sscanf(MinKubernetes, "%d.%d", &want[0], &want[1])
 	if have[0] < want[0] || (have[0] == want[0] && have[1] < want[1]) {
 		add(Finding{Severity: Error, Check: conflictsCheck, Object: "Kubernetes " + major + "." + minor,
-			Problem: "is older than the pinned charts accept (ingress-nginx 4.15.1 needs " + MinKubernetes + " or newer)",
-			Fix:     "upgrade the cluster (for k3s, install a current release: curl -sfL https://get.k3s.io | sh -)"})
+			What: "is older than the pinned charts accept (ingress-nginx 4.15.1 needs " + MinKubernetes + " or newer)",
+			Fix:  "upgrade the cluster (for k3s, install a current release: curl -sfL https://get.k3s.io | sh -)"})
 	}
 }
 
@@ -166,15 +166,15 @@ func checkNodeMemory(s snapshot, add func(Finding), servers []ServerNeed) {
 		needed += srv.Memory.Value() * int64(srv.Replicas)
 		if srv.Memory.Value() > largest {
 			add(Finding{Severity: Error, Check: conflictsCheck, Object: "Server " + srv.Name,
-				Problem: fmt.Sprintf("each replica asks for %s of memory, more than any node can give (largest allocatable %.2fGi): its pods would stay Pending",
+				What: fmt.Sprintf("each replica asks for %s of memory, more than any node can give (largest allocatable %.2fGi): its pods would stay Pending",
 					srv.Memory.String(), float64(largest)/(1<<30)),
 				Fix: "lower seldon.servers[].memory (and the Models' memory with it) or add a node with more memory"})
 		}
 	}
 	if needed > total {
 		add(Finding{Severity: Warning, Check: conflictsCheck, Object: "nodes",
-			Problem: fmt.Sprintf("the Servers ask for %.2fGi of memory in all, more than the nodes' %.2fGi allocatable", float64(needed)/(1<<30), float64(total)/(1<<30)),
-			Fix:     "lower seldon.servers[].memory or replicas, or add nodes"})
+			What: fmt.Sprintf("the Servers ask for %.2fGi of memory in all, more than the nodes' %.2fGi allocatable", float64(needed)/(1<<30), float64(total)/(1<<30)),
+			Fix:  "lower seldon.servers[].memory or replicas, or add nodes"})
 	}
 }
 

@@ -23,7 +23,7 @@ func findings(t *testing.T, c fakeCluster) string {
 	}
 	var b strings.Builder
 	for _, f := range found {
-		b.WriteString(f.Severity.String() + " " + f.Object + ": " + f.Problem + " fix: " + f.Fix + "\n")
+		b.WriteString(f.Severity.String() + " " + f.Object + ": " + f.What + " fix: " + f.Fix + "\n")
 	}
 	return b.String()
 }
@@ -80,7 +80,7 @@ func TestPreflightRefusesAClusterOlderThanTheCharts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := len(found) == 1 && strings.Contains(found[0].Problem, "ingress-nginx 4.15.1 needs 1.21 or newer"); got != refused {
+		if got := len(found) == 1 && strings.Contains(found[0].What, "ingress-nginx 4.15.1 needs 1.21 or newer"); got != refused {
 			t.Errorf("Kubernetes 1.%s: refused=%t, want %t (%v)", minor, got, refused, found)
 		}
 	}
@@ -110,7 +110,7 @@ func TestPreflightWeighsServerMemoryAgainstTheNodes(t *testing.T) {
 		}
 		var got string
 		for _, f := range found {
-			got += f.Severity.String() + " " + f.Object + ": " + f.Problem
+			got += f.Severity.String() + " " + f.Object + ": " + f.What
 		}
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%d x %s: got %q, want %q", tc.replicas, tc.memory, got, tc.want)

@@ -34,7 +34,7 @@ func TestPoliciesAndDoctorDependOnNothingAboveThem(t *testing.T) {
 }
 
 func TestLeafPackagesImportNothingOfThisProject(t *testing.T) {
-	for _, leaf := range []string{"internal/seldonspec", "internal/iprange"} {
+	for _, leaf := range []string{"internal/seldonspec", "internal/iprange", "internal/problem", "internal/shellquote"} {
 		if got := deps(t, "./"+leaf); len(got) != 1 || got[0] != leaf {
 			t.Errorf("%s depends on %v", leaf, got)
 		}
