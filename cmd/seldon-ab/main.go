@@ -128,7 +128,8 @@ func runRender(args []string) error {
 	return nil
 }
 
-func runSeed(args []string) error {
+// parseSeedFlags reads the seed command's flags: the other end of components/modelstore.SeedArgv.
+func parseSeedFlags(args []string) (string, seed.Target, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet("seed", flag.ExitOnError)
 	var target seed.Target
 	source := fs.String("source", "", "directory of model artifacts")
@@ -141,12 +142,18 @@ func runSeed(args []string) error {
 			"credentials come from S3_ACCESS_KEY and S3_SECRET_KEY (never flags: they would show in the process list)")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	return *source, target, fs, err
+}
+
+func runSeed(args []string) error {
+	source, target, fs, err := parseSeedFlags(args)
+	if err != nil {
 		return err
 	}
 	target.AccessKey, target.SecretKey = os.Getenv("S3_ACCESS_KEY"), os.Getenv("S3_SECRET_KEY")
 	var missing []string
-	for name, v := range map[string]string{"--source": *source, "--endpoint": target.Endpoint, "--bucket": target.Bucket,
+	for name, v := range map[string]string{"--source": source, "--endpoint": target.Endpoint, "--bucket": target.Bucket,
 		"S3_ACCESS_KEY": target.AccessKey, "S3_SECRET_KEY": target.SecretKey} {
 		if v == "" {
 			missing = append(missing, name)
@@ -156,13 +163,13 @@ func runSeed(args []string) error {
 		fs.Usage()
 		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
 	}
-	res, err := seed.Directory(context.Background(), *source, target)
+	res, err := seed.Directory(context.Background(), source, target)
 	if err != nil {
 		return err
 	}
 	for _, key := range res.Uploaded {
 		fmt.Printf("uploaded s3://%s/%s\n", target.Bucket, key)
 	}
-	fmt.Printf("seeded %s into s3://%s/%s: %d uploaded, %d unchanged\n", *source, target.Bucket, target.Prefix, len(res.Uploaded), res.Unchanged)
+	fmt.Printf("seeded %s into s3://%s/%s: %d uploaded, %d unchanged\n", source, target.Bucket, target.Prefix, len(res.Uploaded), res.Unchanged)
 	return nil
 }

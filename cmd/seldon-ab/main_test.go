@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/seldon-ab/provisioner/components/modelstore"
 	"github.com/seldon-ab/provisioner/components/verification"
 	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
@@ -61,5 +62,22 @@ func TestVerifyArgumentsRoundTrip(t *testing.T) {
 	}
 	if len(c.Candidates) != 2 || c.Candidates[0].Name != "baseline-predictor" || c.Candidates[0].Weight != 70 || c.Candidates[1].Weight != 30 {
 		t.Errorf("candidates %+v", c.Candidates)
+	}
+}
+
+// The seed command line the program builds reads back into the same directory and target.
+func TestSeedArgumentsRoundTrip(t *testing.T) {
+	dir := modelstore.SeedDirectory{Source: "/home/me/models/it's $(x)", Bucket: "mlflow-artifacts", Prefix: "baseline-predictor"}
+	argv := modelstore.SeedArgv(dir, "https://s3.eu-west-1.amazonaws.com", "eu-west-1")
+	if argv[0] != "seed" {
+		t.Fatalf("argv starts with %q", argv[0])
+	}
+	source, target, _, err := parseSeedFlags(argv[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if source != dir.Source || target.Bucket != dir.Bucket || target.Prefix != dir.Prefix ||
+		target.Endpoint != "https://s3.eu-west-1.amazonaws.com" || target.Region != "eu-west-1" {
+		t.Errorf("parsed source %q target %+v from %q", source, target, argv)
 	}
 }

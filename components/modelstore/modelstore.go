@@ -276,15 +276,27 @@ for bucket in $BUCKETS; do mc mb --ignore-existing "store/$bucket"; done`
 
 // newSeedCommand uploads one directory; it re-runs when the directory's content hash changes, and the upload
 // itself skips unchanged objects, so a rerun with nothing new uploads nothing.
+// SeedArgv is `seldon-ab seed`'s argument vector for one directory (credentials travel in the environment).
+func SeedArgv(dir SeedDirectory, endpoint, region string) []string {
+	argv := []string{"seed", "--source", dir.Source, "--endpoint", endpoint, "--bucket", dir.Bucket, "--prefix", dir.Prefix}
+	if region != "" {
+		argv = append(argv, "--region", region)
+	}
+	return argv
+}
+
 func newSeedCommand(ctx *pulumi.Context, name string, args *Args, dir SeedDirectory, endpoint pulumi.StringOutput,
 	opts ...pulumi.ResourceOption) error {
 	hash, err := seed.ContentHash(dir.Source)
 	if err != nil {
 		return fmt.Errorf("hashing seed directory %s: %w", dir.Source, err)
 	}
+	region := ""
+	if args.External != nil {
+		region = args.External.Region
+	}
 	create := endpoint.ApplyT(func(ep string) string {
-		return "go run ./cmd/seldon-ab " + shellquote.Join("seed", "--source", dir.Source, "--endpoint", ep,
-			"--bucket", dir.Bucket, "--prefix", dir.Prefix)
+		return "go run ./cmd/seldon-ab " + shellquote.Join(SeedArgv(dir, ep, region)...)
 	}).(pulumi.StringOutput)
 	_, err = local.NewCommand(ctx, name, &local.CommandArgs{
 		Create:   create,
