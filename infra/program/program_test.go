@@ -273,3 +273,25 @@ func TestExternalModelStore(t *testing.T) {
 		}
 	}
 }
+
+// A dependency on a component must reach every child of it, every time: the SDK's own expansion of a component
+// dependency raced (TestHomelabIngress failed 4 times in 40). 60 runs make a 10% flake show with 99.8% certainty.
+func TestComponentDependenciesReachEveryChildEveryTime(t *testing.T) {
+	for i := 0; i < 60; i++ {
+		g := runHomelab(t)
+		ns := g.Find(t, namespaceType, "ingress-nginx-namespace")
+		for _, child := range []string{"metallb-namespace", "metallb", "metallb-pool-lan", "metallb-l2-lan"} {
+			if !ns.DependsOn(child) {
+				t.Fatalf("run %d: the ingress namespace does not wait for MetalLB's %s: %v", i, child, ns.Dependencies)
+			}
+		}
+		for _, name := range []string{"baseline-predictor", "enhanced-predictor"} {
+			m := g.Find(t, modelType, "ab-test-model-seldon-system-"+name)
+			for _, child := range []string{"seldon-server-seldon-system-mlserver", "seldon-runtime-seldon-system", "ingress-nginx"} {
+				if !m.DependsOn(child) {
+					t.Fatalf("run %d: model %s does not wait for %s: %v", i, name, child, m.Dependencies)
+				}
+			}
+		}
+	}
+}
