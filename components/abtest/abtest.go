@@ -233,7 +233,7 @@ func meshIngress(args *Args, name, path, pathType string, annotations map[string
 					PathType: pulumi.String(pathType),
 					Backend: &networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
 						Name: pulumi.String(MeshService),
-						Port: &networkingv1.ServiceBackendPortArgs{Number: pulumi.Int(80)},
+						Port: &networkingv1.ServiceBackendPortArgs{Number: pulumi.Int(seldonspec.MeshServicePort)},
 					}},
 				},
 			}},
@@ -272,7 +272,7 @@ func HowToCall(args *Args) Call {
 		BaseURL:     base,
 		Model:       model,
 		URL:         fmt.Sprintf("%s/v2/models/%s/infer", base, model),
-		SeldonModel: args.Experiment.Name + ".experiment",
+		SeldonModel: seldonspec.ExperimentHeader(args.Experiment.Name),
 		Body:        SampleRequest(args.Input),
 	}
 	if len(args.Ingress.Hosts) > 0 {

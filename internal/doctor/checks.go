@@ -133,7 +133,7 @@ func checkSchedulers(s snapshot, add func(Finding), simulated bool) {
 		runtimes[rt.Namespace()] = true
 	}
 	for _, ns := range modelNamespaces(s) {
-		dial := "seldon-scheduler." + ns + ":9004"
+		dial := fmt.Sprintf("%s.%s:%d", seldonspec.SchedulerService, ns, seldonspec.SchedulerControlPort)
 		if !runtimes[ns] {
 			add(Finding{Severity: Error, Check: "schedulers", Object: "namespace " + ns,
 				What: "holds Seldon resources but no SeldonRuntime, so no scheduler owns it; the controller dials " + dial,

@@ -56,7 +56,6 @@ const (
 	ServerCapabilitiesEnv   = "SELDON_SERVER_CAPABILITIES"
 	ControllerClusterwide   = "CLUSTERWIDE"
 	ControllerWatchNSEnv    = "WATCH_NAMESPACES"
-	ControllerNamespaceEnv  = "POD_NAMESPACE"
 	ExperimentHeaderSuffix  = ".experiment"
 	PulumiWaitForAnnotation = "pulumi.com/waitFor"
 )
