@@ -2,6 +2,8 @@ package doctor_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -136,5 +138,34 @@ func TestDoctorRunsThePreflightChecks(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
+	}
+}
+
+// No kubeconfig: the error says where it looked and where k3s keeps its own, instead of the client's generic
+// "no configuration has been provided".
+func TestPreflightSaysWhereItLookedForAKubeconfig(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "kubeconfig")
+	_, err := doctor.ConnectForPreflight(missing, "")
+	if err == nil || !strings.Contains(err.Error(), "looked at "+missing) || !strings.Contains(err.Error(), "/etc/rancher/k3s/k3s.yaml") ||
+		!strings.Contains(err.Error(), "set cluster.kubeconfig") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// A cluster that does not answer fails the preflight's first read (the program reports it before registering
+// anything). Loopback port 1: nothing listens there.
+func TestPreflightFailsOnAClusterThatDoesNotAnswer(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n" +
+		"contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t}}]\n"
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	live, err := doctor.ConnectForPreflight(kubeconfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := doctor.Preflight(context.Background(), live, doctor.Needs{IngressClass: "nginx"}); err == nil {
+		t.Fatal("a cluster that does not answer passed the preflight")
 	}
 }
