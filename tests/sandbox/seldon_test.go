@@ -86,6 +86,14 @@ func TestSecondModelNamespaceAndTeardownWithFinalizers(t *testing.T) {
 		if _, err := env.Kubectl(ctx, "-n", "models-b", "delete", "seldonruntime", "seldon", "--cascade=foreground", "--wait=false"); err != nil {
 			t.Fatal(err)
 		}
+		// The garbage collector removes the scheduler StatefulSet the runtime owns first; a Model deleted before that
+		// would still be unloaded by it.
+		waitFor(t, "the scheduler's removal", time.Minute, func() string {
+			if exists(ctx, "-n", "models-b", "statefulset", "seldon-scheduler") {
+				return "present"
+			}
+			return ""
+		})
 		if _, err := env.Kubectl(ctx, "-n", "models-b", "delete", "model", "challenger", "--wait=false"); err != nil {
 			t.Fatal(err)
 		}
