@@ -154,12 +154,8 @@ func Run(ctx context.Context, c Reader, ingressClass string) (Report, error) {
 			return rep, err
 		}
 	}
-	if v, ok := c.(Versioner); ok {
-		major, minor, err := v.ServerVersion()
-		if err != nil {
-			return rep, err
-		}
-		checkVersion(major, minor, s.add)
+	if err := checkServerVersion(c, s.add); err != nil {
+		return rep, err
 	}
 	for _, node := range s.snap.byKind["Node"] {
 		rep.Simulated = rep.Simulated || node.String("metadata", "annotations", "kwok.x-k8s.io/node") == "fake"

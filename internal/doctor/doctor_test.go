@@ -47,6 +47,15 @@ func crd(plural string) map[string]any {
 		"spec": map[string]any{"group": "mlops.seldon.io", "names": map[string]any{"plural": plural}, "versions": []any{map[string]any{"name": "v1alpha1", "served": true}}}}
 }
 
+// seldonCRDs are the CRDs of a complete Seldon install.
+func seldonCRDs() []map[string]any {
+	var out []map[string]any
+	for _, plural := range []string{"models", "servers", "experiments", "seldonruntimes", "seldonconfigs", "serverconfigs"} {
+		out = append(out, crd(plural))
+	}
+	return out
+}
+
 func controller(watch string) map[string]any {
 	return obj("apps/v1", "Deployment", "seldon-system", "seldon-v2-controller-manager", map[string]any{
 		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "manager", "env": []any{
@@ -70,7 +79,7 @@ func report(t *testing.T, c doctor.Reader) string {
 
 func TestDoctorOnARealClusterJudgesWhatControllersDo(t *testing.T) {
 	c := fakeCluster{
-		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"customresourcedefinitions": seldonCRDs(),
 		"deployments":               {controller("")},
 		"models": {obj("mlops.seldon.io/v1alpha1", "Model", "models", "baseline-predictor", map[string]any{
 			"spec":   map[string]any{"storageUri": "s3://b/m"},
@@ -109,7 +118,7 @@ func TestDoctorWithoutSeldonSaysSoAndStillChecksNetworking(t *testing.T) {
 // The field setup's trap: watchNamespaces listed with clusterwide false, which the controller ignores.
 func TestDoctorSaysWatchNamespacesNeedClusterwide(t *testing.T) {
 	c := fakeCluster{
-		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"customresourcedefinitions": seldonCRDs(),
 		"deployments":               {controller("seldon-system,models")},
 		"models":                    {obj("mlops.seldon.io/v1alpha1", "Model", "models", "baseline-predictor", map[string]any{"spec": map[string]any{"storageUri": "s3://b/m"}})},
 	}
@@ -144,7 +153,7 @@ func TestDoctorJudgesWhatTheControlPlaneReports(t *testing.T) {
 			"spec": map[string]any{"storageUri": "gs://b/" + name, "memory": "1Gi", "server": "mlserver"}})
 	}
 	c := fakeCluster{
-		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"customresourcedefinitions": seldonCRDs(),
 		"deployments":               {controller("")},
 		"seldonconfigs": {obj("mlops.seldon.io/v1alpha1", "SeldonConfig", "seldon-system", "default", map[string]any{"spec": map[string]any{
 			"config": map[string]any{"agentConfig": map[string]any{"rclone": map[string]any{"config_secrets": []any{"seldon-rclone-gs-public"}}}}}})},
@@ -183,7 +192,7 @@ func TestDoctorSaysWhatHoldsEachStuckObject(t *testing.T) {
 		return m
 	}
 	c := fakeCluster{
-		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"customresourcedefinitions": seldonCRDs(),
 		"deployments":               {controller("")},
 		"seldonruntimes":            {obj("mlops.seldon.io/v1alpha1", "SeldonRuntime", "models", "seldon", map[string]any{"metadata": meta("seldon", "seldon.runtime.finalizer")})},
 		"servers":                   {obj("mlops.seldon.io/v1alpha1", "Server", "models", "mlserver", nil)},
@@ -209,7 +218,7 @@ func TestDoctorReportsTwoSchedulersForOneNamespace(t *testing.T) {
 		return obj("mlops.seldon.io/v1alpha1", "SeldonRuntime", "seldon-system", name, map[string]any{"spec": map[string]any{"seldonConfig": "default"}})
 	}
 	c := fakeCluster{
-		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"customresourcedefinitions": seldonCRDs(),
 		"deployments":               {controller("")},
 		"seldonruntimes":            {runtime("seldon"), runtime("seldon-second")},
 		"models":                    {obj("mlops.seldon.io/v1alpha1", "Model", "seldon-system", "baseline-predictor", map[string]any{"spec": map[string]any{"storageUri": "s3://b/m"}})},
@@ -230,7 +239,7 @@ func TestDoctorChecksTheRcloneSecrets(t *testing.T) {
 		return obj("v1", "Secret", "seldon-system", name, map[string]any{"data": map[string]any{"s3": base64.StdEncoding.EncodeToString([]byte(body))}})
 	}
 	c := fakeCluster{
-		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"customresourcedefinitions": seldonCRDs(),
 		"deployments":               {controller("")},
 		"secrets":                   {secret("model-store-rclone", "type: s3\nname: minio\n"), secret("broken", "not: [an rclone remote")},
 		"seldonruntimes": {obj("mlops.seldon.io/v1alpha1", "SeldonRuntime", "seldon-system", "seldon", map[string]any{"spec": map[string]any{

@@ -125,14 +125,24 @@ func Preflight(ctx context.Context, c Reader, needs Needs) ([]Finding, error) {
 	add := func(f Finding) { findings = append(findings, f) }
 	checkClusterConflicts(snap, add, needs.IngressClass)
 	checkNodeMemory(snap, add, needs.Servers)
-	if v, ok := c.(Versioner); ok {
-		major, minor, err := v.ServerVersion()
-		if err != nil {
-			return nil, err
-		}
-		checkVersion(major, minor, add)
+	if err := checkServerVersion(c, add); err != nil {
+		return nil, err
 	}
 	return findings, nil
+}
+
+// checkServerVersion runs checkVersion when the reader can tell the API server's version (a live cluster can).
+func checkServerVersion(c Reader, add func(Finding)) error {
+	v, ok := c.(Versioner)
+	if !ok {
+		return nil
+	}
+	major, minor, err := v.ServerVersion()
+	if err != nil {
+		return err
+	}
+	checkVersion(major, minor, add)
+	return nil
 }
 
 // checkVersion refuses an API server older than the pinned charts accept.

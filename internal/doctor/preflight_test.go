@@ -123,7 +123,7 @@ func TestPreflightWeighsServerMemoryAgainstTheNodes(t *testing.T) {
 // doctor runs the preflight's checks too, reading the Servers' memory from the cluster itself.
 func TestDoctorRunsThePreflightChecks(t *testing.T) {
 	c := versionedCluster{fakeCluster{
-		"customresourcedefinitions": {crd("models"), crd("servers"), crd("experiments"), crd("seldonruntimes"), crd("seldonconfigs"), crd("serverconfigs")},
+		"customresourcedefinitions": seldonCRDs(),
 		"deployments":               {controller("")},
 		"nodes": {{"apiVersion": "v1", "kind": "Node", "metadata": map[string]any{"name": "small"},
 			"status": map[string]any{"allocatable": map[string]any{"memory": "1Gi"}}}},
