@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts and stops the sandbox: a local Kubernetes control plane on loopback (kwokctl, binary runtime) and, with
-# it, the model of Seldon's control plane (cmd/sandbox-seldon-model), which sets the conditions and runs the
-# finalizers that Seldon's controller, scheduler and agents would. "down" stops every process "up" started.
-# Usage: scripts/cluster.sh up|down|status|kubeconfig [name]   (name defaults to "sandbox")
+# it, its helpers: cmd/sandbox-node (runs MinIO, the MetalLB controller and rclone pods as real local processes,
+# and serves the cluster network as an HTTP proxy) and cmd/sandbox-seldon-model (sets the conditions and runs the
+# finalizers that Seldon's controller, scheduler and agents would, downloading Models with a real rclone).
+# "down" stops every process "up" started.
+# Usage: scripts/cluster.sh up|down|status|kubeconfig|proxy [name]   (name defaults to "sandbox")
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +17,7 @@ kubeconfig=$state/kubeconfig
 log() { printf '\033[1m[cluster]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[cluster] FAILED:\033[0m %s\n' "$*" >&2; exit 1; }
 
-bin=$("$here/toolchain.sh" kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok | tail -n 1)
+bin=$("$here/toolchain.sh" kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok minio rclone metallb-controller | tail -n 1)
 export KWOK_RUNTIME=binary KWOK_KUBE_VERSION=v1.35.4 KWOK_WORKDIR=$state/kwok
 export KWOK_KUBE_APISERVER_BINARY=$bin/kube-apiserver KWOK_KUBE_CONTROLLER_MANAGER_BINARY=$bin/kube-controller-manager
 export KWOK_KUBE_SCHEDULER_BINARY=$bin/kube-scheduler KWOK_KUBECTL_BINARY=$bin/kubectl
@@ -25,31 +27,44 @@ kubectl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 
 running() { [ -f "$kubeconfig" ] && kubectl get --raw /readyz >/dev/null 2>&1; }
 
-model_pid=$state/seldon-model.pid
-model_log=$state/seldon-model.log
-model_running() { [ -f "$model_pid" ] && kill -0 "$(cat "$model_pid")" 2>/dev/null; }
-start_model() {
-  model_running && return
-  log "starting the model of Seldon's control plane (log: $model_log)"
-  (cd "$root" && GOFLAGS=-buildvcs=false go build -o "$state/sandbox-seldon-model" ./cmd/sandbox-seldon-model) ||
-    die "could not build cmd/sandbox-seldon-model"
-  # Its own session: an interrupt of the command that started it does not stop it; "down" does.
-  setsid "$state/sandbox-seldon-model" --kubeconfig "$kubeconfig" </dev/null >"$model_log" 2>&1 &
-  echo $! >"$model_pid"
+# The sandbox's helpers, each in its own session so that an interrupt of the command that started it does not
+# stop it ("down" does): sandbox-node runs the pods built here (MinIO, the MetalLB controller, rclone) as local
+# processes and serves the cluster network as a proxy; sandbox-seldon-model stands in for Seldon's control plane.
+helpers=(sandbox-node sandbox-seldon-model)
+proxy_file=$state/proxy-url
+helper_running() { [ -f "$state/$1.pid" ] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null; }
+start_helper() { # start_helper NAME ARG...
+  local name=$1; shift
+  helper_running "$name" && return
+  log "starting $name (log: $state/$name.log)"
+  setsid "$state/$name" "$@" </dev/null >"$state/$name.log" 2>&1 &
+  echo $! >"$state/$name.pid"
   sleep 0.5
-  model_running || { cat "$model_log" >&2; die "the model of Seldon's control plane exited at start"; }
+  helper_running "$name" || { cat "$state/$name.log" >&2; die "$name exited at start"; }
 }
-stop_model() {
-  if model_running; then kill "$(cat "$model_pid")" 2>/dev/null || true; fi
-  rm -f "$model_pid"
+start_helpers() {
+  (cd "$root" && GOFLAGS=-buildvcs=false go build -o "$state/" ./cmd/sandbox-node ./cmd/sandbox-seldon-model) ||
+    die "could not build the sandbox's helpers (cmd/sandbox-node, cmd/sandbox-seldon-model)"
+  rm -f "$proxy_file"
+  start_helper sandbox-node --kubeconfig "$kubeconfig" --bin "$bin" --state "$state/node" --proxy-url-file "$proxy_file"
+  for _ in $(seq 50); do [ -s "$proxy_file" ] && break; sleep 0.1; done
+  [ -s "$proxy_file" ] || die "sandbox-node wrote no proxy address; see $state/sandbox-node.log"
+  start_helper sandbox-seldon-model --kubeconfig "$kubeconfig" --proxy "$(cat "$proxy_file")" --bin "$bin" --state "$state/agent"
+}
+stop_helpers() {
+  local name
+  for name in "${helpers[@]}"; do
+    if helper_running "$name"; then kill "$(cat "$state/$name.pid")" 2>/dev/null || true; fi
+    rm -f "$state/$name.pid"
+  done
 }
 
 case $action in
   up)
-    if running; then start_model; log "cluster $name is already running"; echo "$kubeconfig"; exit 0; fi
+    if running; then start_helpers; log "cluster $name is already running"; echo "$kubeconfig"; exit 0; fi
     mkdir -p "$state"
     # A cluster left half-made (machine restarted, process killed) is removed before it is made again.
-    stop_model
+    stop_helpers
     "$kwokctl" delete cluster --name "$name" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
     log "creating cluster $name (kube-apiserver, etcd, controller manager, scheduler, kwok on 127.0.0.1)"
     # kwokctl logs JSON lines; they go to a file and are shown only when something fails.
@@ -65,23 +80,32 @@ case $action in
       sleep 1
     done
     kubectl get nodes --no-headers | grep -q ' Ready' || die "nodes did not become Ready"
-    start_model
+    start_helpers
     log "cluster $name is up; kubeconfig: $kubeconfig"
     echo "$kubeconfig"
     ;;
   down)
-    stop_model
+    stop_helpers
     "$kwokctl" delete cluster --name "$name" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
     rm -rf "$state"
     log "cluster $name removed"
     ;;
   status)
     if running; then kubectl get nodes; else log "cluster $name is not running"; exit 1; fi
-    if model_running; then log "model of Seldon's control plane: pid $(cat "$model_pid"), log $model_log"
-    else log "the model of Seldon's control plane is not running (scripts/cluster.sh up $name starts it)"; fi
+    for h in "${helpers[@]}"; do
+      if helper_running "$h"; then log "$h: pid $(cat "$state/$h.pid"), log $state/$h.log"
+      else log "$h is not running (scripts/cluster.sh up $name starts it)"; fi
+    done
+    [ -s "$proxy_file" ] && log "cluster network (HTTP proxy): $(cat "$proxy_file")"
     ;;
   kubeconfig)
     echo "$kubeconfig"
     ;;
-  *) die "unknown action '$action' (up, down, status, kubeconfig)" ;;
+  proxy)
+    # The cluster network for this machine's tools: HTTP_PROXY=$(scripts/cluster.sh proxy) reaches minio.minio:9000
+    # or a MetalLB IP through the pods that run here, and nothing else.
+    [ -s "$proxy_file" ] || die "cluster $name has no network proxy running (scripts/cluster.sh up $name)"
+    cat "$proxy_file"
+    ;;
+  *) die "unknown action '$action' (up, down, status, kubeconfig, proxy)" ;;
 esac

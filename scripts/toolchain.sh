@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds, once, every binary the sandbox needs (Pulumi CLI, Go language host, Kubernetes provider plugin,
-# a Kubernetes control plane, etcd, kwok) from Go modules, into a cache outside the repository keyed by version.
+# a Kubernetes control plane, etcd, kwok, and the real MinIO, rclone and MetalLB controller) from Go modules, into a cache outside the repository keyed by version.
 # Nothing is downloaded from a release page: this machine reaches only the Go module proxy.
 # Usage: scripts/toolchain.sh [component ...]   (default: all). Prints the bin directory last.
 set -euo pipefail
@@ -14,6 +14,9 @@ KUBE_VERSION=v1.35.4
 KUBE_STAGING_VERSION=v0.35.4
 ETCD_VERSION=v3.6.5
 KWOK_VERSION=v0.7.0
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # the newest MinIO server the proxy serves (no tags are published as Go versions)
+RCLONE_VERSION=v1.71.1                              # what Seldon's rclone image ships
+METALLB_VERSION=v0.16.1                             # the MetalLB chart's appVersion
 
 CACHE=${SELDON_AB_CACHE:-$HOME/.cache/seldon-ab}
 BIN=$CACHE/bin
@@ -128,7 +131,17 @@ build_kwok() {
   GOBIN=$BIN go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
 }
 
-all=(pulumi language-host kubernetes-provider kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
+# The sandbox's real components: the object store, the agent's downloader and MetalLB's IP allocator.
+build_minio() { GOBIN=$BIN CGO_ENABLED=0 go install -ldflags "-s -w" "github.com/minio/minio@$MINIO_VERSION"; }
+build_rclone() { GOBIN=$BIN CGO_ENABLED=0 go install -ldflags "-s -w" "github.com/rclone/rclone@$RCLONE_VERSION"; }
+build_metallb_controller() {
+  local dir=$SRC/metallb-$METALLB_VERSION
+  wrapper "$dir"
+  printf 'require go.universe.tf/metallb %s\n' "$METALLB_VERSION" >>"$dir/go.mod"
+  (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-s -w" -o "$BIN/metallb-controller" go.universe.tf/metallb/controller)
+}
+
+all=(pulumi language-host kubernetes-provider kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok minio rclone metallb-controller)
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=("${all[@]}")
 for c in "${want[@]}"; do
   case $c in
@@ -141,6 +154,9 @@ for c in "${want[@]}"; do
     kubectl) step kubectl "$KUBE_VERSION" build_kubectl ;;
     etcd) step etcd "$ETCD_VERSION" build_etcd ;;
     kwok) have kwok "$KWOK_VERSION" && have kwokctl "$KWOK_VERSION" || { step kwok "$KWOK_VERSION" build_kwok; stamp kwokctl "$KWOK_VERSION"; } ;;
+    minio) step minio "$MINIO_VERSION" build_minio ;;
+    rclone) step rclone "$RCLONE_VERSION" build_rclone ;;
+    metallb-controller) step metallb-controller "$METALLB_VERSION" build_metallb_controller ;;
     *) die "unknown component '$c' (known: ${all[*]})" ;;
   esac
 done

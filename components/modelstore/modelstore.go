@@ -4,6 +4,7 @@ package modelstore
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
@@ -36,8 +37,9 @@ type Args struct {
 	SecretKey pulumi.StringInput
 	Buckets   []string
 	// RcloneRemote names the rclone remote; Model storageUris start with "<RcloneRemote>://".
-	RcloneRemote       string
-	MCImage            string
+	RcloneRemote string
+	// RcloneImage is the pinned rclone image of the Job that creates the buckets.
+	RcloneImage        string
 	BucketJobResources kube.Resources
 	// Seed uploads artifact directories from the operator's machine through ExternalEndpoint, with the
 	// `seldon-ab seed` command run from ProjectDir (pulumi-command: needs its provider plugin).
@@ -91,6 +93,9 @@ type ModelStore struct {
 	Buckets          pulumi.StringArrayOutput `pulumi:"buckets"`
 	// RcloneConfig is the body of the rclone Secret Seldon expects (one remote, YAML); a Pulumi secret.
 	RcloneConfig pulumi.StringOutput `pulumi:"rcloneConfig"`
+	// Ready are the objects after which the store holds its buckets and seeded artifacts: what a Model waits
+	// for, since an agent that finds no files fails the Model (it is retried only when a new agent joins).
+	Ready []pulumi.Resource
 }
 
 // New deploys the store.
@@ -147,15 +152,18 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		provider, region = args.External.Provider, args.External.Region
 	}
 
-	buckets, err := newBucketJob(ctx, name, args, endpoint, credentials, parent, pulumi.DependsOn(bucketJobDeps))
+	buckets, err := newBucketJob(ctx, name, args, endpoint, region, provider, credentials, parent, pulumi.DependsOn(bucketJobDeps))
 	if err != nil {
 		return nil, err
 	}
+	store.Ready = []pulumi.Resource{buckets}
 	for i, dir := range args.Seed {
-		if err := newSeedCommand(ctx, fmt.Sprintf("%s-seed-%d", name, i), args, dir, externalEndpoint,
-			parent, pulumi.DependsOn([]pulumi.Resource{buckets})); err != nil {
+		seeded, err := newSeedCommand(ctx, fmt.Sprintf("%s-seed-%d", name, i), args, dir, externalEndpoint,
+			parent, pulumi.DependsOn([]pulumi.Resource{buckets}))
+		if err != nil {
 			return nil, err
 		}
+		store.Ready = append(store.Ready, seeded)
 	}
 
 	store.Endpoint = endpoint
@@ -234,40 +242,50 @@ func serviceValues(ip string) map[string]any {
 	}
 }
 
-// newBucketJob creates the buckets with the MinIO client; `mc mb --ignore-existing` makes reruns harmless.
-func newBucketJob(ctx *pulumi.Context, name string, args *Args, endpoint pulumi.StringOutput, credentials *corev1.Secret,
-	opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
-	fromSecret := func(key string) *corev1.EnvVarSourceArgs {
-		return &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
-			Name: credentials.Metadata.Name().Elem(), Key: pulumi.String(key)}}
+// newBucketJob creates the buckets with rclone, configured with the very remote the rclone Secret gives Seldon's
+// agents (RcloneParameters): a wrong endpoint, provider or credential fails here, at `up`, with rclone's own
+// error, before any Model tries to load. rclone is also what the sandbox can run for real (cmd/sandbox-node), so
+// one mechanism creates the buckets on a cluster and in the sandbox. `rclone mkdir` of a bucket the same
+// credentials already own succeeds, so reruns are harmless. One container per bucket, no shell needed.
+func newBucketJob(ctx *pulumi.Context, name string, args *Args, endpoint pulumi.StringOutput, region, provider string,
+	credentials *corev1.Secret, opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
+	env := corev1.EnvVarArray{}
+	prefix := "RCLONE_CONFIG_" + strings.ToUpper(args.RcloneRemote) + "_"
+	params := endpoint.ApplyT(func(ep string) map[string]string { return RcloneParameters(provider, region, ep) })
+	for _, key := range rcloneParameterKeys(region) {
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(prefix + strings.ToUpper(key)),
+			Value: params.ApplyT(func(p map[string]string) string { return p[key] }).(pulumi.StringOutput)})
 	}
-	script := `set -e
-mc alias set store "$S3_ENDPOINT" "$ACCESS_KEY" "$SECRET_KEY"
-for bucket in $BUCKETS; do mc mb --ignore-existing "store/$bucket"; done`
+	env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(prefix + "TYPE"), Value: pulumi.String("s3")})
+	for key, secretKey := range map[string]string{"ACCESS_KEY_ID": "rootUser", "SECRET_ACCESS_KEY": "rootPassword"} {
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(prefix + key), ValueFrom: &corev1.EnvVarSourceArgs{
+			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: credentials.Metadata.Name().Elem(), Key: pulumi.String(secretKey)}}})
+	}
+	containers := corev1.ContainerArray{}
+	for i, bucket := range args.Buckets {
+		containers = append(containers, &corev1.ContainerArgs{
+			Name:  pulumi.Sprintf("mkdir-%d", i),
+			Image: pulumi.String(args.RcloneImage),
+			Args:  pulumi.StringArray{pulumi.String("mkdir"), pulumi.String(args.RcloneRemote + ":" + bucket)},
+			Env:   env,
+			// rclone's error is the last thing it prints: it becomes the container's termination message.
+			TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
+			Resources: &corev1.ResourceRequirementsArgs{
+				Requests: pulumi.ToStringMap(args.BucketJobResources.Requests.Map()),
+				Limits:   pulumi.ToStringMap(args.BucketJobResources.Limits.Map()),
+			},
+		})
+	}
 	return batchv1.NewJob(ctx, name+"-buckets", &batchv1.JobArgs{
 		Metadata: &metav1.ObjectMetaArgs{Namespace: pulumi.String(args.Namespace)},
 		Spec: &batchv1.JobSpecArgs{
-			BackoffLimit: pulumi.Int(10),
+			// Retries cover a store that is still starting (10 s, 20 s, 40 s); a wrong credential fails in about
+			// a minute and a half instead of the default six retries' six minutes.
+			BackoffLimit: pulumi.Int(3),
 			Template: &corev1.PodTemplateSpecArgs{
 				Spec: &corev1.PodSpecArgs{
-					RestartPolicy: pulumi.String("OnFailure"),
-					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
-						Name:    pulumi.String("mc"),
-						Image:   pulumi.String(args.MCImage),
-						Command: pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(script)},
-						Env: corev1.EnvVarArray{
-							&corev1.EnvVarArgs{Name: pulumi.String("S3_ENDPOINT"), Value: endpoint},
-							&corev1.EnvVarArgs{Name: pulumi.String("BUCKETS"), Value: pulumi.String(strings.Join(args.Buckets, " "))},
-							&corev1.EnvVarArgs{Name: pulumi.String("ACCESS_KEY"), ValueFrom: fromSecret("rootUser")},
-							&corev1.EnvVarArgs{Name: pulumi.String("SECRET_KEY"), ValueFrom: fromSecret("rootPassword")},
-							// mc keeps its config under $HOME; the image's home may not be writable.
-							&corev1.EnvVarArgs{Name: pulumi.String("MC_CONFIG_DIR"), Value: pulumi.String("/tmp/.mc")},
-						},
-						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: pulumi.ToStringMap(args.BucketJobResources.Requests.Map()),
-							Limits:   pulumi.ToStringMap(args.BucketJobResources.Limits.Map()),
-						},
-					}},
+					RestartPolicy: pulumi.String("Never"),
+					Containers:    containers,
 				},
 			},
 		},
@@ -286,10 +304,10 @@ func SeedArgv(dir SeedDirectory, endpoint, region string) []string {
 }
 
 func newSeedCommand(ctx *pulumi.Context, name string, args *Args, dir SeedDirectory, endpoint pulumi.StringOutput,
-	opts ...pulumi.ResourceOption) error {
+	opts ...pulumi.ResourceOption) (*local.Command, error) {
 	hash, err := seed.ContentHash(dir.Source)
 	if err != nil {
-		return fmt.Errorf("hashing seed directory %s: %w", dir.Source, err)
+		return nil, fmt.Errorf("hashing seed directory %s: %w", dir.Source, err)
 	}
 	region := ""
 	if args.External != nil {
@@ -298,7 +316,7 @@ func newSeedCommand(ctx *pulumi.Context, name string, args *Args, dir SeedDirect
 	create := endpoint.ApplyT(func(ep string) string {
 		return "go run ./cmd/seldon-ab " + shellquote.Join(SeedArgv(dir, ep, region)...)
 	}).(pulumi.StringOutput)
-	_, err = local.NewCommand(ctx, name, &local.CommandArgs{
+	return local.NewCommand(ctx, name, &local.CommandArgs{
 		Create:   create,
 		Dir:      pulumi.String(args.ProjectDir),
 		Triggers: pulumi.Array{pulumi.String(hash)},
@@ -307,21 +325,33 @@ func newSeedCommand(ctx *pulumi.Context, name string, args *Args, dir SeedDirect
 			"S3_SECRET_KEY": pulumi.ToSecret(args.SecretKey).(pulumi.StringOutput),
 		},
 	}, opts...)
-	return err
 }
 
-// RcloneConfig renders the rclone remote Seldon's agents read from a Secret: one remote, as YAML.
+// RcloneConfig renders the rclone remote Seldon's agents read from a Secret: one remote, as YAML (the agent's
+// RcloneConfigCreate: name, type, parameters; scheduler/pkg/agent/rclone/rclone.go).
 func RcloneConfig(remote, provider, region, accessKey, secretKey, endpoint string) (string, error) {
-	parameters := map[string]any{
-		"provider":          provider,
-		"env_auth":          false,
-		"access_key_id":     accessKey,
-		"secret_access_key": secretKey,
-		"endpoint":          endpoint,
-	}
+	parameters := RcloneParameters(provider, region, endpoint)
+	parameters["access_key_id"] = accessKey
+	parameters["secret_access_key"] = secretKey
+	out, err := yaml.Marshal(map[string]any{"name": remote, "type": "s3", "parameters": parameters})
+	return string(out), err
+}
+
+// RcloneParameters are the s3 remote's options other than its credentials, shared by the agents' Secret and
+// the bucket Job (rclone reads them as RCLONE_CONFIG_<REMOTE>_<OPTION>).
+func RcloneParameters(provider, region, endpoint string) map[string]string {
+	parameters := map[string]string{"provider": provider, "env_auth": "false", "endpoint": endpoint}
 	if region != "" {
 		parameters["region"] = region
 	}
-	out, err := yaml.Marshal(map[string]any{"name": remote, "type": "s3", "parameters": parameters})
-	return string(out), err
+	return parameters
+}
+
+func rcloneParameterKeys(region string) []string {
+	keys := make([]string, 0, 4)
+	for k := range RcloneParameters("", region, "") {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

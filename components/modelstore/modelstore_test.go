@@ -23,7 +23,7 @@ func TestRcloneConfigIsTheRemoteSeldonExpects(t *testing.T) {
 		t.Fatalf("not YAML: %v\n%s", err, body)
 	}
 	want := map[string]any{
-		"provider": "Minio", "env_auth": false, "access_key_id": "admin",
+		"provider": "Minio", "env_auth": "false", "access_key_id": "admin",
 		"secret_access_key": "s3cr3t-key", "endpoint": "http://minio.minio:9000",
 	}
 	if remote.Name != "s3" || remote.Type != "s3" {

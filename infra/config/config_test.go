@@ -236,8 +236,8 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 		{"memory limit missing", func(t *testing.T, o map[string]any) {
 			set(t, o, "modelStore.resources", map[string]any{"requests": map[string]any{"cpu": "1", "memory": "1Gi"}, "limits": map[string]any{"memory": ""}})
 		}, "modelStore.resources.limits.memory", "is empty"},
-		{"mc image unpinned", func(t *testing.T, o map[string]any) { set(t, o, "modelStore.mcImage", "quay.io/minio/mc:latest") },
-			"modelStore.mcImage", "not a pinned image"},
+		{"rclone image unpinned", func(t *testing.T, o map[string]any) { set(t, o, "modelStore.rcloneImage", "rclone/rclone:latest") },
+			"modelStore.rcloneImage", "not a pinned image"},
 		{"rclone remote name invalid", func(t *testing.T, o map[string]any) { set(t, o, "modelStore.rcloneRemote", "s3://") },
 			"modelStore.rcloneRemote", "not an rclone remote name"},
 		{"controller memory request and limit differ", func(t *testing.T, o map[string]any) {

@@ -5,8 +5,9 @@ const (
 	MetalLBChartVersion      = "0.16.1"
 	IngressNginxChartVersion = "4.15.1"
 	MinIOChartVersion        = "5.4.0"
-	// MinIOClientImage is the mc image the MinIO 5.4.0 chart itself pins for its bucket job.
-	MinIOClientImage = "quay.io/minio/mc:RELEASE.2024-11-21T17-21-54Z"
+	// RcloneImage runs the bucket Job: the rclone release Seldon 2.10.2's own rclone image ships (v1.71.1),
+	// the version the sandbox builds and runs (scripts/toolchain.sh).
+	RcloneImage = "docker.io/rclone/rclone:1.71.1"
 )
 
 // Chart names as their archives' Chart.yaml spell them.
@@ -70,7 +71,7 @@ func Defaults(stackName string) Stack {
 			Persistence:        Persistence{Size: "20Gi"},
 			External:           ExternalStore{Provider: "Other"},
 			Resources:          resources("100m", "512Mi", "2Gi"),
-			MCImage:            MinIOClientImage,
+			RcloneImage:        RcloneImage,
 			BucketJobResources: resources("10m", "32Mi", "128Mi"),
 		},
 	}

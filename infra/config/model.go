@@ -132,8 +132,8 @@ type ModelStore struct {
 	External     ExternalStore   `json:"external"`
 	Resources    Resources       `json:"resources"`
 	Seed         []SeedDirectory `json:"seed"`
-	// MCImage is the pinned MinIO client image of the Job that creates the buckets.
-	MCImage            string    `json:"mcImage"`
+	// RcloneImage is the pinned rclone image of the Job that creates the buckets.
+	RcloneImage        string    `json:"rcloneImage"`
 	BucketJobResources Resources `json:"bucketJobResources"`
 }
 

@@ -285,7 +285,7 @@ func (v *validator) modelStore(m ModelStore, commands Commands, creds Credential
 		v.add("modelStore.type", m.Type, "is not a model store type", `use "minio" (in-cluster) or "external" (an S3 endpoint)`)
 	}
 	v.label("modelStore.namespace", m.Namespace)
-	v.image("modelStore.mcImage", m.MCImage)
+	v.image("modelStore.rcloneImage", m.RcloneImage)
 	v.resources("modelStore.bucketJobResources", m.BucketJobResources)
 	if !rcloneName.MatchString(m.RcloneRemote) {
 		v.add("modelStore.rcloneRemote", m.RcloneRemote, "is not an rclone remote name",

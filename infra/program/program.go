@@ -155,9 +155,10 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	if err != nil {
 		return nil, err
 	}
-	// Models wait for the Servers and the Ingress for the controller that serves it; the reverse is the teardown.
+	// Models wait for the Servers, for their artifacts in the store, and the Ingress for the controller that
+	// serves it; the reverse is the teardown.
 	experimentArgs := abtestArgs(s)
-	experimentArgs.After = append(append([]pulumi.Resource{}, platform.Children...), nginx.Children...)
+	experimentArgs.After = append(append(append([]pulumi.Resource{}, platform.Children...), nginx.Children...), store.Ready...)
 	experiment, err := abtest.New(ctx, "ab-test", experimentArgs, withCluster)
 	if err != nil {
 		return nil, err
@@ -311,7 +312,7 @@ func modelStoreArgs(s *config.Stack, baseDir string) *modelstore.Args {
 		SecretKey:          pulumi.ToSecret(pulumi.String(s.Credentials.SecretKey.Reveal())).(pulumi.StringOutput),
 		Buckets:            m.Buckets,
 		RcloneRemote:       m.RcloneRemote,
-		MCImage:            m.MCImage,
+		RcloneImage:        m.RcloneImage,
 		BucketJobResources: m.BucketJobResources,
 		ProjectDir:         baseDir,
 	}

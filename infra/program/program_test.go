@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -167,15 +168,26 @@ func TestHomelabModelStore(t *testing.T) {
 	if !job.DependsOn("model-store-minio") {
 		t.Errorf("bucket job does not wait for MinIO: %v", job.Dependencies)
 	}
-	env := job.Get("spec", "template", "spec", "containers", "0", "env")
-	found := false
-	for _, e := range env.ArrayValue() {
-		if e.ObjectValue()["name"].StringValue() == "BUCKETS" && e.ObjectValue()["value"].StringValue() == "mlflow-artifacts" {
-			found = true
-		}
+	container := job.Get("spec", "template", "spec", "containers", "0")
+	if args := fmt.Sprint(container.ObjectValue()["args"]); args != "{[{mkdir} {s3:mlflow-artifacts}]}" {
+		t.Errorf("bucket job args = %s, want rclone mkdir s3:mlflow-artifacts", args)
 	}
-	if !found {
-		t.Errorf("bucket job does not create mlflow-artifacts: env %v", env)
+	// The Job's remote is the agents' remote: same endpoint and provider, credentials from the store's Secret.
+	env := map[string]string{}
+	for _, e := range container.ObjectValue()["env"].ArrayValue() {
+		var value string
+		if v, ok := e.ObjectValue()["value"]; ok && v.IsString() {
+			value = v.StringValue()
+		} else if from, ok := e.ObjectValue()["valueFrom"]; ok {
+			value = from.ObjectValue()["secretKeyRef"].ObjectValue()["key"].StringValue()
+		}
+		env[e.ObjectValue()["name"].StringValue()] = value
+	}
+	want := map[string]string{"RCLONE_CONFIG_S3_TYPE": "s3", "RCLONE_CONFIG_S3_PROVIDER": "Minio",
+		"RCLONE_CONFIG_S3_ENDPOINT": "http://minio.minio:9000", "RCLONE_CONFIG_S3_ENV_AUTH": "false",
+		"RCLONE_CONFIG_S3_ACCESS_KEY_ID": "rootUser", "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": "rootPassword"}
+	if !reflect.DeepEqual(env, want) {
+		t.Errorf("bucket job env = %v, want %v", env, want)
 	}
 }
 
@@ -237,6 +249,11 @@ func TestSeedingRunsTheSeedCommandAfterTheBuckets(t *testing.T) {
 	}
 	if len(cmd.Get("triggers").ArrayValue()) != 1 {
 		t.Error("the seed command has no content-hash trigger, so changed artifacts would never be uploaded")
+	}
+	// An agent that finds no files fails its Model, and retries only when a new agent joins: Models wait.
+	model := g.Find(t, modelType, "ab-test-model-seldon-system-baseline-predictor")
+	if !model.DependsOn("model-store-seed-0") || !model.DependsOn("model-store-buckets") {
+		t.Errorf("the Model does not wait for its bucket and artifacts: %v", model.Dependencies)
 	}
 	sandbox, err := pulumitest.Run(t, program.Program, "sandbox", root(t), sandboxConfig(t))
 	if err != nil {
