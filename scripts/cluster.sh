@@ -45,8 +45,10 @@ start_helper() { # start_helper NAME ARG...
 start_helpers() {
   (cd "$root" && GOFLAGS=-buildvcs=false go build -o "$state/" ./cmd/sandbox-node ./cmd/sandbox-seldon-model) ||
     die "could not build the sandbox's helpers (cmd/sandbox-node, cmd/sandbox-seldon-model)"
-  rm -f "$proxy_file"
-  start_helper sandbox-node --kubeconfig "$kubeconfig" --bin "$bin" --state "$state/node" --proxy-url-file "$proxy_file"
+  if ! helper_running sandbox-node; then
+    rm -f "$proxy_file"
+    start_helper sandbox-node --kubeconfig "$kubeconfig" --bin "$bin" --state "$state/node" --proxy-url-file "$proxy_file"
+  fi
   for _ in $(seq 50); do [ -s "$proxy_file" ] && break; sleep 0.1; done
   [ -s "$proxy_file" ] || die "sandbox-node wrote no proxy address; see $state/sandbox-node.log"
   start_helper sandbox-seldon-model --kubeconfig "$kubeconfig" --proxy "$(cat "$proxy_file")" --bin "$bin" --state "$state/agent"

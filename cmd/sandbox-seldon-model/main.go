@@ -1,5 +1,5 @@
 // Command sandbox-seldon-model runs the sandbox's model of Seldon Core v2's control plane (internal/seldonmodel)
-// against a local cluster until it is stopped. scripts/cluster.sh starts and stops it with the sandbox cluster;
+// against a local cluster until it is stopped, its agents downloading Models with a real rclone. scripts/cluster.sh starts and stops it with the sandbox cluster;
 // it is never part of what the stack deploys.
 package main
 
@@ -20,10 +20,13 @@ import (
 
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "the sandbox cluster's kubeconfig")
+	proxy := flag.String("proxy", "", "the cluster network's proxy URL (cmd/sandbox-node), for the agents' rclone")
+	bin := flag.String("bin", "", "the toolchain's bin directory, where rclone is")
+	state := flag.String("state", "", "where the agents' rclone configs, logs and model caches go")
 	interval := flag.Duration("interval", 300*time.Millisecond, "time between reconcile passes")
 	flag.Parse()
-	if *kubeconfig == "" {
-		fmt.Fprintln(os.Stderr, "sandbox-seldon-model: --kubeconfig is required (scripts/cluster.sh passes the sandbox's)")
+	if *kubeconfig == "" || *proxy == "" || *bin == "" || *state == "" {
+		fmt.Fprintln(os.Stderr, "sandbox-seldon-model: --kubeconfig, --proxy, --bin and --state are required (scripts/cluster.sh passes them)")
 		os.Exit(2)
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
@@ -40,5 +43,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(os.Stderr, "sandbox-seldon-model: reconciling %s every %s\n", cfg.Host, *interval)
-	(&seldonmodel.Model{Client: client, Log: os.Stderr}).Run(ctx, *interval)
+	agent := &seldonmodel.RcloneAgent{Bin: *bin, StateDir: *state, ProxyURL: *proxy, Log: os.Stderr}
+	defer agent.Stop()
+	(&seldonmodel.Model{Client: client, Log: os.Stderr, Agent: agent}).Run(ctx, *interval)
 }

@@ -8,12 +8,14 @@ package seldonmodel
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,6 +53,18 @@ var ListKinds = map[schema.GroupVersionResource]string{
 type Model struct {
 	Client dynamic.Interface
 	Log    io.Writer
+	// Agent downloads each placed Model's artifacts (the sandbox runs RcloneAgent); nil stops at placement,
+	// for tests of the scheduling rules alone.
+	Agent Agent
+
+	mu    sync.Mutex
+	loads map[string]*load
+}
+
+// load is one agent download: pending until done, then its error (nil when the files arrived).
+type load struct {
+	done bool
+	err  error
 }
 
 // world is one consistent read of everything the rules look at.
@@ -59,7 +73,7 @@ type world struct {
 	scope        seldonspec.ControllerScope
 	seldonConfig *unstructured.Unstructured
 	serverConfig map[string]*unstructured.Unstructured
-	secrets      map[string]bool // namespace/name
+	secrets      map[string]*unstructured.Unstructured // namespace/name
 	runtimes     []*unstructured.Unstructured
 	schedulers   map[string]bool // namespaces with a live seldon-scheduler StatefulSet
 	servers      []*unstructured.Unstructured
@@ -131,7 +145,7 @@ func (m *Model) read(ctx context.Context) (*world, error) {
 		return nil, nil
 	}
 	w := &world{controllerNS: controller.GetNamespace(), serverConfig: map[string]*unstructured.Unstructured{},
-		secrets: map[string]bool{}, schedulers: map[string]bool{}}
+		secrets: map[string]*unstructured.Unstructured{}, schedulers: map[string]bool{}}
 	// operator/main.go: --clusterwide and --watch-namespaces, which the setup chart fills from these env values.
 	env := containerEnv(controller.Object, []string{"spec", "template", "spec", "containers"}, seldonspec.ControllerContainer)
 	w.scope = seldonspec.ScopeOf(w.controllerNS, env[seldonspec.ControllerClusterwide], env[seldonspec.ControllerWatchNSEnv])
@@ -158,7 +172,7 @@ func (m *Model) read(ctx context.Context) (*world, error) {
 		return nil, err
 	}
 	for _, s := range secrets {
-		w.secrets[s.GetNamespace()+"/"+s.GetName()] = true
+		w.secrets[s.GetNamespace()+"/"+s.GetName()] = s
 	}
 	if w.runtimes, err = m.watched(ctx, w, SeldonRuntimes); err != nil {
 		return nil, err
@@ -364,7 +378,7 @@ func judgeServer(w *world, s *unstructured.Unstructured) serverResult {
 		return fail("ServerConfigNotFound", fmt.Sprintf("ServerConfig %q not found in namespace %s", configName, w.controllerNS))
 	}
 	for _, secret := range configSecrets(w.runtimeOf(s.GetNamespace()), w.seldonConfig) {
-		if !w.secrets[s.GetNamespace()+"/"+secret] {
+		if w.secrets[s.GetNamespace()+"/"+secret] == nil {
 			return fail("AgentExited", "agent exited at start-up: "+seldonspec.MissingSecretMessage(secret))
 		}
 	}
@@ -453,12 +467,18 @@ func (m *Model) models(ctx context.Context, w *world, servers map[string]*server
 		if !found || replicas < 1 {
 			replicas = 1
 		}
-		placed := place(model, servers, int(replicas))
-		if !placed {
+		server := place(model, servers, int(replicas))
+		if server == "" {
 			keep(m.settle(ctx, Models, model, seldonspec.ModelFinalizer, []condition{
 				falseCond(seldonspec.ModelReadyCondition, "ScheduleFailed", seldonspec.ScheduleFailedMessage),
 				falseCond(seldonspec.ConditionReady, "ScheduleFailed", seldonspec.ScheduleFailedMessage)},
 				map[string]any{"replicas": int64(0), "availableReplicas": int64(0)}))
+			continue
+		}
+		if failed, reason, message := m.download(ctx, w, model, server); failed {
+			keep(m.settle(ctx, Models, model, seldonspec.ModelFinalizer, []condition{
+				falseCond(seldonspec.ModelReadyCondition, reason, message), falseCond(seldonspec.ConditionReady, reason, message)},
+				map[string]any{"replicas": replicas, "availableReplicas": int64(0)}))
 			continue
 		}
 		ready[ns+"/"+model.GetName()] = true
@@ -469,7 +489,8 @@ func (m *Model) models(ctx context.Context, w *world, servers map[string]*server
 	return ready
 }
 
-func place(model *unstructured.Unstructured, servers map[string]*serverState, replicas int) bool {
+// place returns the key of the Server it placed the Model on, "" when none has room.
+func place(model *unstructured.Unstructured, servers map[string]*serverState, replicas int) string {
 	ns := model.GetNamespace()
 	wanted, _, _ := unstructured.NestedString(model.Object, "spec", "server")
 	requirements, _, _ := unstructured.NestedStringSlice(model.Object, "spec", "requirements")
@@ -477,7 +498,7 @@ func place(model *unstructured.Unstructured, servers map[string]*serverState, re
 	if memory, found, _ := unstructured.NestedString(model.Object, "spec", "memory"); found {
 		q, err := resource.ParseQuantity(memory)
 		if err != nil {
-			return false
+			return ""
 		}
 		need = q.Value()
 	}
@@ -504,9 +525,9 @@ func place(model *unstructured.Unstructured, servers map[string]*serverState, re
 			srv.free[i] -= need
 		}
 		srv.loaded++
-		return true
+		return key
 	}
-	return false
+	return ""
 }
 
 func offersAll(capabilities, requirements []string) bool {
@@ -588,4 +609,69 @@ func containerEnv(obj map[string]any, path []string, name string) map[string]str
 		}
 	}
 	return env
+}
+
+// download runs the agent's download of a placed Model once per Model generation and Server: a Model that failed
+// stays failed until it changes or its Server is replaced (Seldon retries ModelFailed models only when a new
+// agent joins, SeldonIO/seldon-core#4557). It says whether the Model is not (yet) loaded, and why.
+func (m *Model) download(ctx context.Context, w *world, model *unstructured.Unstructured, server string) (bool, string, string) {
+	if m.Agent == nil {
+		return false, "", ""
+	}
+	ns := model.GetNamespace()
+	uri, _, _ := unstructured.NestedString(model.Object, "spec", "storageUri")
+	serverUID := ""
+	for _, s := range w.servers {
+		if s.GetNamespace()+"/"+s.GetName() == server {
+			serverUID = string(s.GetUID())
+		}
+	}
+	key := fmt.Sprintf("%s/%d/%s", model.GetUID(), model.GetGeneration(), serverUID)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.loads == nil {
+		m.loads = map[string]*load{}
+	}
+	l, started := m.loads[key]
+	if !started {
+		l = &load{}
+		m.loads[key] = l
+		var configs []RcloneSecret
+		for _, name := range configSecrets(w.runtimeOf(ns), w.seldonConfig) {
+			configs = append(configs, RcloneSecret{Name: name, Data: secretData(w.secrets[ns+"/"+name])})
+		}
+		name := model.GetName()
+		go func() {
+			err := m.Agent.Load(context.WithoutCancel(ctx), ns, name, uri, configs)
+			if err != nil {
+				m.logf("agent: model %s/%s failed to load: %v", ns, name, err)
+			} else {
+				m.logf("agent: model %s/%s loaded from %s", ns, name, uri)
+			}
+			m.mu.Lock()
+			l.done, l.err = true, err
+			m.mu.Unlock()
+		}()
+	}
+	switch {
+	case !l.done:
+		return true, "ModelProgressing", "downloading " + uri
+	case l.err != nil:
+		return true, "ModelFailed", l.err.Error()
+	}
+	return false, "", ""
+}
+
+func secretData(s *unstructured.Unstructured) map[string][]byte {
+	data := map[string][]byte{}
+	if s == nil {
+		return data
+	}
+	encoded, _, _ := unstructured.NestedStringMap(s.Object, "data")
+	for k, v := range encoded {
+		if b, err := base64.StdEncoding.DecodeString(v); err == nil {
+			data[k] = b
+		}
+	}
+	return data
 }
