@@ -63,8 +63,37 @@ timed() { # timed LABEL CMD...: runs CMD and reports its wall time
   log "$label took $((SECONDS - start)) s"
 }
 
+# offline_seeds: the stack seeds artifacts (modelStore.seed) but no command resource runs the seeds
+# (commands.enabled false). An agent that finds no files fails its Model for good, so `up` goes in three steps:
+# everything but the experiment, the seeds (the stack's seedArgs output, exactly the command lines a command
+# resource would run), then the rest. internal/sandbox.Env.Up does the same for the tests.
+offline_seeds() {
+  pulumi config get modelStore --stack "$stack" 2>/dev/null | grep -q '"seed"' || return 1
+  ! pulumi config get commands --stack "$stack" 2>/dev/null | grep -q '"enabled": *true'
+}
+run_seeds() {
+  local args_file
+  args_file=$(mktemp)
+  pulumi stack output seedArgs --json --stack "$stack" >"$args_file" || die "the stack has no seedArgs output"
+  # The sandbox's MetalLB IPs are reached through its cluster network, never the LAN.
+  [ "$stack" = sandbox ] && export HTTP_PROXY=$("$here/cluster.sh" proxy sandbox) NO_PROXY=127.0.0.1,localhost
+  S3_ACCESS_KEY=$(pulumi config get modelStoreAccessKey --stack "$stack") \
+    S3_SECRET_KEY=$(pulumi config get modelStoreSecretKey --stack "$stack") \
+    go run ./cmd/seldon-ab seed --args-json "$args_file" || { rm -f "$args_file"; die "seeding failed (above)"; }
+  rm -f "$args_file"
+}
+up() {
+  if offline_seeds; then
+    log "seeding without command resources: up to the model store, then the seeds, then the Models"
+    pulumi up --stack "$stack" "${yes[@]}" "${policy[@]}" ${PULUMI_ARGS:-} \
+      --exclude "urn:pulumi:$stack::seldon-ab::seldon-ab:abtest:ABTest::ab-test" --exclude-dependents
+    run_seeds
+  fi
+  pulumi up --stack "$stack" "${yes[@]}" "${policy[@]}" ${PULUMI_ARGS:-}
+}
+
 case $action in
-  up) timed up pulumi up --stack "$stack" "${yes[@]}" "${policy[@]}" ${PULUMI_ARGS:-} ;;
+  up) timed up up ;;
   preview) pulumi preview --stack "$stack" --diff "${policy[@]}" ${PULUMI_ARGS:-} ;;
   destroy) timed destroy pulumi destroy --stack "$stack" "${yes[@]}" ${PULUMI_ARGS:-} ;;
   refresh) pulumi refresh --stack "$stack" "${yes[@]}" ${PULUMI_ARGS:-} ;;
@@ -83,7 +112,8 @@ case $action in
   rebuild)
     start=$SECONDS
     timed destroy pulumi destroy --stack "$stack" --yes ${PULUMI_ARGS:-}
-    timed up pulumi up --stack "$stack" --yes "${policy[@]}" ${PULUMI_ARGS:-}
+    yes=(--yes)
+    timed up up
     log "rebuild (destroy + up) took $((SECONDS - start)) s"
     ;;
   *) die "unknown action '$action' (up, preview, destroy, rebuild, refresh, recover, cancel, outputs)" ;;

@@ -17,7 +17,6 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 
 	"github.com/seldon-ab/provisioner/internal/sandbox"
 )
@@ -92,23 +91,33 @@ func run() error {
 		f    func() error
 	}{
 		{"pulumi up (cold)", func() error {
-			res, err := stack.Up(ctx, optup.ConfigFile(cfg))
-			if res.Summary.ResourceChanges != nil {
-				resources = (*res.Summary.ResourceChanges)["create"]
+			if _, err := env.Up(ctx, stack, cfg); err != nil {
+				return err
 			}
-			return err
+			state, err := stack.Export(ctx)
+			if err != nil {
+				return err
+			}
+			var deployment struct {
+				Resources []json.RawMessage `json:"resources"`
+			}
+			if err := json.Unmarshal(state.Deployment, &deployment); err != nil {
+				return err
+			}
+			resources = len(deployment.Resources)
+			return nil
 		}},
 		{"pulumi preview (no changes)", func() error {
 			_, err := stack.Preview(ctx, optpreview.ConfigFile(cfg), optpreview.ExpectNoChanges())
 			return err
 		}},
 		{"pulumi destroy", func() error { _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); return err }},
-		{"pulumi up (warm, after destroy)", func() error { _, err := stack.Up(ctx, optup.ConfigFile(cfg)); return err }},
+		{"pulumi up (warm, after destroy)", func() error { _, err := env.Up(ctx, stack, cfg); return err }},
 		{"rebuild (destroy + up)", func() error {
 			if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
 				return err
 			}
-			_, err := stack.Up(ctx, optup.ConfigFile(cfg))
+			_, err := env.Up(ctx, stack, cfg)
 			return err
 		}},
 	}

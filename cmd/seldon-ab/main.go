@@ -33,7 +33,7 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "seed":
-		err = runSeed(os.Args[2:])
+		err = runSeeds(os.Args[2:])
 	case "verify", "demo":
 		var args []string
 		if args, err = expandArgsFile(os.Args[2:]); err == nil {
@@ -144,6 +144,31 @@ func parseSeedFlags(args []string) (string, seed.Target, *flag.FlagSet, error) {
 	}
 	err := fs.Parse(args)
 	return *source, target, fs, err
+}
+
+// runSeeds runs one seed, or with `--args-json FILE` each of the stack output seedArgs (a JSON array of seed
+// argument vectors) in turn, with no shell re-parsing.
+func runSeeds(args []string) error {
+	if len(args) != 2 || args[0] != "--args-json" {
+		return runSeed(args)
+	}
+	data, err := os.ReadFile(args[1])
+	if err != nil {
+		return err
+	}
+	var argvs [][]string
+	if err := json.Unmarshal(data, &argvs); err != nil {
+		return fmt.Errorf("%s does not hold the seedArgs stack output (a JSON array of arrays starting with \"seed\"): %w", args[1], err)
+	}
+	for _, argv := range argvs {
+		if len(argv) == 0 || argv[0] != "seed" {
+			return fmt.Errorf("%s: %q is not a seed command line", args[1], argv)
+		}
+		if err := runSeed(argv[1:]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func runSeed(args []string) error {

@@ -41,9 +41,10 @@ type Args struct {
 	// RcloneImage is the pinned rclone image of the Job that creates the buckets.
 	RcloneImage        string
 	BucketJobResources kube.Resources
-	// Seed uploads artifact directories from the operator's machine through ExternalEndpoint, with the
+	// Seed uploads artifact directories from the operator's machine through ExternalEndpoint; with RunSeeds, by the
 	// `seldon-ab seed` command run from ProjectDir (pulumi-command: needs its provider plugin).
 	Seed       []SeedDirectory
+	RunSeeds   bool
 	ProjectDir string
 	// After are resources that must exist before this component's objects (a component's own dependsOn does
 	// not reach its children).
@@ -93,6 +94,8 @@ type ModelStore struct {
 	Buckets          pulumi.StringArrayOutput `pulumi:"buckets"`
 	// RcloneConfig is the body of the rclone Secret Seldon expects (one remote, YAML); a Pulumi secret.
 	RcloneConfig pulumi.StringOutput `pulumi:"rcloneConfig"`
+	// SeedArgs are the `seldon-ab seed` argument vectors of Args.Seed, whether or not commands run them.
+	SeedArgs pulumi.ArrayOutput `pulumi:"seedArgs"`
 	// Ready are the objects after which the store holds its buckets and seeded artifacts: what a Model waits
 	// for, since an agent that finds no files fails the Model (it is retried only when a new agent joins).
 	Ready []pulumi.Resource
@@ -157,8 +160,22 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	store.Ready = []pulumi.Resource{buckets}
+	store.SeedArgs = externalEndpoint.ApplyT(func(ep string) []any {
+		argvs := make([]any, 0, len(args.Seed))
+		for _, dir := range args.Seed {
+			argv := []any{}
+			for _, a := range SeedArgv(dir, ep, region) {
+				argv = append(argv, a)
+			}
+			argvs = append(argvs, argv)
+		}
+		return argvs
+	}).(pulumi.ArrayOutput)
 	for i, dir := range args.Seed {
-		seeded, err := newSeedCommand(ctx, fmt.Sprintf("%s-seed-%d", name, i), args, dir, externalEndpoint,
+		if !args.RunSeeds {
+			break
+		}
+		seeded, err := newSeedCommand(ctx, fmt.Sprintf("%s-seed-%d", name, i), args, dir, externalEndpoint, region,
 			parent, pulumi.DependsOn([]pulumi.Resource{buckets}))
 		if err != nil {
 			return nil, err
@@ -178,6 +195,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		"externalEndpoint": store.ExternalEndpoint,
 		"buckets":          store.Buckets,
 		"rcloneConfig":     store.RcloneConfig,
+		"seedArgs":         store.SeedArgs,
 	}); err != nil {
 		return nil, err
 	}
@@ -303,15 +321,11 @@ func SeedArgv(dir SeedDirectory, endpoint, region string) []string {
 	return argv
 }
 
-func newSeedCommand(ctx *pulumi.Context, name string, args *Args, dir SeedDirectory, endpoint pulumi.StringOutput,
+func newSeedCommand(ctx *pulumi.Context, name string, args *Args, dir SeedDirectory, endpoint pulumi.StringOutput, region string,
 	opts ...pulumi.ResourceOption) (*local.Command, error) {
 	hash, err := seed.ContentHash(dir.Source)
 	if err != nil {
 		return nil, fmt.Errorf("hashing seed directory %s: %w", dir.Source, err)
-	}
-	region := ""
-	if args.External != nil {
-		region = args.External.Region
 	}
 	create := endpoint.ApplyT(func(ep string) string {
 		return "go run ./cmd/seldon-ab " + shellquote.Join(SeedArgv(dir, ep, region)...)

@@ -243,12 +243,9 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 		{"controller memory request and limit differ", func(t *testing.T, o map[string]any) {
 			set(t, o, "seldon.controllerResources", map[string]any{"requests": map[string]any{"memory": "64Mi"}, "limits": map[string]any{"memory": "256Mi"}})
 		}, "seldon.controllerResources.requests.memory", "takes one value (controller.resources.memory) as both request and limit"},
-		{"seeding without commands", func(t *testing.T, o map[string]any) {
-			set(t, o, "commands.enabled", false)
-			set(t, o, "verification.enabled", false)
+		{"seeding MinIO without an exposed IP", func(t *testing.T, o map[string]any) {
 			set(t, o, "modelStore.seed", []any{map[string]any{"source": "stacks", "bucket": "mlflow-artifacts", "prefix": "models"}})
-			set(t, o, "modelStore.expose", map[string]any{"ip": "192.168.1.240"})
-		}, "modelStore.seed[0]", "needs commands.enabled"},
+		}, "modelStore.seed[0]", "needs modelStore.expose.ip"},
 		{"seeding an undeclared bucket", func(t *testing.T, o map[string]any) {
 			set(t, o, "commands", map[string]any{"enabled": true})
 			set(t, o, "modelStore.expose", map[string]any{"ip": "192.168.1.240"})

@@ -164,7 +164,9 @@ type ExternalStore struct {
 	Provider string `json:"provider"`
 }
 
-// SeedDirectory uploads a directory of model artifacts from the operator's machine to s3://Bucket/Prefix.
+// SeedDirectory uploads a directory of model artifacts from the operator's machine to s3://Bucket/Prefix: by a
+// command resource during `up` with commands.enabled, else by `make up` between the store and the Models (the
+// stack's seedArgs output holds the command lines either way).
 type SeedDirectory struct {
 	Source string `json:"source"`
 	Bucket string `json:"bucket"`
@@ -193,7 +195,8 @@ type TensorSpec struct {
 }
 
 // Commands gates resources that run programs on the operator's machine (pulumi-command): artifact seeding and
-// post-deploy verification. A machine without the command provider plugin must leave them off.
+// post-deploy verification. A machine without the command provider plugin must leave them off (`make up` then
+// runs the seeds itself).
 type Commands struct {
 	Enabled bool `json:"enabled"`
 }

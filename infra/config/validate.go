@@ -43,7 +43,7 @@ func Validate(s *Stack, baseDir string) Errors {
 	v.chart("charts.seldonSetup", SeldonSetupChartName, s.Charts.SeldonSetup)
 	pools := v.metallb(s.MetalLB)
 	v.ingress(s.Ingress)
-	v.modelStore(s.ModelStore, s.Commands, s.Credentials)
+	v.modelStore(s.ModelStore, s.Credentials)
 	v.fixedIPs(s, pools)
 	v.seldon(s)
 	return v.errs
@@ -248,7 +248,7 @@ func (v *validator) image(key, ref string) {
 	}
 }
 
-func (v *validator) modelStore(m ModelStore, commands Commands, creds Credentials) {
+func (v *validator) modelStore(m ModelStore, creds Credentials) {
 	switch m.Type {
 	case StoreMinIO:
 		v.label("modelStore.namespace", m.Namespace)
@@ -305,10 +305,6 @@ func (v *validator) modelStore(m ModelStore, commands Commands, creds Credential
 	}
 	for i, seed := range m.Seed {
 		key := fmt.Sprintf("modelStore.seed[%d]", i)
-		if !commands.Enabled {
-			v.add(key, seed.Source, "needs commands.enabled: true (seeding runs on the operator's machine)",
-				"set commands.enabled: true, or remove modelStore.seed and upload the artifacts yourself")
-		}
 		if info, err := os.Stat(ResolvePath(v.baseDir, seed.Source)); err != nil || !info.IsDir() {
 			v.add(key+".source", seed.Source, "is not a directory", "give a directory of model artifacts, relative to the project root")
 		}

@@ -187,6 +187,10 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	outputs["modelStoreExternalEndpoint"] = store.ExternalEndpoint
 	outputs["modelStoreBuckets"] = store.Buckets
 	outputs["rcloneConfig"] = store.RcloneConfig
+	if len(s.ModelStore.Seed) > 0 {
+		// The seeds' command lines, for `make up` to run when no command resource does (scripts/stack.sh).
+		outputs["seedArgs"] = store.SeedArgs
+	}
 	outputs["seldonModelNamespaces"] = platform.ModelNamespaces
 	outputs["seldonServers"] = platform.ServerNames
 	outputs["inferenceURL"] = experiment.InferenceURL
@@ -315,6 +319,7 @@ func modelStoreArgs(s *config.Stack, baseDir string) *modelstore.Args {
 		RcloneImage:        m.RcloneImage,
 		BucketJobResources: m.BucketJobResources,
 		ProjectDir:         baseDir,
+		RunSeeds:           s.Commands.Enabled,
 	}
 	for _, dir := range m.Seed {
 		args.Seed = append(args.Seed, modelstore.SeedDirectory{

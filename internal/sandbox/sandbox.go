@@ -25,6 +25,9 @@ import (
 // Passphrase encrypts the sandbox stack's throwaway credentials; it is public on purpose (README).
 const Passphrase = "sandbox"
 
+// Project is the Pulumi project name (Pulumi.yaml).
+const Project = "seldon-ab"
+
 // Env is a ready toolchain and a running local cluster.
 type Env struct {
 	Root       string
@@ -32,6 +35,9 @@ type Env struct {
 	Kubeconfig string
 	// Backend is this Env's own Pulumi state directory, so tests never touch a user's sandbox state.
 	Backend string
+	// Proxy is the cluster network (cmd/sandbox-node): set it as HTTP_PROXY to reach in-cluster names and the
+	// LoadBalancer IPs MetalLB assigned, through the pods that run here and nowhere else.
+	Proxy   string
 	cluster string
 	cmd     auto.PulumiCommand
 	env     map[string]string
@@ -67,7 +73,11 @@ func Start(clusterName string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Root: root, Bin: bin, Kubeconfig: kubeconfig, cluster: clusterName, Backend: backend}
+	proxy, err := script(root, "cluster.sh", "proxy", clusterName)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Root: root, Bin: bin, Kubeconfig: kubeconfig, Proxy: proxy, cluster: clusterName, Backend: backend}
 	if err := os.MkdirAll(e.Backend, 0o755); err != nil {
 		return nil, err
 	}
@@ -183,7 +193,7 @@ func script(root, name string, args ...string) (string, error) {
 
 // Stack selects (creating if needed) stackName in this Env's backend, running program.Program in-process.
 func (e *Env) Stack(ctx context.Context, stackName string) (auto.Stack, error) {
-	return auto.UpsertStackInlineSource(ctx, stackName, "seldon-ab", program.Program,
+	return auto.UpsertStackInlineSource(ctx, stackName, Project, program.Program,
 		auto.WorkDir(e.Root), auto.Pulumi(e.cmd), auto.EnvVars(e.env))
 }
 

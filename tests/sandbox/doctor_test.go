@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 
 	"github.com/seldon-ab/provisioner/internal/doctor"
 )
@@ -87,7 +86,7 @@ func TestDoctorFindsEachBrokenState(t *testing.T) {
 	}
 	ctx := testContext(t, 15*time.Minute)
 	stack, cfg := sandboxStack(t, ctx)
-	if _, err := stack.Up(ctx, optup.ConfigFile(cfg)); err != nil {
+	if _, err := env.Up(ctx, stack, cfg); err != nil {
 		t.Fatalf("up: %v", err)
 	}
 	manifest := filepath.Join(t.TempDir(), "broken.yaml")

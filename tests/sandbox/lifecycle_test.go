@@ -108,7 +108,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	})
 
 	t.Run("up creates every object with the fields the stack asks for", func(t *testing.T) {
-		res, err := stack.Up(ctx, optup.ConfigFile(cfg))
+		res, err := env.Up(ctx, stack, cfg)
 		if err != nil {
 			t.Fatalf("up: %v", err)
 		}
@@ -136,7 +136,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	})
 
 	t.Run("up again after destroy converges", func(t *testing.T) {
-		if _, err := stack.Up(ctx, optup.ConfigFile(cfg)); err != nil {
+		if _, err := env.Up(ctx, stack, cfg); err != nil {
 			t.Fatalf("second up: %v", err)
 		}
 		assertSandboxObjects(t, ctx)
@@ -148,7 +148,7 @@ func TestSandboxLifecycle(t *testing.T) {
 			t.Fatalf("destroy: %v", err)
 		}
 		interrupted, cancel := context.WithTimeout(ctx, 6*time.Second)
-		_, err := stack.Up(interrupted, optup.ConfigFile(cfg))
+		_, err := env.Up(interrupted, stack, cfg)
 		cancel()
 		if err == nil {
 			t.Fatal("the up finished before it could be interrupted; interrupt it sooner")
@@ -158,7 +158,7 @@ func TestSandboxLifecycle(t *testing.T) {
 		if _, err := stack.Refresh(ctx, optrefresh.ConfigFile(cfg), optrefresh.ClearPendingCreates()); err != nil {
 			t.Fatalf("refresh after interruption: %v", err)
 		}
-		if _, err := stack.Up(ctx, optup.ConfigFile(cfg)); err != nil {
+		if _, err := env.Up(ctx, stack, cfg); err != nil {
 			t.Fatalf("up after interruption: %v", err)
 		}
 		assertSandboxObjects(t, ctx)

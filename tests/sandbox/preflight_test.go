@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 )
 
 // k3sServiceLB is what k3s's ServiceLB runs for a LoadBalancer Service (here Traefik's), as a fresh k3s has it.
@@ -44,7 +43,7 @@ func TestPreflightStopsAClusterWithServiceLB(t *testing.T) {
 	stack, cfg := sandboxStack(t, ctx)
 	before := namespaces(t, ctx)
 	_, previewErr := stack.Preview(ctx, optpreview.ConfigFile(cfg))
-	_, upErr := stack.Up(ctx, optup.ConfigFile(cfg))
+	_, upErr := env.Up(ctx, stack, cfg)
 	for name, err := range map[string]error{"preview": previewErr, "up": upErr} {
 		if err == nil {
 			t.Fatalf("%s went ahead with ServiceLB active", name)

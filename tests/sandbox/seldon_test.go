@@ -64,7 +64,7 @@ func TestSecondModelNamespaceAndTeardownWithFinalizers(t *testing.T) {
 	t.Cleanup(func() { _, _ = stack.Destroy(ctx, optdestroy.ConfigFile(cfg)) })
 
 	t.Run("up waits until both namespaces are reconciled", func(t *testing.T) {
-		if _, err := stack.Up(ctx, optup.ConfigFile(cfg)); err != nil {
+		if _, err := env.Up(ctx, stack, cfg); err != nil {
 			t.Fatalf("up: %v", err)
 		}
 		assertSeldonReady(t, ctx, "seldon-system", []string{"baseline-predictor", "enhanced-predictor"}, "financial-ab-test-experiment")
@@ -123,7 +123,7 @@ func TestSecondModelNamespaceAndTeardownWithFinalizers(t *testing.T) {
 			}
 			return ""
 		})
-		if _, err := stack.Up(ctx, optup.ConfigFile(cfg), optup.Refresh()); err != nil {
+		if _, err := env.Up(ctx, stack, cfg, optup.Refresh()); err != nil {
 			t.Fatalf("up --refresh: %v", err)
 		}
 		waitFor(t, "the Model's deletion once the scheduler is back", time.Minute, func() string {
@@ -132,7 +132,7 @@ func TestSecondModelNamespaceAndTeardownWithFinalizers(t *testing.T) {
 			}
 			return ""
 		})
-		if _, err := stack.Up(ctx, optup.ConfigFile(cfg), optup.Refresh()); err != nil {
+		if _, err := env.Up(ctx, stack, cfg, optup.Refresh()); err != nil {
 			t.Fatalf("second up --refresh: %v", err)
 		}
 		assertSeldonReady(t, ctx, "models-b", []string{"challenger"}, "")

@@ -1,0 +1,103 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"gopkg.in/yaml.v3"
+
+	"github.com/seldon-ab/provisioner/components/abtest"
+	"github.com/seldon-ab/provisioner/infra/config"
+)
+
+// Up runs `up` as `make up` does (scripts/stack.sh): when the stack seeds artifacts and no command resource runs
+// the seeds (commands.enabled false), first everything but the experiment, then each seed's exact command line,
+// then the rest, so that no Model is created before its files are in the store (an agent that finds none fails
+// the Model for good).
+func (e *Env) Up(ctx context.Context, stack auto.Stack, configFile string, opts ...optup.Option) (auto.UpResult, error) {
+	opts = append(opts, optup.ConfigFile(configFile))
+	offline, err := OfflineSeeds(configFile)
+	if err != nil {
+		return auto.UpResult{}, err
+	}
+	if offline {
+		experiment := fmt.Sprintf("urn:pulumi:%s::%s::%s::ab-test", stack.Name(), Project, abtest.Token)
+		if _, err := stack.Up(ctx, append(opts, optup.Exclude([]string{experiment}), optup.ExcludeDependents())...); err != nil {
+			return auto.UpResult{}, fmt.Errorf("up to the model store: %w", err)
+		}
+		if _, err := e.Seed(ctx, stack, configFile); err != nil {
+			return auto.UpResult{}, err
+		}
+	}
+	return stack.Up(ctx, opts...)
+}
+
+// OfflineSeeds says whether the stack file seeds artifacts without command resources to do it.
+func OfflineSeeds(configFile string) (bool, error) {
+	data, err := os.ReadFile(configFile)
+	if err != nil {
+		return false, err
+	}
+	var file struct {
+		Config map[string]yaml.Node `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		return false, fmt.Errorf("%s: %w", configFile, err)
+	}
+	var store struct {
+		Seed []any `yaml:"seed"`
+	}
+	var commands struct {
+		Enabled bool `yaml:"enabled"`
+	}
+	if n, ok := file.Config[config.Namespace+":modelStore"]; ok {
+		if err := n.Decode(&store); err != nil {
+			return false, err
+		}
+	}
+	if n, ok := file.Config[config.Namespace+":commands"]; ok {
+		if err := n.Decode(&commands); err != nil {
+			return false, err
+		}
+	}
+	return len(store.Seed) > 0 && !commands.Enabled, nil
+}
+
+// Seed runs the stack's seeds (its seedArgs output) as `go run ./cmd/seldon-ab seed ...` from the project root,
+// with the store's credentials from the stack config and the cluster network as proxy, and returns their output.
+func (e *Env) Seed(ctx context.Context, stack auto.Stack, configFile string) (string, error) {
+	outputs, err := stack.Outputs(ctx)
+	if err != nil {
+		return "", err
+	}
+	argvs, _ := outputs["seedArgs"].Value.([]any)
+	env := append(os.Environ(), "HTTP_PROXY="+e.Proxy, "HTTPS_PROXY="+e.Proxy, "NO_PROXY=127.0.0.1,localhost")
+	for envName, key := range map[string]string{"S3_ACCESS_KEY": "modelStoreAccessKey", "S3_SECRET_KEY": "modelStoreSecretKey"} {
+		v, err := stack.GetConfigWithOptions(ctx, config.Namespace+":"+key, &auto.ConfigOptions{ConfigFile: configFile})
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", key, err)
+		}
+		env = append(env, envName+"="+v.Value)
+	}
+	var out strings.Builder
+	for _, raw := range argvs {
+		items, _ := raw.([]any)
+		argv := []string{"run", "./cmd/seldon-ab"}
+		for _, a := range items {
+			argv = append(argv, fmt.Sprint(a))
+		}
+		cmd := exec.CommandContext(ctx, "go", argv...)
+		cmd.Dir, cmd.Env = e.Root, env
+		b, err := cmd.CombinedOutput()
+		out.Write(b)
+		if err != nil {
+			return out.String(), fmt.Errorf("go %s: %w\n%s", strings.Join(argv, " "), err, b)
+		}
+	}
+	return out.String(), nil
+}
