@@ -284,7 +284,7 @@ func newBucketJob(ctx *pulumi.Context, name string, args *Args, endpoint pulumi.
 		containers = append(containers, &corev1.ContainerArgs{
 			Name:  pulumi.Sprintf("mkdir-%d", i),
 			Image: pulumi.String(args.RcloneImage),
-			Args:  pulumi.StringArray{pulumi.String("mkdir"), pulumi.String(args.RcloneRemote + ":" + bucket)},
+			Args:  pulumi.ToStringArray(BucketCommand(args.RcloneRemote, bucket)),
 			Env:   env,
 			// rclone's error is the last thing it prints: it becomes the container's termination message.
 			TerminationMessagePolicy: pulumi.String("FallbackToLogsOnError"),
@@ -339,6 +339,13 @@ func newSeedCommand(ctx *pulumi.Context, name string, args *Args, dir SeedDirect
 			"S3_SECRET_KEY": pulumi.ToSecret(args.SecretKey).(pulumi.StringOutput),
 		},
 	}, opts...)
+}
+
+// BucketCommand is the bucket Job container's rclone arguments. rclone's default retries go on silently for many
+// minutes against an endpoint that refuses or drops connections (as the agents' downloads do); one attempt
+// fails at once with rclone's error, and the Job's own retries cover a store that is still starting.
+func BucketCommand(remote, bucket string) []string {
+	return []string{"mkdir", "--retries=1", "--low-level-retries=1", remote + ":" + bucket}
 }
 
 // RcloneConfig renders the rclone remote Seldon's agents read from a Secret: one remote, as YAML (the agent's

@@ -169,7 +169,7 @@ func TestHomelabModelStore(t *testing.T) {
 		t.Errorf("bucket job does not wait for MinIO: %v", job.Dependencies)
 	}
 	container := job.Get("spec", "template", "spec", "containers", "0")
-	if args := fmt.Sprint(container.ObjectValue()["args"]); args != "{[{mkdir} {s3:mlflow-artifacts}]}" {
+	if args := fmt.Sprint(container.ObjectValue()["args"]); args != "{[{mkdir} {--retries=1} {--low-level-retries=1} {s3:mlflow-artifacts}]}" {
 		t.Errorf("bucket job args = %s, want rclone mkdir s3:mlflow-artifacts", args)
 	}
 	// The Job's remote is the agents' remote: same endpoint and provider, credentials from the store's Secret.

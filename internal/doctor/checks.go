@@ -393,8 +393,28 @@ func checkNetworking(s snapshot, add func(Finding)) {
 	fromRules(add, Error, "metallb", policies.MetalLBIPs(metallb))
 	for _, svc := range s.byKind["Service"] {
 		if svc.String("spec", "type") == "LoadBalancer" && len(svc.List("status", "loadBalancer", "ingress")) == 0 {
-			add(Finding{Severity: Warning, Check: "metallb", Object: where(svc), What: "LoadBalancer Service is still pending an IP",
+			what := "LoadBalancer Service is still pending an IP"
+			// MetalLB's controller says why in an AllocationFailed event (controller/service.go, v0.16.1).
+			if reason := s.latestEvent(svc, "AllocationFailed"); reason != "" {
+				what += "; MetalLB: " + reason
+			}
+			add(Finding{Severity: Warning, Check: "metallb", Object: where(svc), What: what,
 				Fix: "its requested IP must lie in an IPAddressPool and be free; kubectl -n metallb-system logs deploy/metallb-controller"})
 		}
 	}
+}
+
+// latestEvent is the message of the newest event with reason about r ("" when there is none).
+func (s snapshot) latestEvent(r policies.Resource, reason string) string {
+	message, newest := "", ""
+	for _, e := range s.byKind["Event"] {
+		if e.String("reason") != reason || e.String("involvedObject", "kind") != r.Kind() ||
+			e.String("involvedObject", "name") != r.ObjectName() || e.String("involvedObject", "namespace") != r.Namespace() {
+			continue
+		}
+		if at := e.String("lastTimestamp"); at >= newest {
+			message, newest = e.String("message"), at
+		}
+	}
+	return message
 }

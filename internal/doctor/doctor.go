@@ -61,6 +61,7 @@ var (
 	endpointSlicesGVR = schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}
 	ingressesGVR      = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}
 	poolsGVR          = schema.GroupVersionResource{Group: "metallb.io", Version: "v1beta1", Resource: "ipaddresspools"}
+	eventsGVR         = schema.GroupVersionResource{Version: "v1", Resource: "events"}
 	daemonSetsGVR     = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}
 	ingressClassesGVR = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"}
 	seldonGVR         = func(resource string) schema.GroupVersionResource {
@@ -113,7 +114,7 @@ var reads = []readSpec{
 	{crdsGVR, "CustomResourceDefinition", false}, {deploymentsGVR, "Deployment", false}, {servicesGVR, "Service", false},
 	{secretsGVR, "Secret", false}, {nodesGVR, "Node", false}, {endpointSlicesGVR, "EndpointSlice", false},
 	{ingressesGVR, "Ingress", false}, {poolsGVR, "IPAddressPool", true},
-	{daemonSetsGVR, "DaemonSet", false}, {ingressClassesGVR, "IngressClass", false},
+	{daemonSetsGVR, "DaemonSet", false}, {ingressClassesGVR, "IngressClass", false}, {eventsGVR, "Event", false},
 }
 
 // scope is what a check sees: one read of the cluster and the run's settings.

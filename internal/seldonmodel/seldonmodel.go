@@ -655,6 +655,8 @@ func (m *Model) download(ctx context.Context, w *world, model *unstructured.Unst
 	}
 	switch {
 	case !l.done:
+		// rclone retries a refused or timed-out connection silently for many minutes; Seldon shows the Model
+		// as progressing meanwhile, and so does the sandbox (the bucket Job names such an endpoint at once).
 		return true, "ModelProgressing", "downloading " + uri
 	case l.err != nil:
 		return true, "ModelFailed", l.err.Error()
