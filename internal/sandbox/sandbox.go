@@ -109,6 +109,12 @@ func Start(clusterName string) (*Env, error) {
 	return e, nil
 }
 
+// StateDir is the cluster's directory: its kubeconfig, helper logs, pods' files (node/) and the agents' model
+// caches (agent/<namespace>/models).
+func (e *Env) StateDir() string {
+	return filepath.Join(e.Root, ".state", "clusters", e.cluster)
+}
+
 // Stop stops the cluster and every process started with it (scripts/cluster.sh down).
 func (e *Env) Stop() error {
 	_, err := script(e.Root, "cluster.sh", "down", e.cluster)

@@ -63,6 +63,11 @@ spec: {type: LoadBalancer, ports: [{port: 9001}]}
 ---
 apiVersion: v1
 kind: Service
+metadata: {name: console-taken-ip, namespace: minio, annotations: {metallb.io/loadBalancerIPs: 192.168.1.249}}
+spec: {type: LoadBalancer, ports: [{port: 9001}]}
+---
+apiVersion: v1
+kind: Service
 metadata: {name: console-misspelt, namespace: minio, annotations: {metallb.universe.tf/loadBalancer-ips: 192.168.1.202}}
 spec: {type: LoadBalancer, ports: [{port: 9001}]}
 `
@@ -111,11 +116,28 @@ func TestDoctorFindsEachBrokenState(t *testing.T) {
 	if _, err := env.Kubectl(ctx, "-n", "seldon-orphan", "delete", "model", "stuck-predictor", "--wait=false"); err != nil {
 		t.Fatal(err)
 	}
+	// The real MetalLB controller refuses the two Services it cannot serve, each with its own reason.
+	refusals := []string{
+		`MetalLB: Failed to allocate IP for "minio/console-outside": ["192.168.2.10"] is not allowed in config`,
+		`MetalLB: Failed to allocate IP for "minio/console-taken-ip": can't change sharing key for "minio/console-taken-ip", address also in use by ingress-nginx/ingress-nginx-controller`,
+	}
 	rep := runDoctor(t, ctx)
+	for deadline := time.Now().Add(time.Minute); !containsAll(text(rep), refusals) && time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		rep = runDoctor(t, ctx)
+	}
 	if rep.Worst() != doctor.Error {
 		t.Fatalf("no error found:\n%s", text(rep))
 	}
 	report := text(rep)
+	for _, want := range refusals {
+		if !strings.Contains(report, want) {
+			t.Errorf("doctor did not quote MetalLB's refusal %q:\n%s", want, report)
+		}
+	}
+	if ip := kubeJSON(t, ctx, "-n", "ingress-nginx", "get", "service", "ingress-nginx-controller"); field(ip, "status", "loadBalancer", "ingress", 0, "ip") != "192.168.1.249" {
+		t.Errorf("the ingress lost its IP to a later Service asking for it: %v", field(ip, "status"))
+	}
 	for _, want := range []string{
 		"namespace seldon-system already has SeldonRuntime",                            // two runtimes
 		"ExternalName seldon-scheduler collides",                                       // alias beside a runtime
@@ -130,6 +152,15 @@ func TestDoctorFindsEachBrokenState(t *testing.T) {
 			t.Errorf("doctor did not report %q:\n%s", want, report)
 		}
 	}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }
 
 func text(r doctor.Report) string {

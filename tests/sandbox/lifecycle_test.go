@@ -122,6 +122,7 @@ func TestSandboxLifecycle(t *testing.T) {
 		if !res.Outputs["rcloneConfig"].Secret {
 			t.Error("the rclone config output is not a secret")
 		}
+		assertArtifacts(t, ctx, stack, cfg)
 	})
 
 	t.Run("a second preview shows no changes", func(t *testing.T) {
