@@ -199,8 +199,20 @@ func script(root, name string, args ...string) (string, error) {
 
 // Stack selects (creating if needed) stackName in this Env's backend, running program.Program in-process.
 func (e *Env) Stack(ctx context.Context, stackName string) (auto.Stack, error) {
+	return e.StackIn(ctx, stackName, nil)
+}
+
+// StackIn is Stack with environment overrides, e.g. another backend (PULUMI_BACKEND_URL) and its credentials.
+func (e *Env) StackIn(ctx context.Context, stackName string, overrides map[string]string) (auto.Stack, error) {
+	env := map[string]string{}
+	for k, v := range e.env {
+		env[k] = v
+	}
+	for k, v := range overrides {
+		env[k] = v
+	}
 	return auto.UpsertStackInlineSource(ctx, stackName, Project, program.Program,
-		auto.WorkDir(e.Root), auto.Pulumi(e.cmd), auto.EnvVars(e.env))
+		auto.WorkDir(e.Root), auto.Pulumi(e.cmd), auto.EnvVars(env))
 }
 
 // PolicyPack builds the policy pack and returns its path (scripts/policy-pack.sh).

@@ -4,25 +4,23 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/seldon-ab/provisioner/components/modelstore"
+	"github.com/seldon-ab/provisioner/internal/localminio"
 	"github.com/seldon-ab/provisioner/internal/seldonmodel"
 )
 
 const accessKey, secretKey = "agent-test", "agent-test-secret"
 
-// realStore starts a real MinIO server (scripts/toolchain.sh builds it) on loopback with one bucket holding one
-// model's files, and returns its endpoint and the toolchain's bin directory.
+// realStore starts a real MinIO server on loopback with one bucket holding one model's files, and returns its
+// endpoint and the toolchain's bin directory.
 func realStore(t *testing.T) (endpoint, bin string) {
 	t.Helper()
 	if testing.Short() {
@@ -34,35 +32,17 @@ func realStore(t *testing.T) (endpoint, bin string) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	bin = lines[len(lines)-1]
-	port := freePort(t)
-	endpoint = fmt.Sprintf("127.0.0.1:%d", port)
-	server := exec.Command(filepath.Join(bin, "minio"), "server", t.TempDir(), "--address", endpoint,
-		"--console-address", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
-	server.Env = append(os.Environ(), "MINIO_ROOT_USER="+accessKey, "MINIO_ROOT_PASSWORD="+secretKey, "MINIO_UPDATE=off")
-	server.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = server.Process.Kill(); _ = server.Wait() })
-	client, err := minio.New(endpoint, &minio.Options{Creds: credentials.NewStaticV4(accessKey, secretKey, "")})
+	store, err := localminio.Start(bin, t.TempDir(), accessKey, secretKey, "mlflow-artifacts")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	for i := 0; ; i++ {
-		if err = client.MakeBucket(ctx, "mlflow-artifacts", minio.MakeBucketOptions{}); err == nil {
-			break
-		} else if i == 100 {
-			t.Fatalf("MinIO did not start: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	t.Cleanup(store.Stop)
 	body := "artifact_path: baseline-predictor\n"
-	if _, err := client.PutObject(ctx, "mlflow-artifacts", "baseline-predictor/MLmodel", strings.NewReader(body),
-		int64(len(body)), minio.PutObjectOptions{}); err != nil {
+	if _, err := store.Client.PutObject(context.Background(), "mlflow-artifacts", "baseline-predictor/MLmodel",
+		strings.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	return "http://" + endpoint, bin
+	return "http://" + store.Endpoint, bin
 }
 
 func freePort(t *testing.T) int {
