@@ -122,8 +122,10 @@ esac
 if [ "$stack" = sandbox ] && { [ "$action" = up ] || [ "$action" = rebuild ]; }; then
   kubeconfig=$("$here/cluster.sh" kubeconfig sandbox)
   cat >&2 <<MSG
-The outputs above say how to call the experiment (curl); on the sandbox nothing answers it, since no container runs.
-Seldon's conditions there come from the model of its control plane (scripts/cluster.sh status $stack shows it).
+The outputs above say how to call the experiment (curl); on the sandbox nothing answers it: MinIO, the MetalLB
+controller and rclone run for real there, but no inference server does. Seldon's conditions come from the model of
+its control plane, whose agents downloaded the Models with rclone (scripts/cluster.sh status $stack shows it all).
+Reach the cluster network (e.g. MinIO at minio.minio:9000) with HTTP_PROXY=\$(scripts/cluster.sh proxy $stack).
 Look at it with kubectl (built with the toolchain):
   export KUBECONFIG=$kubeconfig PATH=$toolchain_bin:\$PATH
   kubectl get ns

@@ -275,9 +275,10 @@ func newBucketJob(ctx *pulumi.Context, name string, args *Args, endpoint pulumi.
 			Value: params.ApplyT(func(p map[string]string) string { return p[key] }).(pulumi.StringOutput)})
 	}
 	env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(prefix + "TYPE"), Value: pulumi.String("s3")})
-	for key, secretKey := range map[string]string{"ACCESS_KEY_ID": "rootUser", "SECRET_ACCESS_KEY": "rootPassword"} {
-		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(prefix + key), ValueFrom: &corev1.EnvVarSourceArgs{
-			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: credentials.Metadata.Name().Elem(), Key: pulumi.String(secretKey)}}})
+	// A fixed order: a changed order is a changed Job spec, which Pulumi replaces on every update.
+	for _, key := range [][2]string{{"ACCESS_KEY_ID", "rootUser"}, {"SECRET_ACCESS_KEY", "rootPassword"}} {
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(prefix + key[0]), ValueFrom: &corev1.EnvVarSourceArgs{
+			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: credentials.Metadata.Name().Elem(), Key: pulumi.String(key[1])}}})
 	}
 	containers := corev1.ContainerArray{}
 	for i, bucket := range args.Buckets {

@@ -173,8 +173,9 @@ func TestHomelabModelStore(t *testing.T) {
 		t.Errorf("bucket job args = %s, want rclone mkdir s3:mlflow-artifacts", args)
 	}
 	// The Job's remote is the agents' remote: same endpoint and provider, credentials from the store's Secret.
-	env := map[string]string{}
+	env, order := map[string]string{}, []string{}
 	for _, e := range container.ObjectValue()["env"].ArrayValue() {
+		order = append(order, e.ObjectValue()["name"].StringValue())
 		var value string
 		if v, ok := e.ObjectValue()["value"]; ok && v.IsString() {
 			value = v.StringValue()
@@ -188,6 +189,11 @@ func TestHomelabModelStore(t *testing.T) {
 		"RCLONE_CONFIG_S3_ACCESS_KEY_ID": "rootUser", "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": "rootPassword"}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("bucket job env = %v, want %v", env, want)
+	}
+	// Any other order on another run would replace the Job on every update.
+	if fixed := []string{"RCLONE_CONFIG_S3_ENDPOINT", "RCLONE_CONFIG_S3_ENV_AUTH", "RCLONE_CONFIG_S3_PROVIDER", "RCLONE_CONFIG_S3_TYPE",
+		"RCLONE_CONFIG_S3_ACCESS_KEY_ID", "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY"}; !reflect.DeepEqual(order, fixed) {
+		t.Errorf("bucket job env order = %v, want %v", order, fixed)
 	}
 }
 
