@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -36,11 +37,16 @@ func parseVerifyFlags(args []string) (verifyFlags, error) {
 	shape := fs.String("shape", "1,10,35", "input shape")
 	fs.StringVar(&cfg.Input.Datatype, "datatype", "FP32", "input datatype")
 	sample := fs.String("sample", "", "send this request body file instead of generated data")
-	fs.IntVar(&cfg.Requests, "requests", 0, "experiment requests (0: enough to catch a uniform split)")
+	fs.IntVar(&cfg.Requests, "requests", 0, "experiment requests (0: what the split test needs at this tolerance, significance and power)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "requests in flight")
-	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")
+	fs.DurationVar(&cfg.Timeout, "timeout", verify.DefaultTimeout, "per-request timeout")
+	fs.DurationVar(&cfg.Deadline, "deadline", verify.DefaultDeadline, "the whole verification's time limit")
 	fs.IntVar(&cfg.Retries, "retries", 2, "retries of health checks and of requests that never connected")
-	fs.Float64Var(&cfg.Significance, "significance", 0.01, "the split test fails below this p-value")
+	fs.Float64Var(&cfg.Tolerance, "tolerance", verify.DefaultTolerance, "the smallest drift of a candidate's share that matters (0.10: ±10 points)")
+	fs.Float64Var(&cfg.Significance, "significance", verify.DefaultSignificance, "the chance that a drift of the tolerance passes")
+	fs.Float64Var(&cfg.Power, "power", verify.DefaultPower, "the chance that a split exactly as configured passes")
+	fs.DurationVar(&cfg.LatencyP95, "latency-p95", verify.DefaultLatencyP95, "every candidate's p95 budget")
+	fs.Float64Var(&cfg.LatencyRatio, "latency-ratio", verify.DefaultLatencyRatio, "other candidates' p95 budget: this multiple of the default model's p95, plus 50 ms")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated input data")
 	fs.StringVar(&out.jsonPath, "json", "", "write the JSON report here")
 	fs.StringVar(&out.svgPath, "svg", "", "write the picture (requests per candidate, latency) here")
@@ -73,21 +79,17 @@ func runVerify(args []string, demo bool) error {
 		return err
 	}
 	cfg := flags.cfg
-	if demo {
-		if cfg.Requests == 0 {
-			cfg.Requests = 2000
-		}
-		cfg.Concurrency = max(cfg.Concurrency, 8)
-		cfg.Progress = progressBar
+	if demo && cfg.Requests == 0 {
+		cfg.Requests = 2000
 	}
+	progress := newProgressPrinter(os.Stderr, isTerminal(os.Stderr), cfg.Candidates, demo)
+	cfg.Progress = progress.update
 	v, err := verify.New(cfg)
 	if err != nil {
 		return err
 	}
 	rep := v.Run(context.Background())
-	if demo {
-		fmt.Fprintln(os.Stderr)
-	}
+	progress.finish()
 	fmt.Print(rep.Summary())
 	if err := writeReports(rep, flags.jsonPath, flags.svgPath); err != nil {
 		return err
@@ -121,10 +123,64 @@ func writeReports(rep verify.Report, jsonPath, svgPath string) error {
 	return nil
 }
 
-func progressBar(done, total int) {
-	const width = 40
-	filled := done * width / total
-	fmt.Fprintf(os.Stderr, "\r[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total)
+// progressPrinter shows the experiment phase: on a terminal, one line redrawn in place with the running split
+// (demo) or the count; elsewhere (a pipe, a CI log, pulumi up's output), a plain line every two seconds.
+type progressPrinter struct {
+	w          io.Writer
+	tty, split bool
+	names      []string
+	last       time.Time
+	drawn      bool
+}
+
+func newProgressPrinter(w io.Writer, tty bool, candidates []verify.Candidate, split bool) *progressPrinter {
+	p := &progressPrinter{w: w, tty: tty, split: split}
+	for _, c := range candidates {
+		p.names = append(p.names, c.Name)
+	}
+	return p
+}
+
+func (p *progressPrinter) update(s verify.Progress) {
+	every := 2 * time.Second
+	if p.tty {
+		every = 100 * time.Millisecond
+	}
+	if s.Done < s.Total && time.Since(p.last) < every {
+		return
+	}
+	p.last = time.Now()
+	line := fmt.Sprintf("%d/%d calls, %d errors, %.1f s", s.Done, s.Total, s.Errors, s.Elapsed.Seconds())
+	if p.split {
+		answered := 0
+		for _, n := range s.Served {
+			answered += n
+		}
+		var parts []string
+		for i, n := range s.Served {
+			parts = append(parts, fmt.Sprintf("%s %.1f%%", p.names[i], float64(n)*100/float64(max(answered, 1))))
+		}
+		line += "; split " + strings.Join(parts, ", ")
+	}
+	if p.tty {
+		const width = 30
+		filled := s.Done * width / max(s.Total, 1)
+		fmt.Fprintf(p.w, "\r\033[K[%s%s] %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), line)
+		p.drawn = true
+		return
+	}
+	fmt.Fprintln(p.w, "verify: "+line)
+}
+
+func (p *progressPrinter) finish() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
 func parseCandidates(s string) ([]verify.Candidate, error) {

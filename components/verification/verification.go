@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -31,7 +32,13 @@ type Args struct {
 	Datatype     string
 	Requests     int
 	Concurrency  int
+	Tolerance    float64
 	Significance float64
+	Power        float64
+	LatencyP95   time.Duration
+	LatencyRatio float64
+	Timeout      time.Duration
+	Deadline     time.Duration
 	// ReportDir, when set, receives report.json and report.svg.
 	ReportDir string
 	// Triggers re-run verification when they change: models, weights, chart versions, the nonce.
@@ -87,7 +94,9 @@ func Argv(args *Args) []string {
 	argv := []string{"verify", "--url", args.URL, "--host", args.Host, "--experiment", args.Experiment, "--model", args.Model,
 		"--candidates", strings.Join(candidates, ","), "--input-name", args.InputName, "--shape", strings.Join(shape, ","),
 		"--datatype", args.Datatype, "--requests", fmt.Sprint(args.Requests), "--concurrency", fmt.Sprint(args.Concurrency),
-		"--significance", fmt.Sprint(args.Significance)}
+		"--tolerance", fmt.Sprint(args.Tolerance), "--significance", fmt.Sprint(args.Significance), "--power", fmt.Sprint(args.Power),
+		"--latency-p95", args.LatencyP95.String(), "--latency-ratio", fmt.Sprint(args.LatencyRatio),
+		"--timeout", args.Timeout.String(), "--deadline", args.Deadline.String()}
 	if args.ReportDir != "" {
 		argv = append(argv, "--json", filepath.Join(args.ReportDir, "report.json"), "--svg", filepath.Join(args.ReportDir, "report.svg"))
 	}

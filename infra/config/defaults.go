@@ -1,5 +1,7 @@
 package config
 
+import "github.com/seldon-ab/provisioner/internal/verify"
+
 // Pinned upstream versions. A stack may override them, but only with another exact version.
 const (
 	MetalLBChartVersion      = "0.16.1"
@@ -62,7 +64,9 @@ func Defaults(stackName string) Stack {
 		Experiment: Experiment{Name: "financial-ab-test-experiment"},
 		Verification: Verification{
 			Input:       TensorSpec{Name: "input_data", Shape: []int{1, 10, 35}, Datatype: "FP32"},
-			Concurrency: 4, Significance: 0.01,
+			Concurrency: 4, Tolerance: verify.DefaultTolerance, Significance: verify.DefaultSignificance, Power: verify.DefaultPower,
+			LatencyP95: verify.DefaultLatencyP95.String(), LatencyRatio: verify.DefaultLatencyRatio,
+			Timeout: verify.DefaultTimeout.String(), Deadline: verify.DefaultDeadline.String(),
 		},
 		ModelStore: ModelStore{
 			Type:               StoreMinIO,

@@ -179,10 +179,21 @@ type Verification struct {
 	Enabled bool `json:"enabled"`
 	// Input is the V2 input tensor the experiment's models take (the field setup: input_data, [1,10,35], FP32).
 	Input TensorSpec `json:"input"`
-	// Requests to the experiment; 0 sizes the run to catch a uniform split of the configured weights.
-	Requests     int     `json:"requests"`
-	Concurrency  int     `json:"concurrency"`
+	// Requests to the experiment; 0 sizes the run for the split test (tolerance, significance, power).
+	Requests    int `json:"requests"`
+	Concurrency int `json:"concurrency"`
+	// Tolerance is the smallest drift of a candidate's share that matters (0.10: ±10 points); a drift that
+	// large passes with probability Significance, a split exactly as configured fails with probability 1-Power.
+	Tolerance    float64 `json:"tolerance"`
 	Significance float64 `json:"significance"`
+	Power        float64 `json:"power"`
+	// LatencyP95 is each candidate's p95 budget; LatencyRatio bounds the other candidates' p95 by that multiple
+	// of the default model's (plus 50 ms).
+	LatencyP95   string  `json:"latencyP95"`
+	LatencyRatio float64 `json:"latencyRatio"`
+	// Timeout is each call's, Deadline the whole run's (Go durations: 5s, 45s).
+	Timeout  string `json:"timeout"`
+	Deadline string `json:"deadline"`
 	// Nonce forces a re-run when changed (pulumi config set --path verification.nonce $(date +%s)).
 	Nonce string `json:"nonce"`
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -107,6 +108,22 @@ func (v *validator) seldon(s *Stack) {
 func (v *validator) verification(s *Stack) {
 	vf := s.Verification
 	v.tensor("verification.input", vf.Input)
+	// The judgement's settings shape the verifyArgs output too, so they are checked whether or not up runs it.
+	if vf.Tolerance <= 0 || vf.Tolerance >= 1 {
+		v.add("verification.tolerance", fmt.Sprint(vf.Tolerance), "is not a share between 0 and 1", "use e.g. 0.10 for ±10 points")
+	}
+	if vf.Power <= 0 || vf.Power >= 1 {
+		v.add("verification.power", fmt.Sprint(vf.Power), "is not a probability between 0 and 1", "use e.g. 0.99")
+	}
+	if vf.LatencyRatio < 1 {
+		v.add("verification.latencyRatio", fmt.Sprint(vf.LatencyRatio), "must be at least 1", "use e.g. 3")
+	}
+	for _, kv := range [][2]string{{"verification.latencyP95", vf.LatencyP95}, {"verification.timeout", vf.Timeout},
+		{"verification.deadline", vf.Deadline}} {
+		if d, err := time.ParseDuration(kv[1]); err != nil || d <= 0 {
+			v.add(kv[0], kv[1], "is not a positive duration", "use Go duration syntax, e.g. 1s, 500ms, 45s")
+		}
+	}
 	if !vf.Enabled {
 		return
 	}

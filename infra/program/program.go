@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -240,7 +241,13 @@ func verificationArgs(s *config.Stack, baseDir string) *verification.Args {
 		Datatype:     vf.Input.Datatype,
 		Requests:     vf.Requests,
 		Concurrency:  vf.Concurrency,
+		Tolerance:    vf.Tolerance,
 		Significance: vf.Significance,
+		Power:        vf.Power,
+		LatencyP95:   mustDuration(vf.LatencyP95),
+		LatencyRatio: vf.LatencyRatio,
+		Timeout:      mustDuration(vf.Timeout),
+		Deadline:     mustDuration(vf.Deadline),
 		ReportDir:    filepath.Join(baseDir, ".state", "verify", s.Name),
 		Triggers: []string{"nonce=" + vf.Nonce, "seldon=" + s.Charts.SeldonSetup.Version, "ingress=" + s.Charts.IngressNginx.Version,
 			"input=" + fmt.Sprint(vf.Input)},
@@ -370,4 +377,10 @@ func StackFileKeys(path string) []string {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// mustDuration reads a duration that config validation has already accepted.
+func mustDuration(s string) time.Duration {
+	d, _ := time.ParseDuration(s)
+	return d
 }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,11 +12,20 @@ import (
 	"syscall"
 )
 
-// diagnose turns one response into a finding, or nil when it is a healthy answer. It reads what actually came
-// back: who answered (nginx's HTML page, envoy's empty 404, MLServer's JSON error) and how.
+// diagnose turns one response into a finding (an error), or nil when it is a healthy answer.
 func (v *Verifier) diagnose(r response, inference bool) *Finding {
+	f := v.diagnoseResponse(r, inference)
+	if f != nil {
+		f.Severity = SeverityError
+	}
+	return f
+}
+
+// diagnoseResponse reads what actually came back: who answered (nginx's HTML page, envoy's empty 404, MLServer's
+// JSON error) and how, or how the call failed before any answer.
+func (v *Verifier) diagnoseResponse(r response, inference bool) *Finding {
 	if r.err != nil {
-		return transportFinding(r.err, v.cfg.BaseURL)
+		return v.transportFinding(r)
 	}
 	if r.status == http.StatusOK {
 		if !inference {
@@ -76,9 +86,15 @@ func evidenceOf(r response) string {
 	return fmt.Sprintf("HTTP %d, server %q, body %q", r.status, r.header.Get("Server"), truncate(string(r.body), 120))
 }
 
-func transportFinding(err error, baseURL string) *Finding {
+// transportFinding names how a call failed without an answer, from what the client saw: refused, reset, a
+// connection that never came (the address answers nobody), a connection that was made but no answer within the
+// timeout (the server, not the network), a TLS handshake, or a name that does not resolve.
+func (v *Verifier) transportFinding(r response) *Finding {
+	err, baseURL := r.err, v.cfg.BaseURL
 	f := &Finding{Layer: LayerNetwork, Evidence: err.Error()}
 	var netErr net.Error
+	var dnsErr *net.DNSError
+	var tlsErr *tls.RecordHeaderError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		f.Problem = "connection refused at " + baseURL
@@ -88,10 +104,23 @@ func transportFinding(err error, baseURL string) *Finding {
 		f.Problem = "connection reset"
 		f.Cause = "the ingress or envoy dropped the connection (restarting, or overloaded)"
 		f.Fix = "check the ingress controller and envoy pods' restarts and logs"
+	case errors.As(err, &dnsErr):
+		f.Problem = "the host in " + baseURL + " does not resolve"
+		f.Cause = "a name instead of the ingress IP, and this machine's DNS does not know it"
+		f.Fix = "call the stack's ingressIP output and pass the host name with --host"
+	case errors.As(err, &tlsErr) || strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:"):
+		f.Problem = "the TLS handshake failed"
+		f.Cause = "https to a port that speaks plain HTTP, or a certificate this machine does not trust"
+		f.Fix = "use http:// with the ingress IP (the stack's ingress has no TLS), or add the CA"
+	case r.timedOut():
+		f.Layer = LayerModel
+		f.Problem = fmt.Sprintf("no answer within %s after the connection was made", v.cfg.Timeout)
+		f.Cause = "the ingress accepted the call but nothing answered in time: a model too slow for the timeout, or stuck"
+		f.Fix = "kubectl logs the Server pods (-c mlserver, -c agent); raise verification.timeout if the model is only slow"
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
-		f.Problem = "request timed out"
-		f.Cause = "the IP is not announced on the LAN (MetalLB L2Advertisement, wrong pool, or another host has it), or the model is too slow"
-		f.Fix = "ping/arping the ingress IP; kubectl -n metallb-system get ipaddresspools,l2advertisements; raise the timeout for slow models"
+		f.Problem = "no connection within " + v.cfg.Timeout.String() + " to " + baseURL
+		f.Cause = "nothing answers for the IP on the LAN: MetalLB does not announce it (L2Advertisement, wrong pool) or another host has it"
+		f.Fix = "arping the ingress IP; kubectl -n metallb-system get ipaddresspools,l2advertisements; kubectl -n ingress-nginx get svc"
 	default:
 		f.Problem = "the request failed before any answer"
 		f.Cause = "the ingress IP is unreachable from this machine"

@@ -11,11 +11,8 @@ import (
 // Summary is the human report.
 func (r Report) Summary() string {
 	var b strings.Builder
-	verdict := "PASSED"
-	if !r.Passed {
-		verdict = "FAILED"
-	}
-	fmt.Fprintf(&b, "A/B verification of %s: %s (%d requests, %d errors, %.1f s)\n", r.Experiment, verdict, r.Requests, r.Errors, r.DurationSec)
+	fmt.Fprintf(&b, "A/B verification of %s: %s (%d of %d requests, %d errors, %.1f s)\n", r.Experiment, r.Verdict(),
+		r.Requests, r.Planned, r.Errors, r.DurationSec)
 	for _, p := range append(append([]Probe{}, r.Health...), r.Direct...) {
 		mark := "ok  "
 		if !p.OK {
@@ -24,20 +21,45 @@ func (r Report) Summary() string {
 		fmt.Fprintf(&b, "  %s %-40s HTTP %d  %.1f ms\n", mark, p.Name, p.Status, p.Duration)
 	}
 	if len(r.Candidates) > 0 {
-		fmt.Fprintf(&b, "  %-24s %7s %9s %9s %9s %9s %9s\n", "candidate", "count", "share", "expected", "p50 ms", "p95 ms", "p99 ms")
+		fmt.Fprintf(&b, "  %-24s %7s %9s %15s %9s %9s %9s %9s %11s\n", "candidate", "count", "share", "interval", "expected", "p50 ms", "p95 ms", "p99 ms", "p95 budget")
 		for _, c := range r.Candidates {
-			fmt.Fprintf(&b, "  %-24s %7d %8.1f%% %8.1f%% %9.1f %9.1f %9.1f\n", c.Name, c.Count, c.Share*100, c.Expected*100, c.P50, c.P95, c.P99)
+			interval := "-"
+			if r.Split != nil {
+				interval = fmt.Sprintf("%.1f–%.1f%%", c.ShareLow*100, c.ShareHigh*100)
+			}
+			fmt.Fprintf(&b, "  %-24s %7d %8.1f%% %15s %8.1f%% %9.1f %9.1f %9.1f %11.1f\n", c.Name, c.Count, c.Share*100, interval,
+				c.Expected*100, c.P50, c.P95, c.P99, c.BudgetP95)
 		}
-		if r.Requests > r.Errors {
-			fmt.Fprintf(&b, "  split test: chi-square %.2f, p = %.3g (fails below %.2g)\n", r.ChiSquare, r.PValue, r.Significance)
-		} else {
-			b.WriteString("  split test: not run, no experiment call was answered\n")
-		}
+		b.WriteString("  " + r.SplitSentence() + "\n")
 	}
 	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "\n[%s] %s\n  cause: %s\n  fix:   %s\n  seen:  %s, on %s\n", f.Layer, f.Problem, f.Cause, f.Fix, f.Evidence, strings.Join(f.Calls, ", "))
+		fmt.Fprintf(&b, "\n[%s] %s: %s\n  cause: %s\n  fix:   %s\n  seen:  %s, on %s\n", f.Severity, f.Layer, f.Problem, f.Cause, f.Fix,
+			f.Evidence, strings.Join(f.Calls, ", "))
 	}
 	return b.String()
+}
+
+// Verdict is PASSED or FAILED.
+func (r Report) Verdict() string {
+	if r.Passed {
+		return "PASSED"
+	}
+	return "FAILED"
+}
+
+// SplitSentence says what the split test found, and on a pass what it rules out.
+func (r Report) SplitSentence() string {
+	t := r.Split
+	switch {
+	case t == nil:
+		return "split test: " + r.SplitNote
+	case t.Passed:
+		return fmt.Sprintf("split test: every share lies within its weight ± %.0f points (%.0f%% intervals, %d answers): "+
+			"a drift of %.0f points or more is ruled out (it would pass at most %.2g of the time)",
+			t.Tolerance*100, t.Confidence*100, t.Answered, t.Tolerance*100, t.Significance)
+	default:
+		return fmt.Sprintf("split test: FAILED at ± %.0f points (%.0f%% intervals, %d answers)", t.Tolerance*100, t.Confidence*100, t.Answered)
+	}
 }
 
 // WriteJSON writes the machine-readable report.
@@ -47,43 +69,90 @@ func (r Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// WriteSVG draws requests per candidate against the configured split, and latency percentiles per candidate.
+// WriteSVG draws the verdict, each candidate's share with its interval against the configured weight and the
+// tolerance band, and its latency percentiles against its p95 budget. Labels sit in a column of their own, so
+// nothing is cut at the edge.
 func (r Report) WriteSVG(w io.Writer) error {
-	const width, rowHeight, left = 760, 34, 190
-	height := 110 + 2*rowHeight*max(len(r.Candidates), 1) + 40
+	const left, plot, labels, rowHeight = 190, 420, 300, 34
+	width := left + plot + labels
+	rows := max(len(r.Candidates), 1)
+	header := wrap(r.SplitSentence(), (width-32)/7)
+	height := 120 + 16*len(header) + 2*rowHeight*rows + 60
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="13">`, width, height)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="16" y="26" font-size="16" font-weight="bold">%s: %d requests, split p = %.3g</text>`,
-		html.EscapeString(r.Experiment), r.Requests, r.PValue)
-	y := 52
-	fmt.Fprintf(&b, `<text x="16" y="%d" font-weight="bold">Share of answers (bar) against the configured weight (line)</text>`, y)
+	color := "#2e7d32"
+	if !r.Passed {
+		color = "#c62828"
+	}
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="16" y="26" font-size="16" font-weight="bold" fill="%s">%s — %s</text>`,
+		color, html.EscapeString(r.Experiment), r.Verdict())
+	fmt.Fprintf(&b, `<text x="16" y="46">%d of %d requests, %d errors (%.1f%%), %.1f s</text>`, r.Requests, r.Planned, r.Errors,
+		r.ErrorRate*100, r.DurationSec)
+	y := 46
+	for _, line := range header {
+		y += 16
+		fmt.Fprintf(&b, `<text x="16" y="%d">%s</text>`, y, html.EscapeString(line))
+	}
+	y += 26
+	fmt.Fprintf(&b, `<text x="16" y="%d" font-weight="bold">Share of answers (bar, interval) against the weight (red line) ± tolerance (band)</text>`, y)
 	y += 12
-	scale := float64(width - left - 90)
+	tolerance := 0.0
+	if r.Split != nil {
+		tolerance = r.Split.Tolerance
+	}
+	at := func(share float64) float64 { return float64(left) + share*float64(plot) }
 	for _, c := range r.Candidates {
 		fmt.Fprintf(&b, `<text x="16" y="%d">%s</text>`, y+18, html.EscapeString(c.Name))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="22" fill="#4e79a7"/>`, left, y+4, c.Share*scale)
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#e15759" stroke-width="3"/>`,
-			float64(left)+c.Expected*scale, y, float64(left)+c.Expected*scale, y+30)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%.1f%% (%d) vs %.0f%%</text>`, float64(left)+max(c.Share, c.Expected)*scale+8, y+20, c.Share*100, c.Count, c.Expected*100)
+		if tolerance > 0 {
+			lo, hi := max(c.Expected-tolerance, 0), min(c.Expected+tolerance, 1)
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="30" fill="#fde0dd"/>`, at(lo), y, at(hi)-at(lo))
+		}
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="22" fill="#4e79a7"/>`, left, y+4, c.Share*float64(plot))
+		if r.Split != nil {
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="black" stroke-width="2"/>`, at(c.ShareLow), y+15, at(c.ShareHigh), y+15)
+		}
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#e15759" stroke-width="3"/>`, at(c.Expected), y, at(c.Expected), y+30)
+		fmt.Fprintf(&b, `<text x="%d" y="%d">%.1f%% (%d) vs %.0f%%</text>`, left+plot+12, y+20, c.Share*100, c.Count, c.Expected*100)
 		y += rowHeight
 	}
 	y += 16
-	fmt.Fprintf(&b, `<text x="16" y="%d" font-weight="bold">Latency per candidate: p50 / p95 / p99 (ms)</text>`, y)
+	fmt.Fprintf(&b, `<text x="16" y="%d" font-weight="bold">Latency: p50 / p95 / p99 (ms) against the p95 budget (red line)</text>`, y)
 	y += 12
 	longest := 1.0
 	for _, c := range r.Candidates {
-		longest = max(longest, c.P99)
+		longest = max(longest, c.P99, c.BudgetP95)
 	}
 	for _, c := range r.Candidates {
 		fmt.Fprintf(&b, `<text x="16" y="%d">%s</text>`, y+18, html.EscapeString(c.Name))
 		for i, v := range []float64{c.P99, c.P95, c.P50} {
 			colors := []string{"#f28e2b", "#edc948", "#59a14f"}
-			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="22" fill="%s"/>`, left, y+4, v/longest*scale, colors[i])
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="22" fill="%s"/>`, left, y+4, v/longest*float64(plot), colors[i])
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%.1f / %.1f / %.1f</text>`, float64(left)+scale+8, y+20, c.P50, c.P95, c.P99)
+		if c.BudgetP95 > 0 {
+			x := float64(left) + c.BudgetP95/longest*float64(plot)
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#e15759" stroke-width="3"/>`, x, y, x, y+30)
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d">%.1f / %.1f / %.1f (budget %.0f)</text>`, left+plot+12, y+20, c.P50, c.P95, c.P99, c.BudgetP95)
 		y += rowHeight
 	}
 	b.WriteString(`</svg>`)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// wrap breaks text into lines of at most width characters, at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	return append(lines, line)
 }

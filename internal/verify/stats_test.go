@@ -5,31 +5,30 @@ import (
 	"testing"
 )
 
-func TestChiSquareMatchesKnownValues(t *testing.T) {
-	// chi2 quantiles: df=1 at 0.95 is 3.8415, df=3 at 0.99 is 11.345.
-	for _, c := range []struct{ p, df, want float64 }{{0.95, 1, 3.8415}, {0.99, 3, 11.3449}, {0.5, 2, 1.3863}} {
-		if got := chiSquareQuantile(c.p, c.df); math.Abs(got-c.want) > 1e-3 {
-			t.Errorf("quantile(%v, df=%v) = %v, want %v", c.p, c.df, got, c.want)
+func TestNormalQuantilesAndWilsonIntervals(t *testing.T) {
+	for _, c := range []struct{ p, want float64 }{{0.975, 1.95996}, {0.99, 2.32635}, {0.995, 2.57583}, {0.5, 0}} {
+		if got := zQuantile(c.p); math.Abs(got-c.want) > 1e-4 {
+			t.Errorf("z(%v) = %v, want %v", c.p, got, c.want)
 		}
 	}
-	stat, p := ChiSquareTest([]int{70, 30}, []float64{0.7, 0.3})
-	if stat != 0 || p < 0.999 {
-		t.Errorf("a perfect 70/30 gives stat %v p %v", stat, p)
-	}
-	stat, p = ChiSquareTest([]int{50, 50}, []float64{0.7, 0.3})
-	if math.Abs(stat-19.0476) > 1e-3 || p > 1e-4 {
-		t.Errorf("50/50 against 70/30: stat %v p %v, want 19.05 and p < 1e-4", stat, p)
+	// Wilson 95% (alpha 0.025 per side) for 70 of 100: 0.6042 to 0.7810.
+	lo, hi := Interval(70, 100, 0.025)
+	if math.Abs(lo-0.6042) > 1e-3 || math.Abs(hi-0.7810) > 1e-3 {
+		t.Errorf("interval = %.4f..%.4f, want 0.6042..0.7810", lo, hi)
 	}
 }
 
-func TestRequiredSampleSizeCatchesA5050ServedFor7030(t *testing.T) {
-	n := RequiredSampleSize([]float64{0.7, 0.3}, []float64{0.5, 0.5}, 0.01, 0.95)
-	// (z_0.995 + z_0.95)^2 / w^2 = 17.8 / 0.1905 = 94 by the normal approximation.
-	if n < 85 || n > 105 {
-		t.Errorf("required sample size = %d, want about 94", n)
+// The sample size of the equivalence test: (z_{1-alpha} + z_{1-(1-power)/2})^2 p(1-p) / tolerance^2.
+func TestSampleSizeFollowsToleranceSignificanceAndPower(t *testing.T) {
+	n := SampleSize([]float64{0.7, 0.3}, 0.10, 0.01, 0.99)
+	if n != 505 { // (2.3263 + 2.5758)^2 * 0.21 / 0.01 = 504.6
+		t.Errorf("n = %d, want 505", n)
 	}
-	if small := RequiredSampleSize([]float64{0.7, 0.3}, []float64{0.5, 0.5}, 0.05, 0.8); small >= n {
-		t.Errorf("a weaker test should need fewer requests: %d >= %d", small, n)
+	if wider := SampleSize([]float64{0.7, 0.3}, 0.20, 0.01, 0.99); wider >= n/3 {
+		t.Errorf("twice the tolerance should need a quarter of the answers: %d vs %d", wider, n)
+	}
+	if weaker := SampleSize([]float64{0.7, 0.3}, 0.10, 0.05, 0.8); weaker >= n {
+		t.Errorf("a weaker test should need fewer answers: %d >= %d", weaker, n)
 	}
 }
 

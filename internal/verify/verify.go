@@ -12,6 +12,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"sort"
 	"strings"
@@ -32,16 +33,36 @@ type Config struct {
 	Input      Input
 	// Body, when set, is sent instead of generated data (a sample request file).
 	Body []byte
-	// Requests to the experiment; 0 means the smallest count that catches a uniform split at Significance/Power.
-	Requests     int
-	Concurrency  int
-	Timeout      time.Duration
-	Retries      int
+	// Requests to the experiment; 0 means the count the split test needs (SampleSize) plus a margin for errors.
+	Requests    int
+	Concurrency int
+	Timeout     time.Duration
+	Retries     int
+	// Tolerance is the smallest drift of a candidate's share that matters (0.10: ±10 points); Significance is the
+	// chance a drift that large passes, Power the chance a split exactly as configured passes.
+	Tolerance    float64
 	Significance float64
 	Power        float64
-	Seed         int64
-	// Progress, if set, is called after each experiment request (demo mode's progress bar).
-	Progress func(done, total int)
+	// LatencyP95 is every candidate's p95 budget; LatencyRatio bounds each other candidate's p95 by that multiple
+	// of the default model's p95 plus LatencySlack.
+	LatencyP95   time.Duration
+	LatencyRatio float64
+	// Deadline bounds the whole verification: it stops there and says why.
+	Deadline time.Duration
+	Seed     int64
+	// Progress, if set, is called after each experiment request (never concurrently).
+	Progress func(Progress)
+}
+
+// LatencySlack keeps the relative latency budget meaningful when the default model answers in a millisecond.
+const LatencySlack = 50 * time.Millisecond
+
+// Progress is the experiment phase so far.
+type Progress struct {
+	Done, Total, Errors int
+	// Served counts answers per candidate, in Config.Candidates order.
+	Served  []int
+	Elapsed time.Duration
 }
 
 // Candidate is an experiment candidate and its weight.
@@ -66,14 +87,23 @@ const (
 	LayerExperiment = "experiment"
 )
 
+// Severities: an error fails the verification, a warning is reported beside a pass.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+)
+
 // Finding is one diagnosed problem and the calls that showed it.
 type Finding struct {
+	Severity string   `json:"severity"`
 	Layer    string   `json:"layer"`
 	Problem  string   `json:"problem"`
 	Cause    string   `json:"cause"`
 	Fix      string   `json:"fix"`
 	Evidence string   `json:"evidence"`
 	Calls    []string `json:"calls"`
+	// Count is how many experiment calls showed it (0 for probes and judgements).
+	Count int `json:"count,omitempty"`
 }
 
 // Probe is one health or direct-model call.
@@ -83,6 +113,8 @@ type Probe struct {
 	OK       bool     `json:"ok"`
 	Finding  *Finding `json:"finding,omitempty"`
 	Duration float64  `json:"durationMs"`
+	// TimedOut is a call whose connection was made but no answer came within the timeout.
+	TimedOut bool `json:"timedOut,omitempty"`
 }
 
 // CandidateStats is what one candidate served.
@@ -91,33 +123,67 @@ type CandidateStats struct {
 	Count    int     `json:"count"`
 	Share    float64 `json:"share"`
 	Expected float64 `json:"expectedShare"`
+	// ShareLow and ShareHigh bound the share at the split test's confidence (set when the test ran).
+	ShareLow  float64 `json:"shareLow,omitempty"`
+	ShareHigh float64 `json:"shareHigh,omitempty"`
+	// TimedOut are experiment calls that timed out and are counted against this candidate, whose direct probe
+	// timed out too.
+	TimedOut int     `json:"timedOut,omitempty"`
 	P50      float64 `json:"p50Ms"`
 	P95      float64 `json:"p95Ms"`
 	P99      float64 `json:"p99Ms"`
+	// BudgetP95 is the p95 this candidate was allowed (ms).
+	BudgetP95 float64 `json:"budgetP95Ms"`
+}
+
+// SplitTest is the equivalence test of the served split; absent from a report where it did not run.
+type SplitTest struct {
+	Tolerance    float64 `json:"tolerance"`
+	Significance float64 `json:"significance"`
+	Power        float64 `json:"power"`
+	Confidence   float64 `json:"confidence"`
+	Answered     int     `json:"answered"`
+	Needed       int     `json:"needed"`
+	Passed       bool    `json:"passed"`
 }
 
 // Report is the whole verification.
 type Report struct {
-	Passed       bool             `json:"passed"`
-	Experiment   string           `json:"experiment"`
-	Requests     int              `json:"requests"`
-	Errors       int              `json:"errors"`
-	ErrorRate    float64          `json:"errorRate"`
-	Health       []Probe          `json:"health"`
-	Direct       []Probe          `json:"direct"`
-	Candidates   []CandidateStats `json:"candidates"`
-	ChiSquare    float64          `json:"chiSquare"`
-	PValue       float64          `json:"pValue"`
-	Significance float64          `json:"significance"`
-	Findings     []Finding        `json:"findings"`
-	DurationSec  float64          `json:"durationSeconds"`
+	Passed     bool             `json:"passed"`
+	Experiment string           `json:"experiment"`
+	Requests   int              `json:"requests"`
+	Planned    int              `json:"planned"`
+	Errors     int              `json:"errors"`
+	ErrorRate  float64          `json:"errorRate"`
+	Health     []Probe          `json:"health"`
+	Direct     []Probe          `json:"direct"`
+	Candidates []CandidateStats `json:"candidates"`
+	Split      *SplitTest       `json:"split,omitempty"`
+	// SplitNote says why the split test did not run, when it did not.
+	SplitNote   string    `json:"splitNote,omitempty"`
+	Findings    []Finding `json:"findings"`
+	DurationSec float64   `json:"durationSeconds"`
+	Deadline    float64   `json:"deadlineSeconds"`
 }
 
 // Verifier makes the calls.
 type Verifier struct {
-	cfg    Config
-	client *http.Client
+	cfg     Config
+	client  *http.Client
+	bodies  [][]byte
+	headers map[string]string
 }
+
+// Defaults a homelab user would accept.
+const (
+	DefaultTolerance    = 0.10
+	DefaultSignificance = 0.01
+	DefaultPower        = 0.99
+	DefaultLatencyP95   = time.Second
+	DefaultLatencyRatio = 3.0
+	DefaultDeadline     = 45 * time.Second
+	DefaultTimeout      = 5 * time.Second
+)
 
 // New checks cfg and fills its defaults.
 func New(cfg Config) (*Verifier, error) {
@@ -127,31 +193,41 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Model == "" {
 		cfg.Model = cfg.Candidates[0].Name
 	}
-	if cfg.Concurrency < 1 {
-		cfg.Concurrency = 4
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 10 * time.Second
-	}
-	if cfg.Significance == 0 {
-		cfg.Significance = 0.01
-	}
-	if cfg.Power == 0 {
-		cfg.Power = 0.95
+	cfg.Concurrency = max(cfg.Concurrency, 1)
+	cfg.Timeout = or(cfg.Timeout, DefaultTimeout)
+	cfg.Tolerance = or(cfg.Tolerance, DefaultTolerance)
+	cfg.Significance = or(cfg.Significance, DefaultSignificance)
+	cfg.Power = or(cfg.Power, DefaultPower)
+	cfg.LatencyP95 = or(cfg.LatencyP95, DefaultLatencyP95)
+	cfg.LatencyRatio = or(cfg.LatencyRatio, DefaultLatencyRatio)
+	cfg.Deadline = or(cfg.Deadline, DefaultDeadline)
+	if cfg.Tolerance <= 0 || cfg.Tolerance >= 1 || cfg.Significance <= 0 || cfg.Significance >= 0.5 || cfg.Power <= 0 || cfg.Power >= 1 {
+		return nil, fmt.Errorf("tolerance %v must be in (0, 1), significance %v in (0, 0.5), power %v in (0, 1)",
+			cfg.Tolerance, cfg.Significance, cfg.Power)
 	}
 	if cfg.Requests == 0 {
-		shares := cfg.shares()
-		uniform := make([]float64, len(shares))
-		for i := range uniform {
-			uniform[i] = 1 / float64(len(shares))
-		}
-		cfg.Requests = max(RequiredSampleSize(shares, uniform, cfg.Significance, cfg.Power), 50)
-		if cfg.Requests > 100_000 { // configured weights already uniform: no alternative to size against
-			cfg.Requests = 200
-		}
+		// A tenth more than the test needs, so a few failed calls do not leave it short.
+		cfg.Requests = SampleSize(cfg.shares(), cfg.Tolerance, cfg.Significance, cfg.Power) * 11 / 10
 	}
-	transport := &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency, MaxConnsPerHost: cfg.Concurrency}
-	return &Verifier{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout, Transport: transport}}, nil
+	transport := &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency, MaxConnsPerHost: cfg.Concurrency,
+		DialContext: (&net.Dialer{Timeout: cfg.Timeout}).DialContext}
+	v := &Verifier{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout, Transport: transport},
+		headers: map[string]string{"Content-Type": "application/json", "seldon-model": cfg.Experiment + ".experiment"}}
+	// Bodies are made once: generating and encoding a tensor per call would cost the load test its throughput.
+	for i := 0; i < bodyVariants; i++ {
+		v.bodies = append(v.bodies, v.makeBody(i))
+	}
+	return v, nil
+}
+
+const bodyVariants = 16
+
+func or[T comparable](v, fallback T) T {
+	var zero T
+	if v == zero {
+		return fallback
+	}
+	return v
 }
 
 func (c Config) shares() []float64 {
@@ -172,6 +248,13 @@ type response struct {
 	body     []byte
 	err      error
 	duration time.Duration
+	// connected: a connection was made (so a timeout was the server's answer that never came, not the network).
+	connected bool
+}
+
+func (r response) timedOut() bool {
+	var netErr net.Error
+	return r.err != nil && r.connected && (errors.Is(r.err, context.DeadlineExceeded) || errors.As(r.err, &netErr) && netErr.Timeout())
 }
 
 // call sends one request with the Host header; POSTs are retried only when the connection was never made.
@@ -182,19 +265,22 @@ func (v *Verifier) call(ctx context.Context, method, path string, headers map[st
 		if err != nil {
 			return response{err: err}
 		}
+		r = response{}
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { r.connected = true }}))
 		req.Host = v.cfg.Host
 		for k, val := range headers {
 			req.Header.Set(k, val)
 		}
 		start := time.Now()
 		resp, err := v.client.Do(req)
-		r = response{err: err, duration: time.Since(start)}
+		r.err, r.duration = err, time.Since(start)
 		if err == nil {
 			r.status, r.header = resp.StatusCode, resp.Header
 			r.body, r.err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 			resp.Body.Close()
 		}
-		retryable := (err != nil && isDialError(err)) || (method == http.MethodGet && (err != nil || r.status >= 500))
+		retryable := (err != nil && !r.connected && !r.timedOut()) || (method == http.MethodGet && err == nil && r.status >= 500)
 		if !retryable || ctx.Err() != nil {
 			break
 		}
@@ -203,15 +289,12 @@ func (v *Verifier) call(ctx context.Context, method, path string, headers map[st
 	return r
 }
 
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// Run verifies health, each candidate directly, then the experiment split.
-func (v *Verifier) Run(ctx context.Context) Report {
+// Run verifies health, each candidate directly, then the experiment split, within the deadline.
+func (v *Verifier) Run(parent context.Context) Report {
 	start := time.Now()
-	rep := Report{Experiment: v.cfg.Experiment, Significance: v.cfg.Significance}
+	ctx, cancel := context.WithTimeout(parent, v.cfg.Deadline)
+	defer cancel()
+	rep := Report{Experiment: v.cfg.Experiment, Planned: v.cfg.Requests, Deadline: v.cfg.Deadline.Seconds()}
 	health := v.call(ctx, http.MethodGet, "/v2/health/ready", nil, nil)
 	healthProbe := v.probe("GET /v2/health/ready", health, false)
 	if f := healthProbe.Finding; f != nil && f.Layer == LayerMesh && health.status == http.StatusNotFound {
@@ -222,10 +305,15 @@ func (v *Verifier) Run(ctx context.Context) Report {
 	}
 	rep.Health = append(rep.Health, healthProbe)
 	for _, c := range v.cfg.Candidates {
-		r := v.call(ctx, http.MethodPost, "/v2/models/"+c.Name+"/infer", v.inferHeaders(c.Name), v.body(0))
+		headers := map[string]string{"Content-Type": "application/json", "seldon-model": c.Name}
+		r := v.call(ctx, http.MethodPost, "/v2/models/"+c.Name+"/infer", headers, v.body(0))
 		rep.Direct = append(rep.Direct, v.probe(c.Name, r, true))
 	}
-	v.runExperiment(ctx, &rep)
+	outcomes := v.runExperiment(ctx, &rep)
+	v.summarize(&rep, outcomes)
+	if ctx.Err() != nil && parent.Err() == nil && rep.Requests < rep.Planned {
+		rep.Findings = append(rep.Findings, v.deadlineFinding(rep))
+	}
 	var probeFindings []Finding
 	for _, p := range append(append([]Probe{}, rep.Health...), rep.Direct...) {
 		if p.Finding != nil {
@@ -233,17 +321,17 @@ func (v *Verifier) Run(ctx context.Context) Report {
 		}
 	}
 	rep.Findings = merge(append(probeFindings, rep.Findings...))
-	rep.Passed = len(rep.Findings) == 0
+	v.reconcile(&rep)
+	rep.Passed = true
+	for _, f := range rep.Findings {
+		rep.Passed = rep.Passed && f.Severity != SeverityError
+	}
 	rep.DurationSec = time.Since(start).Seconds()
 	return rep
 }
 
-func (v *Verifier) inferHeaders(seldonModel string) map[string]string {
-	return map[string]string{"Content-Type": "application/json", "seldon-model": seldonModel}
-}
-
 func (v *Verifier) probe(name string, r response, inference bool) Probe {
-	p := Probe{Name: name, Status: r.status, Duration: float64(r.duration.Microseconds()) / 1000}
+	p := Probe{Name: name, Status: r.status, Duration: float64(r.duration.Microseconds()) / 1000, TimedOut: r.timedOut()}
 	if f := v.diagnose(r, inference); f != nil {
 		f.Calls = []string{name}
 		p.Finding = f
@@ -253,63 +341,131 @@ func (v *Verifier) probe(name string, r response, inference bool) Probe {
 	return p
 }
 
+// hopeless: no probe got any answer, so every experiment call would fail the same way (or hang until its
+// timeout): the experiment is not called at all.
+func hopeless(rep *Report) bool {
+	for _, p := range append(append([]Probe{}, rep.Health...), rep.Direct...) {
+		if p.Status != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 type outcome struct {
+	called    bool
 	candidate string
 	latency   time.Duration
 	finding   *Finding
+	timedOut  bool
 }
 
-func (v *Verifier) runExperiment(ctx context.Context, rep *Report) {
+func (v *Verifier) runExperiment(ctx context.Context, rep *Report) []outcome {
 	total := v.cfg.Requests
 	outcomes := make([]outcome, total)
+	if hopeless(rep) {
+		rep.SplitNote = "the experiment was not called: no probe got any answer"
+		return nil
+	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	done := 0
-	headers := v.inferHeaders(v.cfg.Experiment + ".experiment")
+	progress := Progress{Total: total, Served: make([]int, len(v.cfg.Candidates))}
+	start := time.Now()
 	path := "/v2/models/" + v.cfg.Model + "/infer"
 	for w := 0; w < v.cfg.Concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				r := v.call(ctx, http.MethodPost, path, headers, v.body(i+1))
-				o := outcome{latency: r.duration, finding: v.diagnose(r, true)}
+				r := v.call(ctx, http.MethodPost, path, v.headers, v.body(i+1))
+				if ctx.Err() != nil && r.err != nil {
+					continue // cut by the deadline: neither an answer nor a failure of the stack
+				}
+				o := outcome{called: true, latency: r.duration, timedOut: r.timedOut(), finding: v.diagnose(r, true)}
 				if o.finding == nil {
 					o.candidate = routedModel(r)
-				} else {
-					o.finding.Calls = []string{"experiment calls"}
 				}
 				outcomes[i] = o
 				if v.cfg.Progress != nil {
 					mu.Lock()
-					done++
-					v.cfg.Progress(done, total)
+					progress.Done++
+					if o.finding != nil {
+						progress.Errors++
+					} else if k := v.candidateIndex(o.candidate); k >= 0 {
+						progress.Served[k]++
+					}
+					progress.Elapsed = time.Since(start)
+					v.cfg.Progress(progress)
 					mu.Unlock()
 				}
 			}
 		}()
 	}
 	for i := 0; i < total && ctx.Err() == nil; i++ {
-		jobs <- i
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+		}
 	}
 	close(jobs)
 	wg.Wait()
-	v.summarize(rep, outcomes)
+	return outcomes
+}
+
+func (v *Verifier) candidateIndex(name string) int {
+	for i, c := range v.cfg.Candidates {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// slowCandidate is the one candidate whose direct probe timed out while another answered: timed-out experiment
+// calls most likely went to it, and count against it.
+func (v *Verifier) slowCandidate(rep *Report) string {
+	slow, answered := "", false
+	for i, p := range rep.Direct {
+		switch {
+		case p.TimedOut && slow == "":
+			slow = v.cfg.Candidates[i].Name
+		case p.TimedOut:
+			return "" // more than one: no single culprit
+		case p.Status != 0:
+			answered = true
+		}
+	}
+	if !answered {
+		return ""
+	}
+	return slow
 }
 
 func (v *Verifier) summarize(rep *Report, outcomes []outcome) {
-	rep.Requests = len(outcomes)
 	latencies := map[string][]float64{}
 	counts := map[string]int{}
 	unknown := map[string]int{}
+	slow := v.slowCandidate(rep)
+	timedOutToSlow := 0
 	var findings []Finding
 	for _, o := range outcomes {
+		if !o.called {
+			continue
+		}
+		rep.Requests++
 		switch {
 		case o.finding != nil:
 			rep.Errors++
-			findings = append(findings, *o.finding)
-		case v.isCandidate(o.candidate):
+			if o.timedOut && slow != "" {
+				timedOutToSlow++
+				counts[slow]++
+				continue
+			}
+			f := *o.finding
+			f.Count, f.Calls = 1, []string{"experiment calls"}
+			findings = append(findings, f)
+		case v.candidateIndex(o.candidate) >= 0:
 			counts[o.candidate]++
 			latencies[o.candidate] = append(latencies[o.candidate], float64(o.latency.Microseconds())/1000)
 		default:
@@ -320,48 +476,53 @@ func (v *Verifier) summarize(rep *Report, outcomes []outcome) {
 		rep.ErrorRate = float64(rep.Errors) / float64(rep.Requests)
 	}
 	shares := v.cfg.shares()
-	observed := make([]int, len(v.cfg.Candidates))
-	served := 0
-	for i, c := range v.cfg.Candidates {
-		observed[i] = counts[c.Name]
-		served += counts[c.Name]
+	answered := 0
+	for _, c := range v.cfg.Candidates {
+		answered += counts[c.Name]
 	}
+	defaultP95 := 0.0
 	for i, c := range v.cfg.Candidates {
 		lat := latencies[c.Name]
 		sort.Float64s(lat)
 		stats := CandidateStats{Name: c.Name, Count: counts[c.Name], Expected: shares[i],
 			P50: percentile(lat, 50), P95: percentile(lat, 95), P99: percentile(lat, 99)}
-		if served > 0 {
-			stats.Share = float64(counts[c.Name]) / float64(served)
+		if c.Name == slow {
+			stats.TimedOut = timedOutToSlow
+		}
+		if answered > 0 {
+			stats.Share = float64(counts[c.Name]) / float64(answered)
+		}
+		if c.Name == v.cfg.Model {
+			defaultP95 = stats.P95
 		}
 		rep.Candidates = append(rep.Candidates, stats)
-		if served > 0 && counts[c.Name] == 0 {
-			findings = append(findings, Finding{Layer: LayerExperiment,
-				Problem:  fmt.Sprintf("candidate %s never answered in %d routed requests", c.Name, served),
+	}
+	findings = append(findings, v.judgeLatency(rep, defaultP95)...)
+	if slow != "" && timedOutToSlow > 0 {
+		findings = append(findings, Finding{Severity: SeverityError, Layer: LayerModel, Count: timedOutToSlow,
+			Problem: fmt.Sprintf("%s did not answer within %s: its direct call and %d experiment calls timed out after connecting",
+				slow, v.cfg.Timeout, timedOutToSlow),
+			Cause:    "the model is too slow for the timeout or stuck (the ingress and envoy accepted the connection; the other candidates answered)",
+			Fix:      fmt.Sprintf("kubectl logs <%s server pod> -c mlserver; raise verification.timeout if it is only slow", slow),
+			Evidence: "connection established, no response headers before the timeout"})
+	}
+	for i, c := range v.cfg.Candidates {
+		if answered > 0 && counts[c.Name] == 0 && rep.Errors == 0 {
+			findings = append(findings, Finding{Severity: SeverityError, Layer: LayerExperiment,
+				Problem:  fmt.Sprintf("candidate %s never answered in %d routed requests", c.Name, answered),
 				Cause:    "the Model is not Ready, or the Experiment does not list it (or lists it with weight 0)",
 				Fix:      fmt.Sprintf("kubectl get model %s -o yaml (conditions); check the Experiment's candidates", c.Name),
 				Evidence: fmt.Sprintf("expected share %.0f%%", shares[i]*100)})
 		}
 	}
 	for name, n := range unknown {
-		findings = append(findings, Finding{Layer: LayerExperiment,
+		findings = append(findings, Finding{Severity: SeverityError, Layer: LayerExperiment, Count: n,
 			Problem:  fmt.Sprintf("%d responses came from %q, which is not a candidate", n, name),
 			Cause:    "the seldon-model header reached another model or experiment (a stale Experiment, or a default model outside the split)",
 			Fix:      "call with seldon-model: " + v.cfg.Experiment + ".experiment and check the Experiment's candidates",
 			Evidence: "x-seldon-route / model_name of the responses"})
 	}
-	if served > 0 {
-		rep.ChiSquare, rep.PValue = ChiSquareTest(observed, shares)
-		if rep.PValue < v.cfg.Significance {
-			findings = append(findings, Finding{Layer: LayerExperiment,
-				Problem: fmt.Sprintf("the observed split %s differs from the configured %s (chi-square %.2f, p = %.2g < %.2g)",
-					splitString(observed, served), sharesString(shares), rep.ChiSquare, rep.PValue, v.cfg.Significance),
-				Cause: "the weights the scheduler applies are not the stack's: two schedulers fighting over the models, an older Experiment, " +
-					"or clients pinning a route by sending x-seldon-route back",
-				Fix:      "kubectl get experiment " + v.cfg.Experiment + " -o yaml; make sure one SeldonRuntime owns the namespace; run `seldon-ab doctor`",
-				Evidence: fmt.Sprintf("%d routed requests", served)})
-		}
-	}
+	findings = append(findings, v.judgeSplit(rep, answered)...)
 	for i := range findings {
 		if len(findings[i].Calls) == 0 {
 			findings[i].Calls = []string{"experiment calls"}
@@ -370,13 +531,133 @@ func (v *Verifier) summarize(rep *Report, outcomes []outcome) {
 	rep.Findings = append(rep.Findings, findings...)
 }
 
-func (v *Verifier) isCandidate(name string) bool {
-	for _, c := range v.cfg.Candidates {
-		if c.Name == name {
-			return true
+// judgeSplit runs the equivalence test when enough calls were answered and few enough failed that the answers
+// still stand for the split; otherwise it says why it did not.
+func (v *Verifier) judgeSplit(rep *Report, answered int) []Finding {
+	shares := v.cfg.shares()
+	needed := SampleSize(shares, v.cfg.Tolerance, v.cfg.Significance, v.cfg.Power)
+	unexplained := rep.Requests - answered
+	switch {
+	case answered == 0:
+		if rep.SplitNote == "" {
+			rep.SplitNote = "not run: no experiment call was answered"
+		}
+		return nil
+	case unexplained*20 > rep.Requests:
+		// Failed calls are missing from the split in unknown proportions: judging it would blame the scheduler
+		// for what the errors did.
+		rep.SplitNote = fmt.Sprintf("not judged: %d of %d calls failed, so the answers may not stand for the split", unexplained, rep.Requests)
+		return nil
+	}
+	alpha := perCandidateAlpha(v.cfg.Significance, len(shares))
+	test := &SplitTest{Tolerance: v.cfg.Tolerance, Significance: v.cfg.Significance, Power: v.cfg.Power,
+		Confidence: 1 - 2*alpha, Answered: answered, Needed: needed, Passed: true}
+	var outside []string
+	for i := range rep.Candidates {
+		c := &rep.Candidates[i]
+		c.ShareLow, c.ShareHigh = Interval(c.Count, answered, alpha)
+		if c.ShareLow <= c.Expected-v.cfg.Tolerance || c.ShareHigh >= c.Expected+v.cfg.Tolerance {
+			test.Passed = false
+			outside = append(outside, fmt.Sprintf("%s %.1f%% (%.1f–%.1f%%) against %.0f%% ± %.0f",
+				c.Name, c.Share*100, c.ShareLow*100, c.ShareHigh*100, c.Expected*100, v.cfg.Tolerance*100))
 		}
 	}
-	return false
+	rep.Split = test
+	if test.Passed {
+		return nil
+	}
+	f := Finding{Severity: SeverityError, Layer: LayerExperiment, Evidence: fmt.Sprintf("%d answered calls", answered),
+		Calls: []string{"experiment calls"}}
+	drifted := false
+	for _, c := range rep.Candidates {
+		drifted = drifted || c.ShareLow >= c.Expected+v.cfg.Tolerance || c.ShareHigh <= c.Expected-v.cfg.Tolerance
+	}
+	if drifted {
+		f.Problem = "the served split drifted beyond the tolerance: " + strings.Join(outside, "; ")
+		f.Cause = "the weights the scheduler applies are not the stack's: two schedulers fighting over the models, an older Experiment, " +
+			"or clients pinning a route by sending x-seldon-route back"
+		f.Fix = "kubectl get experiment " + v.cfg.Experiment + " -o yaml; make sure one SeldonRuntime owns the namespace; run `seldon-ab doctor`"
+	} else {
+		f.Problem = fmt.Sprintf("%d answers cannot rule out a drift of %.0f points: %s", answered, v.cfg.Tolerance*100, strings.Join(outside, "; "))
+		f.Cause = fmt.Sprintf("too few answers for the tolerance (the test needs about %d), or a drift close to it", needed)
+		f.Fix = "run again with more --requests (or the default count); a drift this close to the tolerance is worth a look at the Experiment"
+	}
+	return []Finding{f}
+}
+
+// judgeLatency holds each candidate to the absolute p95 budget and the other candidates to the relative one.
+func (v *Verifier) judgeLatency(rep *Report, defaultP95 float64) []Finding {
+	const minSamples = 5
+	absolute := float64(v.cfg.LatencyP95.Microseconds()) / 1000
+	slack := float64(LatencySlack.Microseconds()) / 1000
+	var out []Finding
+	for i := range rep.Candidates {
+		c := &rep.Candidates[i]
+		c.BudgetP95 = absolute
+		relative := c.Name != v.cfg.Model && defaultP95 > 0
+		if relative {
+			c.BudgetP95 = min(absolute, v.cfg.LatencyRatio*defaultP95+slack)
+		}
+		if c.Count-c.TimedOut < minSamples || c.P95 <= c.BudgetP95 {
+			continue
+		}
+		budget := fmt.Sprintf("the budget of %.0f ms (verification.latencyP95)", absolute)
+		if relative && c.BudgetP95 < absolute {
+			budget = fmt.Sprintf("%.3g × %s's p95 (%.1f ms) + %.0f ms = %.1f ms (verification.latencyRatio)",
+				v.cfg.LatencyRatio, v.cfg.Model, defaultP95, slack, c.BudgetP95)
+		}
+		out = append(out, Finding{Severity: SeverityError, Layer: LayerModel,
+			Problem:  fmt.Sprintf("%s is too slow: p95 %.1f ms (p50 %.1f, p99 %.1f) over %s", c.Name, c.P95, c.P50, c.P99, budget),
+			Cause:    "the model or its Server is slower than the budget: a heavier model, too little CPU or memory, or a cold cache",
+			Fix:      fmt.Sprintf("kubectl top pods for the Server of %s; give it resources, or raise the budget if this latency is acceptable", c.Name),
+			Evidence: fmt.Sprintf("%d answers", c.Count)})
+	}
+	return out
+}
+
+// deadlineFinding says that the verification stopped at its deadline, with what the calls showed meanwhile.
+func (v *Verifier) deadlineFinding(rep Report) Finding {
+	f := Finding{Severity: SeverityError, Layer: LayerModel, Calls: []string{"experiment calls"},
+		Problem: fmt.Sprintf("verification stopped at its deadline (%s) after %d of %d experiment calls", v.cfg.Deadline, rep.Requests, rep.Planned),
+		Cause:   "calls are too slow for the deadline",
+		Fix:     "see the findings above for what answered slowly; raise verification.deadline only if that latency is expected"}
+	for _, p := range rep.Direct {
+		if p.TimedOut {
+			f.Cause = "a server accepts connections but does not answer within the timeout (" + p.Name + "'s direct call timed out)"
+		}
+	}
+	return f
+}
+
+// reconcile removes diagnoses the verifier's own observations contradict.
+func (v *Verifier) reconcile(rep *Report) {
+	succeeded := rep.Requests - rep.Errors
+	for _, p := range rep.Direct {
+		if p.OK {
+			succeeded++
+		}
+	}
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		// A failed health probe is not a broken experiment when inference calls succeed.
+		if succeeded > 0 && slices.Contains(f.Calls, "GET /v2/health/ready") && len(f.Calls) == 1 {
+			f.Severity = SeverityWarning
+			f.Problem = fmt.Sprintf("GET /v2/health/ready failed (%s), but %d inference calls succeeded", f.Problem, succeeded)
+			f.Cause = "envoy's readiness reflects something else than this experiment's route (another model not loaded, or a replica still starting)"
+			f.Fix = "kubectl get models,servers -A; the experiment itself answered"
+		}
+		// Intermittent: some experiment calls failed this way and others succeeded.
+		if f.Count > 0 && rep.Requests > 0 {
+			share := float64(f.Count) * 100 / float64(rep.Requests)
+			prefix := fmt.Sprintf("%d of %d experiment calls (%.0f%%): ", f.Count, rep.Requests, share)
+			if f.Count < rep.Requests {
+				prefix = "intermittent, " + prefix
+			}
+			if !strings.HasPrefix(f.Problem, prefix) && !strings.Contains(f.Problem, "did not answer within") {
+				f.Problem = prefix + f.Problem
+			}
+		}
+	}
 }
 
 // routedModel names the candidate that answered: x-seldon-route (":enhanced-predictor_3:") or else the body's
@@ -407,27 +688,15 @@ func unversioned(name string) string {
 	return name[:i]
 }
 
-func splitString(observed []int, total int) string {
-	parts := make([]string, len(observed))
-	for i, o := range observed {
-		parts[i] = fmt.Sprintf("%.0f", float64(o)*100/float64(total))
-	}
-	return strings.Join(parts, "/")
-}
-
-func sharesString(shares []float64) string {
-	parts := make([]string, len(shares))
-	for i, s := range shares {
-		parts[i] = fmt.Sprintf("%.0f", s*100)
-	}
-	return strings.Join(parts, "/")
-}
-
-// body is a V2 request for the configured input, with data seeded by request number.
+// body is a V2 request for the configured input (one of bodyVariants, data seeded by number).
 func (v *Verifier) body(i int) []byte {
 	if v.cfg.Body != nil {
 		return v.cfg.Body
 	}
+	return v.bodies[i%bodyVariants]
+}
+
+func (v *Verifier) makeBody(i int) []byte {
 	size := 1
 	for _, d := range v.cfg.Input.Shape {
 		size *= d
@@ -443,17 +712,18 @@ func (v *Verifier) body(i int) []byte {
 	return out
 }
 
-// merge keeps one finding per layer and cause, listing every call that showed it; the first (most specific)
-// diagnosis of a layer's 404 stands for the generic ones after it.
+// merge keeps one finding per layer and cause, adding up how many calls showed it and listing them; the first
+// (most specific) diagnosis of a layer's 404 stands for the generic ones after it.
 func merge(findings []Finding) []Finding {
 	var out []Finding
 	index := map[string]int{}
 	for _, f := range findings {
-		key := f.Layer + "|" + f.Cause
+		key := f.Layer + "|" + f.Problem + "|" + f.Cause
 		if f.Layer == LayerMesh && strings.HasPrefix(f.Problem, "envoy answered 404") {
 			key = "mesh-404"
 		}
 		if i, seen := index[key]; seen {
+			out[i].Count += f.Count
 			for _, c := range f.Calls {
 				if !slices.Contains(out[i].Calls, c) {
 					out[i].Calls = append(out[i].Calls, c)

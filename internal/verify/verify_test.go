@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +30,8 @@ type fakeStack struct {
 	active        bool // the experiment has a route
 	slow          map[string]time.Duration
 	status        map[string]int // a candidate answering with this status
+	healthStatus  int            // envoy's answer to /v2/health/ready (0: 200)
+	flaky         float64        // the share of experiment calls answered 503
 	malformed     bool
 	mu            sync.Mutex
 	rng           *rand.Rand
@@ -66,6 +70,9 @@ func (f *fakeStack) envoy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Path == "/v2/health/ready" {
+		if f.healthStatus != 0 {
+			w.WriteHeader(f.healthStatus)
+		}
 		return
 	}
 	target := r.Header.Get("seldon-model")
@@ -73,6 +80,11 @@ func (f *fakeStack) envoy(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case target == experiment+".experiment" && f.active:
 		model = f.pick()
+		if f.flakyCall() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, "upstream connect error or disconnect/reset before headers")
+			return
+		}
 	case f.versions[target] > 0:
 		model = target
 	default:
@@ -99,6 +111,12 @@ func (f *fakeStack) envoy(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"model_name":%q,"outputs":[{"name":"predict","shape":[1,2],"datatype":"FP32","data":[0.1,0.9]}]}`, versioned)
 }
 
+func (f *fakeStack) flakyCall() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rng.Float64() < f.flaky
+}
+
 func (f *fakeStack) pick() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -121,7 +139,7 @@ func config(url string) verify.Config {
 		BaseURL: url, Host: "financial-predictor.local", Experiment: experiment, Model: "baseline-predictor",
 		Candidates:  []verify.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}},
 		Input:       verify.Input{Name: "input_data", Shape: []int{1, 10, 35}, Datatype: "FP32"},
-		Concurrency: 8, Timeout: 2 * time.Second, Seed: 1,
+		Concurrency: 8, Timeout: 2 * time.Second, Seed: 1, Deadline: 30 * time.Second,
 	}
 }
 
@@ -156,8 +174,11 @@ func TestAHealthyExperimentPasses(t *testing.T) {
 	if !rep.Passed {
 		t.Fatalf("healthy stack failed:\n%s", rep.Summary())
 	}
-	if rep.Requests < 90 {
-		t.Errorf("only %d requests: too few to catch a 50/50 split", rep.Requests)
+	if rep.Split == nil || !rep.Split.Passed || rep.Requests < rep.Split.Needed {
+		t.Errorf("split test %+v after %d requests", rep.Split, rep.Requests)
+	}
+	if !strings.Contains(rep.Summary(), "a drift of 10 points or more is ruled out") {
+		t.Errorf("a pass does not say what it rules out:\n%s", rep.Summary())
 	}
 	for _, c := range rep.Candidates {
 		if c.Count == 0 || c.P50 <= 0 {
@@ -177,7 +198,34 @@ func TestA5050SplitIsCaughtForA7030Experiment(t *testing.T) {
 	if rep.Passed {
 		t.Fatalf("a 50/50 split passed as 70/30:\n%s", rep.Summary())
 	}
-	findingIn(t, rep, verify.LayerExperiment, "differs from the configured 70/30")
+	findingIn(t, rep, verify.LayerExperiment, "drifted beyond the tolerance")
+}
+
+// A drift of exactly the tolerance (60/40 served for 70/30) fails; with the chi-square sizing it passed about two
+// runs in three.
+func TestADriftOfTheToleranceFails(t *testing.T) {
+	for seed := int64(1); seed <= 5; seed++ {
+		stack := newFakeStack()
+		stack.rng = rand.New(rand.NewSource(seed))
+		stack.servedWeights = map[string]float64{"baseline-predictor": 60, "enhanced-predictor": 40}
+		if rep := run(t, config(serve(t, stack))); rep.Passed {
+			t.Fatalf("seed %d: a 60/40 split passed as 70/30 ± 10:\n%s", seed, rep.Summary())
+		}
+	}
+}
+
+// A large sample of a split inside the tolerance passes: a test of exact equality fails it by chance (seen once
+// in 15 runs of 20,000) or for a drift nobody cares about.
+func TestALargeSampleInsideTheTolerancePasses(t *testing.T) {
+	for _, served := range []float64{70, 67} {
+		stack := newFakeStack()
+		stack.servedWeights = map[string]float64{"baseline-predictor": served, "enhanced-predictor": 100 - served}
+		cfg := config(serve(t, stack))
+		cfg.Requests = 20000
+		if rep := run(t, cfg); !rep.Passed {
+			t.Errorf("%.0f/%.0f served, 20,000 requests, failed:\n%s", served, 100-served, rep.Summary())
+		}
+	}
 }
 
 func TestAMissingCandidateIsNamed(t *testing.T) {
@@ -238,7 +286,6 @@ func TestASlowCandidateShowsInItsLatency(t *testing.T) {
 	stack := newFakeStack()
 	stack.slow["enhanced-predictor"] = 30 * time.Millisecond
 	cfg := config(serve(t, stack))
-	cfg.Requests = 100
 	rep := run(t, cfg)
 	if !rep.Passed {
 		t.Fatalf("slow but correct stack failed:\n%s", rep.Summary())
@@ -248,6 +295,7 @@ func TestASlowCandidateShowsInItsLatency(t *testing.T) {
 	}
 }
 
+// A refused connection stops after the probes: the experiment is not called hundreds of times to learn nothing.
 func TestConnectionRefusedIsANetworkProblem(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -255,10 +303,119 @@ func TestConnectionRefusedIsANetworkProblem(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cfg := config("http://" + addr)
-	cfg.Requests = 5
-	rep := run(t, cfg)
+	rep := run(t, config("http://"+addr))
 	findingIn(t, rep, verify.LayerNetwork, "connection refused")
+	if rep.Requests != 0 || !strings.Contains(rep.SplitNote, "not called") {
+		t.Errorf("%d experiment calls after every probe was refused (note %q)", rep.Requests, rep.SplitNote)
+	}
+}
+
+// 1. Latency is judged: a candidate answering in 300 ms beside one answering at once fails, with its figures.
+func TestALatencyOverBudgetFails(t *testing.T) {
+	stack := newFakeStack()
+	stack.slow["enhanced-predictor"] = 300 * time.Millisecond
+	cfg := config(serve(t, stack))
+	cfg.Concurrency = 64
+	rep := run(t, cfg)
+	if rep.Passed {
+		t.Fatalf("a 300 ms candidate beside a 1 ms one passed:\n%s", rep.Summary())
+	}
+	findingIn(t, rep, verify.LayerModel, "enhanced-predictor is too slow: p95 3")
+	findingIn(t, rep, verify.LayerModel, "verification.latencyRatio")
+	cfg.LatencyRatio = 1000
+	if rep := run(t, cfg); !rep.Passed {
+		t.Errorf("within a budget the user raised, it still failed:\n%s", rep.Summary())
+	}
+}
+
+// 2. A timeout below one candidate's latency is named as that candidate's, after a connection was made; the
+// timed-out calls count against it, so neither the network, nor a missing candidate, nor the split is blamed.
+func TestATimeoutIsBlamedOnTheSlowCandidate(t *testing.T) {
+	stack := newFakeStack()
+	stack.slow["enhanced-predictor"] = 400 * time.Millisecond
+	cfg := config(serve(t, stack))
+	cfg.Timeout, cfg.Concurrency = 100*time.Millisecond, 64
+	rep := run(t, cfg)
+	findingIn(t, rep, verify.LayerModel, "enhanced-predictor did not answer within 100ms")
+	report := rep.Summary()
+	for _, wrong := range []string{"announce", "never answered", "two schedulers", "drifted"} {
+		if strings.Contains(report, wrong) {
+			t.Errorf("the report blames %q:\n%s", wrong, report)
+		}
+	}
+	if c := rep.Candidates[1]; c.TimedOut == 0 || c.TimedOut != c.Count {
+		t.Errorf("timed-out calls were not counted against enhanced-predictor: %+v", c)
+	}
+}
+
+// 3. A server that accepts connections and never answers: the probes time out, the experiment is not called,
+// and the verdict comes within the probes' time, naming a server that does not answer, not the network.
+func TestAServerThatNeverAnswersStopsAfterTheProbes(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+		}
+	}()
+	cfg := config("http://" + l.Addr().String())
+	cfg.Timeout = 200 * time.Millisecond
+	rep := run(t, cfg)
+	if rep.Passed || rep.Requests != 0 {
+		t.Fatalf("passed=%t after %d experiment calls:\n%s", rep.Passed, rep.Requests, rep.Summary())
+	}
+	findingIn(t, rep, verify.LayerModel, "no answer within 200ms after the connection was made")
+	if strings.Contains(rep.Summary(), "announce") {
+		t.Errorf("a server that accepted the connection is blamed on the LAN:\n%s", rep.Summary())
+	}
+}
+
+// 3. The deadline bounds a slow run and says where it stopped.
+func TestTheDeadlineStopsASlowRun(t *testing.T) {
+	stack := newFakeStack()
+	stack.slow["baseline-predictor"] = 50 * time.Millisecond
+	stack.slow["enhanced-predictor"] = 50 * time.Millisecond
+	cfg := config(serve(t, stack))
+	cfg.Concurrency, cfg.Deadline = 2, time.Second
+	rep := run(t, cfg)
+	if rep.Passed || rep.Requests >= rep.Planned {
+		t.Fatalf("passed=%t with %d of %d calls:\n%s", rep.Passed, rep.Requests, rep.Planned, rep.Summary())
+	}
+	findingIn(t, rep, verify.LayerModel, "stopped at its deadline (1s)")
+}
+
+// 4. A health endpoint that says 503 while every inference succeeds is a warning, not a failed experiment.
+func TestAFailedHealthCheckBesideWorkingInferenceIsAWarning(t *testing.T) {
+	stack := newFakeStack()
+	stack.healthStatus = http.StatusServiceUnavailable
+	rep := run(t, config(serve(t, stack)))
+	if !rep.Passed {
+		t.Fatalf("working inference failed on the health probe alone:\n%s", rep.Summary())
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Severity != verify.SeverityWarning || !strings.Contains(rep.Findings[0].Problem, "inference calls succeeded") {
+		t.Errorf("findings %+v", rep.Findings)
+	}
+}
+
+// 6. Intermittent errors are counted and called intermittent.
+func TestIntermittentErrorsAreCountedAndNamed(t *testing.T) {
+	stack := newFakeStack()
+	stack.flaky = 0.25
+	rep := run(t, config(serve(t, stack)))
+	findingIn(t, rep, verify.LayerModel, "intermittent, ")
+	if rep.ErrorRate < 0.15 || rep.ErrorRate > 0.35 {
+		t.Errorf("error rate %.2f for a quarter of calls failing", rep.ErrorRate)
+	}
+	if rep.Split != nil {
+		t.Errorf("the split was judged with a quarter of the calls missing: %+v", rep.Split)
+	}
 }
 
 func TestReportsRender(t *testing.T) {
@@ -274,12 +431,47 @@ func TestReportsRender(t *testing.T) {
 	if err := rep.WriteSVG(&svg); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<svg", "baseline-predictor", "enhanced-predictor", "p50 / p95 / p99"} {
+	for _, want := range []string{"<svg", "baseline-predictor", "enhanced-predictor", "p50 / p95 / p99", "PASSED", "0 errors",
+		`fill="#fde0dd"`, "budget"} {
 		if !strings.Contains(svg.String(), want) {
 			t.Errorf("SVG lacks %q", want)
 		}
 	}
+	// 7. Every label starts inside the picture's width.
+	width, _ := strconv.Atoi(regexp.MustCompile(`width="(\d+)"`).FindStringSubmatch(svg.String())[1])
+	for _, m := range regexp.MustCompile(`<text x="([\d.]+)"[^>]*>([^<]*)<`).FindAllStringSubmatch(svg.String(), -1) {
+		x, _ := strconv.ParseFloat(m[1], 64)
+		if x+float64(len(m[2]))*7 > float64(width)+200 || x > float64(width)-100 && len(m[2]) > 10 {
+			t.Errorf("label %q at x=%v is cut at the edge (width %d)", m[2], x, width)
+		}
+	}
 	if !strings.Contains(rep.Summary(), "PASSED") {
 		t.Errorf("summary: %s", rep.Summary())
+	}
+}
+
+// 7. After a total failure no test ran, and the reports say so instead of printing a p-value.
+func TestNoSplitTestIsReportedWhereNoneRan(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	rep := run(t, config("http://"+addr))
+	var js, svg bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteSVG(&svg); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{js.String(), svg.String()} {
+		if strings.Contains(text, "pValue") || strings.Contains(text, `"split":`) || strings.Contains(text, "p = ") {
+			t.Errorf("a test result where none ran:\n%s", text)
+		}
+	}
+	if !strings.Contains(svg.String(), "FAILED") || !strings.Contains(svg.String(), "not called") {
+		t.Errorf("the SVG does not show the verdict and why no test ran:\n%s", svg.String())
 	}
 }
