@@ -169,6 +169,7 @@ type Report struct {
 // Verifier makes the calls.
 type Verifier struct {
 	cfg     Config
+	baseURL string
 	client  *http.Client
 	bodies  [][]byte
 	headers map[string]string
@@ -211,7 +212,7 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	transport := &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency, MaxConnsPerHost: cfg.Concurrency,
 		DialContext: (&net.Dialer{Timeout: cfg.Timeout}).DialContext}
-	v := &Verifier{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout, Transport: transport},
+	v := &Verifier{cfg: cfg, client: &http.Client{Transport: transport}, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"),
 		headers: map[string]string{"Content-Type": "application/json", "seldon-model": cfg.Experiment + ".experiment"}}
 	// Bodies are made once: generating and encoding a tensor per call would cost the load test its throughput.
 	for i := 0; i < bodyVariants; i++ {
@@ -261,13 +262,15 @@ func (r response) timedOut() bool {
 func (v *Verifier) call(ctx context.Context, method, path string, headers map[string]string, body []byte) response {
 	var r response
 	for attempt := 0; attempt <= v.cfg.Retries; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(v.cfg.BaseURL, "/")+path, bytes.NewReader(body))
+		r = response{}
+		// The timeout is the call's context rather than http.Client.Timeout, which costs a goroutine per call.
+		callCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { r.connected = true }}), v.cfg.Timeout)
+		req, err := http.NewRequestWithContext(callCtx, method, v.baseURL+path, bytes.NewReader(body))
 		if err != nil {
+			cancel()
 			return response{err: err}
 		}
-		r = response{}
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-			GotConn: func(httptrace.GotConnInfo) { r.connected = true }}))
 		req.Host = v.cfg.Host
 		for k, val := range headers {
 			req.Header.Set(k, val)
@@ -280,6 +283,7 @@ func (v *Verifier) call(ctx context.Context, method, path string, headers map[st
 			r.body, r.err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 			resp.Body.Close()
 		}
+		cancel()
 		retryable := (err != nil && !r.connected && !r.timedOut()) || (method == http.MethodGet && err == nil && r.status >= 500)
 		if !retryable || ctx.Err() != nil {
 			break
