@@ -4,7 +4,7 @@ STACK ?= sandbox
 export GOFLAGS := -buildvcs=false
 
 .PHONY: sandbox sandbox-down test test-short lint build toolchain preview up destroy rebuild refresh recover cancel bench \
-	bench-verify policy-pack verify demo doctor
+	timeline bench-verify policy-pack verify demo doctor
 
 ## The main job on the local default: a provisioned sandbox stack on a local cluster.
 sandbox:
@@ -39,6 +39,10 @@ preview up destroy rebuild refresh recover cancel:
 ## Lifecycle wall times of the sandbox stack against kubectl apply of the same objects (README, Benchmarks).
 bench:
 	go run ./cmd/sandbox-bench
+
+## Where a cold up's and a destroy's time goes: slowest steps, critical path, awaits vs API calls vs gaps.
+timeline:
+	go run ./cmd/sandbox-bench --timeline
 
 ## Verifier throughput against a plain Go HTTP loop at the same concurrency.
 bench-verify:

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 
@@ -22,7 +24,13 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	timelineMode := flag.Bool("timeline", false, "print where a cold up's and a destroy's time goes instead of the comparison")
+	flag.Parse()
+	f := run
+	if *timelineMode {
+		f = runTimeline
+	}
+	if err := f(); err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox-bench:", err)
 		os.Exit(1)
 	}
@@ -43,46 +51,100 @@ func timed(results *[]measurement, name string, f func() error) error {
 	return nil
 }
 
-func run() error {
-	ctx := context.Background()
-	// A fresh cluster: a run that failed half-way may have left objects that other field managers own.
+// bench is a fresh cluster with the sandbox stack selected and nothing deployed.
+type bench struct {
+	env   *sandbox.Env
+	stack auto.Stack
+	cfg   string
+	work  string
+}
+
+// setup starts a fresh cluster: a run that failed half-way may have left objects that other field managers own.
+// close stops it (and the processes started with it), however the benchmark ends.
+func setup(ctx context.Context) (*bench, func(), error) {
 	root, err := sandbox.ProjectRoot()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	down := exec.Command(filepath.Join(root, "scripts", "cluster.sh"), "down", "sandbox-bench")
 	down.Stderr = os.Stderr
 	if err := down.Run(); err != nil {
-		return err
+		return nil, nil, err
 	}
 	env, err := sandbox.Start("sandbox-bench")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	// The benchmark's cluster (and the processes started with it) goes when the benchmark ends, however it ends.
-	stop := func() {
+	env.StopOnInterrupt()
+	b := &bench{env: env}
+	closeAll := func() {
 		if err := env.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "[bench] stopping the cluster: %v\n", err)
 		}
+		if b.work != "" {
+			os.RemoveAll(b.work)
+		}
 	}
-	defer stop()
-	env.StopOnInterrupt()
-	work, err := os.MkdirTemp("", "sandbox-bench")
+	if b.work, err = os.MkdirTemp("", "sandbox-bench"); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	if b.cfg, err = env.ConfigFile("sandbox", b.work, nil); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	if b.stack, err = env.Stack(ctx, "sandbox"); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	if _, err := b.stack.Destroy(ctx, optdestroy.ConfigFile(b.cfg)); err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("initial destroy: %w", err)
+	}
+	return b, closeAll, nil
+}
+
+// runTimeline prints, for a cold up and a destroy, the slowest steps, the critical path and where the time went.
+func runTimeline() error {
+	ctx := context.Background()
+	b, closeAll, err := setup(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	cfg, err := env.ConfigFile("sandbox", work, nil)
+	defer closeAll()
+	up := newTimeline()
+	if _, err := b.env.UpObserved(ctx, b.stack, b.cfg, up.channel); err != nil {
+		return err
+	}
+	upTotal := time.Since(up.start)
+	up.wait()
+	state, err := b.stack.Export(ctx)
 	if err != nil {
 		return err
 	}
-	stack, err := env.Stack(ctx, "sandbox")
+	deps, err := dependencies(state.Deployment)
 	if err != nil {
 		return err
 	}
-	if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
-		return fmt.Errorf("initial destroy: %w", err)
+	down := newTimeline()
+	if _, err := b.stack.Destroy(ctx, optdestroy.ConfigFile(b.cfg), optdestroy.EventStreams(down.channel())); err != nil {
+		return err
 	}
+	downTotal := time.Since(down.start)
+	down.wait()
+	up.write(os.Stdout, "pulumi up (cold, sandbox)", upTotal, deps, false)
+	down.write(os.Stdout, "pulumi destroy (sandbox)", downTotal, deps, true)
+	return nil
+}
+
+func run() error {
+	ctx := context.Background()
+	b, closeAll, err := setup(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	env, stack, cfg, work := b.env, b.stack, b.cfg, b.work
 
 	var results []measurement
 	var resources int

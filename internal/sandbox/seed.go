@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"gopkg.in/yaml.v3"
 
@@ -20,21 +21,34 @@ import (
 // then the rest, so that no Model is created before its files are in the store (an agent that finds none fails
 // the Model for good).
 func (e *Env) Up(ctx context.Context, stack auto.Stack, configFile string, opts ...optup.Option) (auto.UpResult, error) {
+	return e.UpObserved(ctx, stack, configFile, nil, opts...)
+}
+
+// UpObserved is Up with each update's engine events sent to the channel observe returns for it (the Automation
+// API closes a channel when its update ends); observe may be nil.
+func (e *Env) UpObserved(ctx context.Context, stack auto.Stack, configFile string, observe func() chan<- events.EngineEvent,
+	opts ...optup.Option) (auto.UpResult, error) {
 	opts = append(opts, optup.ConfigFile(configFile))
+	withEvents := func(opts []optup.Option) []optup.Option {
+		if observe == nil {
+			return opts
+		}
+		return append(opts, optup.EventStreams(observe()))
+	}
 	offline, err := OfflineSeeds(configFile)
 	if err != nil {
 		return auto.UpResult{}, err
 	}
 	if offline {
 		experiment := fmt.Sprintf("urn:pulumi:%s::%s::%s::ab-test", stack.Name(), Project, abtest.Token)
-		if _, err := stack.Up(ctx, append(opts, optup.Exclude([]string{experiment}), optup.ExcludeDependents())...); err != nil {
+		if _, err := stack.Up(ctx, withEvents(append(opts, optup.Exclude([]string{experiment}), optup.ExcludeDependents()))...); err != nil {
 			return auto.UpResult{}, fmt.Errorf("up to the model store: %w", err)
 		}
 		if _, err := e.Seed(ctx, stack, configFile); err != nil {
 			return auto.UpResult{}, err
 		}
 	}
-	return stack.Up(ctx, opts...)
+	return stack.Up(ctx, withEvents(opts)...)
 }
 
 // OfflineSeeds says whether the stack file seeds artifacts without command resources to do it.
