@@ -20,6 +20,10 @@ func addSecondModelNamespace(c map[string]any) {
 	c["seldon-ab:models"] = append(c["seldon-ab:models"].([]any), map[string]any{
 		"name": "challenger", "namespace": "models-b", "storageUri": "s3://mlflow-artifacts/challenger",
 		"requirements": []any{"mlflow"}, "memory": "512Mi", "server": "mlserver"})
+	// Its agent loads it only if its files are in the store.
+	store := c["seldon-ab:modelStore"].(map[string]any)
+	store["seed"] = append(store["seed"].([]any), map[string]any{
+		"source": "testdata/artifacts/enhanced-predictor", "bucket": "mlflow-artifacts", "prefix": "challenger"})
 }
 
 // waitFor polls check until it returns "" (done) or the deadline passes, then fails with its last answer.
