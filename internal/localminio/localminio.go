@@ -5,7 +5,6 @@ package localminio
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/seldon-ab/provisioner/internal/loopback"
 )
 
 // Server is a running MinIO.
@@ -26,11 +27,11 @@ type Server struct {
 
 // Start runs bin/minio with its data in dir and the given root credentials, and creates buckets once it answers.
 func Start(bin, dir, user, password string, buckets ...string) (*Server, error) {
-	api, err := freePort()
+	api, err := loopback.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	console, err := freePort()
+	console, err := loopback.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -71,13 +72,4 @@ func Start(bin, dir, user, password string, buckets ...string) (*Server, error) 
 func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

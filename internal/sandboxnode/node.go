@@ -27,6 +27,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/seldon-ab/provisioner/internal/loopback"
 )
 
 // Node runs the runnable pods of the cluster behind Client.
@@ -161,7 +163,7 @@ func (n *Node) admit(pod *corev1.Pod) (*runningPod, error) {
 		if _, ok := rp.ports[port]; ok {
 			continue
 		}
-		local, err := freePort()
+		local, err := loopback.FreePort()
 		if err != nil {
 			return nil, err
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/seldon-ab/provisioner/internal/loopback"
 )
 
 // Agent is the download step of Seldon's agent: a Model is loaded only if its artifacts arrive.
@@ -170,7 +171,7 @@ func (a *RcloneAgent) server(namespace string) (*rcd, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	port, err := freeLoopbackPort()
+	port, err := loopback.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -217,13 +218,4 @@ func (a *RcloneAgent) Stop() {
 		_ = r.cmd.Wait()
 	}
 	a.rcds = nil
-}
-
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

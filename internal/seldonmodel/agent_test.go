@@ -3,7 +3,6 @@ package seldonmodel_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/seldon-ab/provisioner/components/modelstore"
 	"github.com/seldon-ab/provisioner/internal/localminio"
+	"github.com/seldon-ab/provisioner/internal/loopback"
 	"github.com/seldon-ab/provisioner/internal/seldonmodel"
 )
 
@@ -46,12 +46,11 @@ func realStore(t *testing.T) (endpoint, bin string) {
 }
 
 func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := loopback.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // remote is an rclone Secret in the format the stack writes (components/modelstore.RcloneConfig).

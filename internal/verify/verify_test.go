@@ -295,15 +295,19 @@ func TestASlowCandidateShowsInItsLatency(t *testing.T) {
 	}
 }
 
-// A refused connection stops after the probes: the experiment is not called hundreds of times to learn nothing.
-func TestConnectionRefusedIsANetworkProblem(t *testing.T) {
+// refusedURL is a loopback address where nothing listens.
+func refusedURL(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
 	l.Close()
-	rep := run(t, config("http://"+addr))
+	return "http://" + l.Addr().String()
+}
+
+// A refused connection stops after the probes: the experiment is not called hundreds of times to learn nothing.
+func TestConnectionRefusedIsANetworkProblem(t *testing.T) {
+	rep := run(t, config(refusedURL(t)))
 	findingIn(t, rep, verify.LayerNetwork, "connection refused")
 	if rep.Requests != 0 || !strings.Contains(rep.SplitNote, "not called") {
 		t.Errorf("%d experiment calls after every probe was refused (note %q)", rep.Requests, rep.SplitNote)
@@ -452,13 +456,7 @@ func TestReportsRender(t *testing.T) {
 
 // 7. After a total failure no test ran, and the reports say so instead of printing a p-value.
 func TestNoSplitTestIsReportedWhereNoneRan(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	rep := run(t, config("http://"+addr))
+	rep := run(t, config(refusedURL(t)))
 	var js, svg bytes.Buffer
 	if err := rep.WriteJSON(&js); err != nil {
 		t.Fatal(err)
