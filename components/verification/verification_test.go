@@ -99,7 +99,7 @@ func TestTheCommandLineFailsAnInactiveExperimentWithTheDiagnosis(t *testing.T) {
 	if err == nil {
 		t.Fatalf("an experiment with no route passed; pulumi up would succeed:\n%s", out)
 	}
-	if !strings.Contains(out, "FAILED") || !strings.Contains(out, "[mesh] envoy answered 404: no route") {
+	if !strings.Contains(out, "FAILED") || !strings.Contains(out, "[error] mesh: ") || !strings.Contains(out, "envoy answered 404: no route") {
 		t.Errorf("the output lacks the verdict or the envoy diagnosis:\n%s", out)
 	}
 }

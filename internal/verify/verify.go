@@ -371,6 +371,11 @@ func (v *Verifier) runExperiment(ctx context.Context, rep *Report) []outcome {
 		rep.SplitNote = "the experiment was not called: no probe got any answer"
 		return nil
 	}
+	// Calls stop early once the first ones all failed the same way: the rest would only repeat it.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	sameFailure, firstFailure, answered := 0, "", false
+	earlyCalls := max(20, 2*v.cfg.Concurrency)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -391,6 +396,17 @@ func (v *Verifier) runExperiment(ctx context.Context, rep *Report) []outcome {
 					o.candidate = routedModel(r)
 				}
 				outcomes[i] = o
+				mu.Lock()
+				if o.finding == nil {
+					answered = true
+				} else if key := o.finding.Layer + o.finding.Problem; firstFailure == "" || key == firstFailure {
+					firstFailure, sameFailure = key, sameFailure+1
+				}
+				if !answered && sameFailure >= earlyCalls && rep.SplitNote == "" {
+					rep.SplitNote = fmt.Sprintf("not run: the first %d experiment calls all failed the same way, so the rest were not sent", sameFailure)
+					stop()
+				}
+				mu.Unlock()
 				if v.cfg.Progress != nil {
 					mu.Lock()
 					progress.Done++

@@ -473,3 +473,13 @@ func TestNoSplitTestIsReportedWhereNoneRan(t *testing.T) {
 		t.Errorf("the SVG does not show the verdict and why no test ran:\n%s", svg.String())
 	}
 }
+
+// 3. A failure every call repeats (no route for the experiment) stops the run early instead of sending all calls.
+func TestARepeatedFailureStopsEarly(t *testing.T) {
+	stack := newFakeStack()
+	stack.active = false
+	rep := run(t, config(serve(t, stack)))
+	if rep.Passed || rep.Requests >= rep.Planned || !strings.Contains(rep.SplitNote, "all failed the same way") {
+		t.Errorf("%d of %d calls sent for a failure every call repeats (note %q)", rep.Requests, rep.Planned, rep.SplitNote)
+	}
+}

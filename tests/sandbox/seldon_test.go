@@ -102,6 +102,7 @@ func TestSecondModelNamespaceAndTeardownWithFinalizers(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(3 * time.Second) // many passes of the model: what is still there is stuck
+		stuckUID := field(kubeJSON(t, ctx, "-n", "models-b", "get", "model", "challenger"), "metadata", "uid")
 		for _, obj := range [][]string{{"seldonruntime", "seldon"}, {"model", "challenger"}} {
 			o := kubeJSON(t, ctx, "-n", "models-b", "get", obj[0], obj[1])
 			if field(o, "metadata", "deletionTimestamp") == nil || field(o, "metadata", "finalizers", 0) == nil {
@@ -130,8 +131,11 @@ func TestSecondModelNamespaceAndTeardownWithFinalizers(t *testing.T) {
 		if _, err := env.Up(ctx, stack, cfg, optup.Refresh()); err != nil {
 			t.Fatalf("up --refresh: %v", err)
 		}
-		waitFor(t, "the Model's deletion once the scheduler is back", time.Minute, func() string {
-			if exists(ctx, "-n", "models-b", "model", "challenger") {
+		// The stuck Model goes once the scheduler is back; the same up may already have created the stack's
+		// Model of that name again, so it is the stuck object (its uid) that must be gone.
+		waitFor(t, "the stuck Model's deletion once the scheduler is back", time.Minute, func() string {
+			out, err := env.Kubectl(ctx, "-n", "models-b", "get", "model", "challenger", "-o", "jsonpath={.metadata.uid}")
+			if err == nil && out == stuckUID {
 				return "present"
 			}
 			return ""
