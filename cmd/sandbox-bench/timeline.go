@@ -41,12 +41,14 @@ func (t *timeline) channel() chan<- events.EngineEvent {
 			t.mu.Lock()
 			switch {
 			case e.ResourcePreEvent != nil && !e.ResourcePreEvent.Planning:
+				// Only Kubernetes objects: components, providers and the stack span their children's work.
 				m := e.ResourcePreEvent.Metadata
-				if m.Op != "same" {
+				if m.Op != "same" && strings.HasPrefix(m.Type, "kubernetes:") {
 					t.spans[m.URN] = &span{urn: m.URN, typ: m.Type, op: string(m.Op), begin: now, end: -1}
 				}
 			case e.ResOutputsEvent != nil:
-				if s := t.spans[e.ResOutputsEvent.Metadata.URN]; s != nil {
+				// A later update's unchanged step reports the same resource again: the first end stands.
+				if s := t.spans[e.ResOutputsEvent.Metadata.URN]; s != nil && s.end < 0 && e.ResOutputsEvent.Metadata.Op != "same" {
 					s.end = now
 				}
 			}
@@ -73,8 +75,14 @@ func awaited(typ string) bool {
 	return false
 }
 
+// graph is the stack's dependencies (a component stands for everything under it) and parent links.
+type graph struct {
+	deps     map[string][]string
+	children map[string][]string
+}
+
 // dependencies reads each resource's dependencies and parent from an exported deployment.
-func dependencies(deployment json.RawMessage) (map[string][]string, error) {
+func dependencies(deployment json.RawMessage) (*graph, error) {
 	var state struct {
 		Resources []struct {
 			URN          string   `json:"urn"`
@@ -85,16 +93,29 @@ func dependencies(deployment json.RawMessage) (map[string][]string, error) {
 	if err := json.Unmarshal(deployment, &state); err != nil {
 		return nil, err
 	}
-	deps := map[string][]string{}
+	g := &graph{deps: map[string][]string{}, children: map[string][]string{}}
 	for _, r := range state.Resources {
-		deps[r.URN] = append(append([]string{}, r.Dependencies...), r.Parent)
+		g.deps[r.URN] = r.Dependencies
+		g.children[r.Parent] = append(g.children[r.Parent], r.URN)
 	}
-	return deps, nil
+	return g, nil
+}
+
+// expand replaces a component by the objects under it: a dependency on a chart is a dependency on all it renders.
+func (g *graph) expand(urn string, spans map[string]*span) []*span {
+	if s := spans[urn]; s != nil {
+		return []*span{s}
+	}
+	var out []*span
+	for _, child := range g.children[urn] {
+		out = append(out, g.expand(child, spans)...)
+	}
+	return out
 }
 
 // write prints the slowest steps, the critical path (the chain of steps each of which waited for the one before
 // it, ending at the last step to finish) and where the time went.
-func (t *timeline) write(w io.Writer, title string, total time.Duration, deps map[string][]string, reverse bool) {
+func (t *timeline) write(w io.Writer, title string, total time.Duration, deps *graph, reverse bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var spans []*span
@@ -133,7 +154,7 @@ func (t *timeline) write(w io.Writer, title string, total time.Duration, deps ma
 
 // criticalPath walks back from the last step to finish, each time to the dependency (or, for a destroy, the
 // dependent) that finished last before the step began.
-func (t *timeline) criticalPath(spans []*span, deps map[string][]string, reverse bool) []*span {
+func (t *timeline) criticalPath(spans []*span, g *graph, reverse bool) []*span {
 	byURN := map[string]*span{}
 	var last *span
 	for _, s := range spans {
@@ -142,12 +163,19 @@ func (t *timeline) criticalPath(spans []*span, deps map[string][]string, reverse
 			last = s
 		}
 	}
-	before := deps
-	if reverse {
-		before = map[string][]string{}
-		for urn, ds := range deps {
-			for _, d := range ds {
-				before[d] = append(before[d], urn)
+	// What a step waits for: its dependencies (and its ancestors' dependencies, which the engine also honours);
+	// in a destroy, the reverse: everything that depended on it.
+	before := map[string][]*span{}
+	for urn := range g.deps {
+		for anc := urn; anc != ""; anc = parentOf(g, anc) {
+			for _, d := range g.deps[anc] {
+				for _, s := range g.expand(d, byURN) {
+					if reverse {
+						before[s.urn] = append(before[s.urn], g.expand(urn, byURN)...)
+					} else {
+						before[urn] = append(before[urn], s)
+					}
+				}
 			}
 		}
 	}
@@ -155,14 +183,25 @@ func (t *timeline) criticalPath(spans []*span, deps map[string][]string, reverse
 	for s := last; s != nil; {
 		path = append([]*span{s}, path...)
 		var next *span
-		for _, d := range before[s.urn] {
-			if p := byURN[d]; p != nil && p.end <= s.begin+50*time.Millisecond && (next == nil || p.end > next.end) {
+		for _, p := range before[s.urn] {
+			if p.end <= s.begin+50*time.Millisecond && (next == nil || p.end > next.end) {
 				next = p
 			}
 		}
 		s = next
 	}
 	return path
+}
+
+func parentOf(g *graph, urn string) string {
+	for parent, children := range g.children {
+		for _, c := range children {
+			if c == urn {
+				return parent
+			}
+		}
+	}
+	return ""
 }
 
 func shortType(typ string) string {
