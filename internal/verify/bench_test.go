@@ -25,7 +25,7 @@ import (
 const (
 	benchConcurrency = 8
 	benchPairs       = 9
-	benchCalls       = 3000
+	benchCalls       = 20000
 )
 
 func benchServer(b *testing.B) string {

@@ -12,11 +12,11 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -221,7 +221,11 @@ func New(cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
-const bodyVariants = 16
+const (
+	bodyVariants = 16
+	bodyChecked  = 100
+	bodySample   = 8
+)
 
 func or[T comparable](v, fallback T) T {
 	var zero T
@@ -264,8 +268,7 @@ func (v *Verifier) call(ctx context.Context, method, path string, headers map[st
 	for attempt := 0; attempt <= v.cfg.Retries; attempt++ {
 		r = response{}
 		// The timeout is the call's context rather than http.Client.Timeout, which costs a goroutine per call.
-		callCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			GotConn: func(httptrace.GotConnInfo) { r.connected = true }}), v.cfg.Timeout)
+		callCtx, cancel := context.WithTimeout(ctx, v.cfg.Timeout)
 		req, err := http.NewRequestWithContext(callCtx, method, v.baseURL+path, bytes.NewReader(body))
 		if err != nil {
 			cancel()
@@ -278,6 +281,10 @@ func (v *Verifier) call(ctx context.Context, method, path string, headers map[st
 		start := time.Now()
 		resp, err := v.client.Do(req)
 		r.err, r.duration = err, time.Since(start)
+		// A call that failed while dialling never had a connection (an httptrace hook would say the same, at a
+		// cost on every call); any other failure came after one was made.
+		var op *net.OpError
+		r.connected = err == nil || !(errors.As(err, &op) && op.Op == "dial")
 		if err == nil {
 			r.status, r.header = resp.StatusCode, resp.Header
 			r.body, r.err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
@@ -374,7 +381,8 @@ func (v *Verifier) runExperiment(ctx context.Context, rep *Report) []outcome {
 	// Calls stop early once the first ones all failed the same way: the rest would only repeat it.
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	sameFailure, firstFailure, answered := 0, "", false
+	sameFailure, firstFailure := 0, ""
+	var answered atomic.Bool // once a call is answered, early stop is off and no call takes the lock for it
 	earlyCalls := max(20, 2*v.cfg.Concurrency)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -391,22 +399,28 @@ func (v *Verifier) runExperiment(ctx context.Context, rep *Report) []outcome {
 				if ctx.Err() != nil && r.err != nil {
 					continue // cut by the deadline: neither an answer nor a failure of the stack
 				}
-				o := outcome{called: true, latency: r.duration, timedOut: r.timedOut(), finding: v.diagnose(r, true)}
+				// Every answer's status and route are read; its V2 body is decoded for the first answers and one in
+				// bodySample after (decoding each one cost a fifth of the throughput): a model that answers
+				// malformed bodies does so on every call, or often enough to be caught.
+				checkBody := i < bodyChecked || i%bodySample == 0
+				o := outcome{called: true, latency: r.duration, timedOut: r.timedOut(), finding: v.diagnose(r, checkBody)}
 				if o.finding == nil {
 					o.candidate = routedModel(r)
 				}
 				outcomes[i] = o
-				mu.Lock()
 				if o.finding == nil {
-					answered = true
-				} else if key := o.finding.Layer + o.finding.Problem; firstFailure == "" || key == firstFailure {
-					firstFailure, sameFailure = key, sameFailure+1
+					answered.Store(true)
+				} else if !answered.Load() {
+					mu.Lock()
+					if key := o.finding.Layer + o.finding.Problem; firstFailure == "" || key == firstFailure {
+						firstFailure, sameFailure = key, sameFailure+1
+					}
+					if !answered.Load() && sameFailure >= earlyCalls && rep.SplitNote == "" {
+						rep.SplitNote = fmt.Sprintf("not run: the first %d experiment calls all failed the same way, so the rest were not sent", sameFailure)
+						stop()
+					}
+					mu.Unlock()
 				}
-				if !answered && sameFailure >= earlyCalls && rep.SplitNote == "" {
-					rep.SplitNote = fmt.Sprintf("not run: the first %d experiment calls all failed the same way, so the rest were not sent", sameFailure)
-					stop()
-				}
-				mu.Unlock()
 				if v.cfg.Progress != nil {
 					mu.Lock()
 					progress.Done++
