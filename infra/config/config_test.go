@@ -243,6 +243,12 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 		{"controller memory request and limit differ", func(t *testing.T, o map[string]any) {
 			set(t, o, "seldon.controllerResources", map[string]any{"requests": map[string]any{"memory": "64Mi"}, "limits": map[string]any{"memory": "256Mi"}})
 		}, "seldon.controllerResources.requests.memory", "takes one value (controller.resources.memory) as both request and limit"},
+		{"a verification tolerance of 10 (points, not a share)", func(t *testing.T, o map[string]any) {
+			set(t, o, "verification.tolerance", 10)
+		}, "verification.tolerance", "not a share between 0 and 1"},
+		{"a verification deadline without a unit", func(t *testing.T, o map[string]any) {
+			set(t, o, "verification.deadline", "45")
+		}, "verification.deadline", "not a positive duration"},
 		{"seeding MinIO without an exposed IP", func(t *testing.T, o map[string]any) {
 			set(t, o, "modelStore.seed", []any{map[string]any{"source": "stacks", "bucket": "mlflow-artifacts", "prefix": "models"}})
 		}, "modelStore.seed[0]", "needs modelStore.expose.ip"},
