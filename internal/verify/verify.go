@@ -263,13 +263,13 @@ func (r response) timedOut() bool {
 }
 
 // call sends one request with the Host header; POSTs are retried only when the connection was never made.
-func (v *Verifier) call(ctx context.Context, method, path string, headers map[string]string, body []byte) response {
+func (v *Verifier) call(ctx context.Context, method, url string, headers map[string]string, body []byte) response {
 	var r response
 	for attempt := 0; attempt <= v.cfg.Retries; attempt++ {
 		r = response{}
 		// The timeout is the call's context rather than http.Client.Timeout, which costs a goroutine per call.
 		callCtx, cancel := context.WithTimeout(ctx, v.cfg.Timeout)
-		req, err := http.NewRequestWithContext(callCtx, method, v.baseURL+path, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(callCtx, method, url, bytes.NewReader(body))
 		if err != nil {
 			cancel()
 			return response{err: err}
@@ -306,7 +306,7 @@ func (v *Verifier) Run(parent context.Context) Report {
 	ctx, cancel := context.WithTimeout(parent, v.cfg.Deadline)
 	defer cancel()
 	rep := Report{Experiment: v.cfg.Experiment, Planned: v.cfg.Requests, Deadline: v.cfg.Deadline.Seconds()}
-	health := v.call(ctx, http.MethodGet, "/v2/health/ready", nil, nil)
+	health := v.call(ctx, http.MethodGet, v.baseURL+"/v2/health/ready", nil, nil)
 	healthProbe := v.probe("GET /v2/health/ready", health, false)
 	if f := healthProbe.Finding; f != nil && f.Layer == LayerMesh && health.status == http.StatusNotFound {
 		// Envoy answers health without any model header: a 404 here can only be the path.
@@ -317,7 +317,7 @@ func (v *Verifier) Run(parent context.Context) Report {
 	rep.Health = append(rep.Health, healthProbe)
 	for _, c := range v.cfg.Candidates {
 		headers := map[string]string{"Content-Type": "application/json", "seldon-model": c.Name}
-		r := v.call(ctx, http.MethodPost, "/v2/models/"+c.Name+"/infer", headers, v.body(0))
+		r := v.call(ctx, http.MethodPost, v.baseURL+"/v2/models/"+c.Name+"/infer", headers, v.body(0))
 		rep.Direct = append(rep.Direct, v.probe(c.Name, r, true))
 	}
 	outcomes := v.runExperiment(ctx, &rep)
@@ -389,13 +389,13 @@ func (v *Verifier) runExperiment(ctx context.Context, rep *Report) []outcome {
 	var mu sync.Mutex
 	progress := Progress{Total: total, Served: make([]int, len(v.cfg.Candidates))}
 	start := time.Now()
-	path := "/v2/models/" + v.cfg.Model + "/infer"
+	url := v.baseURL + "/v2/models/" + v.cfg.Model + "/infer"
 	for w := 0; w < v.cfg.Concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				r := v.call(ctx, http.MethodPost, path, v.headers, v.body(i+1))
+				r := v.call(ctx, http.MethodPost, url, v.headers, v.body(i+1))
 				if ctx.Err() != nil && r.err != nil {
 					continue // cut by the deadline: neither an answer nor a failure of the stack
 				}
