@@ -35,7 +35,7 @@ func (e *Env) UpObserved(ctx context.Context, stack auto.Stack, configFile strin
 		}
 		return append(opts, optup.EventStreams(observe()))
 	}
-	offline, err := OfflineSeeds(configFile)
+	offline, err := offlineSeeds(configFile)
 	if err != nil {
 		return auto.UpResult{}, err
 	}
@@ -51,8 +51,8 @@ func (e *Env) UpObserved(ctx context.Context, stack auto.Stack, configFile strin
 	return stack.Up(ctx, withEvents(opts)...)
 }
 
-// OfflineSeeds says whether the stack file seeds artifacts without command resources to do it.
-func OfflineSeeds(configFile string) (bool, error) {
+// offlineSeeds says whether the stack file seeds artifacts without command resources to do it.
+func offlineSeeds(configFile string) (bool, error) {
 	data, err := os.ReadFile(configFile)
 	if err != nil {
 		return false, err

@@ -102,7 +102,7 @@ type Finding struct {
 	Fix      string   `json:"fix"`
 	Evidence string   `json:"evidence"`
 	Calls    []string `json:"calls"`
-	// Count is how many experiment calls showed it (0 for probes and judgements).
+	// Count is how many experiment calls showed it (0 for probes and judgements, which say their figures).
 	Count int `json:"count,omitempty"`
 }
 
@@ -533,7 +533,7 @@ func (v *Verifier) summarize(rep *Report, outcomes []outcome) {
 	}
 	findings = append(findings, v.judgeLatency(rep, defaultP95)...)
 	if slow != "" && timedOutToSlow > 0 {
-		findings = append(findings, Finding{Severity: SeverityError, Layer: LayerModel, Count: timedOutToSlow,
+		findings = append(findings, Finding{Severity: SeverityError, Layer: LayerModel,
 			Problem: fmt.Sprintf("%s did not answer within %s: its direct call and %d experiment calls timed out after connecting",
 				slow, v.cfg.Timeout, timedOutToSlow),
 			Cause:    "the model is too slow for the timeout or stuck (the ingress and envoy accepted the connection; the other candidates answered)",
@@ -687,7 +687,7 @@ func (v *Verifier) reconcile(rep *Report) {
 			if f.Count < rep.Requests {
 				prefix = "intermittent, " + prefix
 			}
-			if !strings.HasPrefix(f.Problem, prefix) && !strings.Contains(f.Problem, "did not answer within") {
+			if !strings.HasPrefix(f.Problem, prefix) {
 				f.Problem = prefix + f.Problem
 			}
 		}
