@@ -172,7 +172,7 @@ type Verifier struct {
 	baseURL string
 	client  *http.Client
 	bodies  [][]byte
-	headers map[string]string
+	headers http.Header
 }
 
 // Defaults a homelab user would accept.
@@ -213,7 +213,7 @@ func New(cfg Config) (*Verifier, error) {
 	transport := &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency, MaxConnsPerHost: cfg.Concurrency,
 		DialContext: (&net.Dialer{Timeout: cfg.Timeout}).DialContext}
 	v := &Verifier{cfg: cfg, client: &http.Client{Transport: transport}, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"),
-		headers: map[string]string{"Content-Type": "application/json", "seldon-model": cfg.Experiment + ".experiment"}}
+		headers: inferenceHeaders(cfg.Experiment + ".experiment")}
 	// Bodies are made once: generating and encoding a tensor per call would cost the load test its throughput.
 	for i := 0; i < bodyVariants; i++ {
 		v.bodies = append(v.bodies, v.makeBody(i))
@@ -262,21 +262,21 @@ func (r response) timedOut() bool {
 	return r.err != nil && r.connected && (errors.Is(r.err, context.DeadlineExceeded) || errors.As(r.err, &netErr) && netErr.Timeout())
 }
 
-// call sends one request with the Host header; POSTs are retried only when the connection was never made.
-func (v *Verifier) call(ctx context.Context, method, url string, headers map[string]string, body []byte) response {
+// call sends one request with the Host header, timed by clock; POSTs are retried only when the connection was
+// never made.
+func (v *Verifier) call(clock *callClock, method, url string, headers http.Header, body []byte) response {
 	var r response
 	for attempt := 0; attempt <= v.cfg.Retries; attempt++ {
 		r = response{}
-		// The timeout is the call's context rather than http.Client.Timeout, which costs a goroutine per call.
-		callCtx, cancel := context.WithTimeout(ctx, v.cfg.Timeout)
-		req, err := http.NewRequestWithContext(callCtx, method, url, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(clock.start(), method, url, bytes.NewReader(body))
 		if err != nil {
-			cancel()
+			clock.stop()
 			return response{err: err}
 		}
 		req.Host = v.cfg.Host
-		for k, val := range headers {
-			req.Header.Set(k, val)
+		if headers != nil {
+			// Shared by every call, read-only: neither Client.Do without a cookie jar nor the transport writes to it.
+			req.Header = headers
 		}
 		start := time.Now()
 		resp, err := v.client.Do(req)
@@ -290,9 +290,11 @@ func (v *Verifier) call(ctx context.Context, method, url string, headers map[str
 			r.body, r.err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 			resp.Body.Close()
 		}
-		cancel()
+		if clock.stop() && r.err != nil && clock.parent.Err() == nil {
+			r.err = timeoutError{r.err}
+		}
 		retryable := (err != nil && !r.connected && !r.timedOut()) || (method == http.MethodGet && err == nil && r.status >= 500)
-		if !retryable || ctx.Err() != nil {
+		if !retryable || clock.parent.Err() != nil {
 			break
 		}
 		time.Sleep(time.Duration(100*(attempt+1)) * time.Millisecond)
@@ -306,7 +308,9 @@ func (v *Verifier) Run(parent context.Context) Report {
 	ctx, cancel := context.WithTimeout(parent, v.cfg.Deadline)
 	defer cancel()
 	rep := Report{Experiment: v.cfg.Experiment, Planned: v.cfg.Requests, Deadline: v.cfg.Deadline.Seconds()}
-	health := v.call(ctx, http.MethodGet, v.baseURL+"/v2/health/ready", nil, nil)
+	probes := newCallClock(ctx, v.cfg.Timeout)
+	defer probes.release()
+	health := v.call(probes, http.MethodGet, v.baseURL+"/v2/health/ready", nil, nil)
 	healthProbe := v.probe("GET /v2/health/ready", health, false)
 	if f := healthProbe.Finding; f != nil && f.Layer == LayerMesh && health.status == http.StatusNotFound {
 		// Envoy answers health without any model header: a 404 here can only be the path.
@@ -316,8 +320,7 @@ func (v *Verifier) Run(parent context.Context) Report {
 	}
 	rep.Health = append(rep.Health, healthProbe)
 	for _, c := range v.cfg.Candidates {
-		headers := map[string]string{"Content-Type": "application/json", "seldon-model": c.Name}
-		r := v.call(ctx, http.MethodPost, v.baseURL+"/v2/models/"+c.Name+"/infer", headers, v.body(0))
+		r := v.call(probes, http.MethodPost, v.baseURL+"/v2/models/"+c.Name+"/infer", inferenceHeaders(c.Name), v.body(0))
 		rep.Direct = append(rep.Direct, v.probe(c.Name, r, true))
 	}
 	outcomes := v.runExperiment(ctx, &rep)
@@ -394,8 +397,10 @@ func (v *Verifier) runExperiment(ctx context.Context, rep *Report) []outcome {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			clock := newCallClock(ctx, v.cfg.Timeout)
+			defer clock.release()
 			for i := range jobs {
-				r := v.call(ctx, http.MethodPost, url, v.headers, v.body(i+1))
+				r := v.call(clock, http.MethodPost, url, v.headers, v.body(i+1))
 				if ctx.Err() != nil && r.err != nil {
 					continue // cut by the deadline: neither an answer nor a failure of the stack
 				}
@@ -696,6 +701,11 @@ func (v *Verifier) reconcile(rep *Report) {
 
 // routedModel names the candidate that answered: x-seldon-route (":enhanced-predictor_3:") or else the body's
 // model_name, with MLServer's internal version suffix removed.
+// inferenceHeaders are a V2 call's headers; seldonModel picks what envoy routes to (a model or <name>.experiment).
+func inferenceHeaders(seldonModel string) http.Header {
+	return http.Header{"Content-Type": {"application/json"}, "Seldon-Model": {seldonModel}}
+}
+
 func routedModel(r response) string {
 	if route := strings.TrimLeft(r.header.Get("x-seldon-route"), ":"); route != "" {
 		first, _, _ := strings.Cut(route, ":")
