@@ -17,6 +17,7 @@ KWOK_VERSION=v0.7.0
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # the newest MinIO server the proxy serves (no tags are published as Go versions)
 RCLONE_VERSION=v1.71.1                              # what Seldon's rclone image ships
 METALLB_VERSION=v0.16.1                             # the MetalLB chart's appVersion
+HELM_VERSION=v3.20.2                                # the Helm the program renders charts with (go.mod)
 
 CACHE=${SELDON_AB_CACHE:-$HOME/.cache/seldon-ab}
 BIN=$CACHE/bin
@@ -141,7 +142,11 @@ build_metallb_controller() {
   (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-s -w" -o "$BIN/metallb-controller" go.universe.tf/metallb/controller)
 }
 
+build_helm() { GOBIN=$BIN CGO_ENABLED=0 go install -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; }
+
 all=(pulumi language-host kubernetes-provider kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok minio rclone metallb-controller)
+# Built only when asked for: the benchmark's helm peer needs it, the sandbox and the tests do not.
+optional=(helm)
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=("${all[@]}")
 for c in "${want[@]}"; do
   case $c in
@@ -157,7 +162,8 @@ for c in "${want[@]}"; do
     minio) step minio "$MINIO_VERSION" build_minio ;;
     rclone) step rclone "$RCLONE_VERSION" build_rclone ;;
     metallb-controller) step metallb-controller "$METALLB_VERSION" build_metallb_controller ;;
-    *) die "unknown component '$c' (known: ${all[*]})" ;;
+    helm) step helm "$HELM_VERSION" build_helm ;;
+    *) die "unknown component '$c' (known: ${all[*]} ${optional[*]})" ;;
   esac
 done
 echo "$BIN"

@@ -94,7 +94,7 @@ func ChartValues(args *Args) map[string]any {
 			"admissionWebhooks": map[string]any{"enabled": false},
 			"service": map[string]any{
 				"type":        "LoadBalancer",
-				"annotations": map[string]any{kube.LoadBalancerIPsAnnotation: args.LoadBalancerIP},
+				"annotations": kube.FixedIPServiceAnnotations(args.LoadBalancerIP),
 			},
 		},
 	}

@@ -155,12 +155,35 @@ func chartValues(args *Args) map[string]any {
 	}
 }
 
-// DropValidationWebhooks empties MetalLB's ValidatingWebhookConfiguration so the API server calls no webhook.
+// DropValidationWebhooks empties MetalLB's ValidatingWebhookConfiguration so the API server calls no webhook, and
+// skips the await of the Service that serves it. That await waits for the controller's endpoints and then 10 s more
+// (pulumi-kubernetes provider/pkg/await/service.go): 21 s on a cold up's critical path. With the webhook on, the
+// pools' creation needs those endpoints (the provider retries a create only on NotFound and NoMatch, await.go), so
+// the await stays; with it off, they gate nothing: the controller's Deployment is still awaited, and the IPs the
+// LoadBalancer Services await come from it.
 func DropValidationWebhooks(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.ResourceTransformResult {
-	if args.Type != "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration" {
+	props := args.Props
+	switch {
+	case args.Type == "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration":
+		props["webhooks"] = pulumi.Array{}
+	case args.Type == "kubernetes:core/v1:Service" && isWebhookService(props):
+		meta := props["metadata"].(pulumi.Map)
+		annotations, _ := meta["annotations"].(pulumi.Map)
+		if annotations == nil {
+			annotations = pulumi.Map{}
+		}
+		annotations["pulumi.com/skipAwait"] = pulumi.String("true")
+		meta["annotations"] = annotations
+	default:
 		return nil
 	}
-	props := args.Props
-	props["webhooks"] = pulumi.Array{}
 	return &pulumi.ResourceTransformResult{Props: props, Opts: args.Opts}
+}
+
+// webhookService is the chart's name for the Service the validating webhooks call (templates/webhooks.yaml).
+const webhookService = "metallb-webhook-service"
+
+func isWebhookService(props pulumi.Map) bool {
+	meta, ok := props["metadata"].(pulumi.Map)
+	return ok && meta["name"] == pulumi.String(webhookService)
 }

@@ -28,3 +28,25 @@ func TestDropValidationWebhooksEmptiesOnlyTheWebhookConfiguration(t *testing.T) 
 		t.Error("a resource other than the webhook configuration was changed")
 	}
 }
+
+func TestDropValidationWebhooksSkipsOnlyTheWebhookServicesAwait(t *testing.T) {
+	service := func(name string) pulumi.Map {
+		return pulumi.Map{"metadata": pulumi.Map{"name": pulumi.String(name), "annotations": pulumi.Map{"keep": pulumi.String("me")}}}
+	}
+	got := metallb.DropValidationWebhooks(context.Background(), &pulumi.ResourceTransformArgs{
+		Type: "kubernetes:core/v1:Service", Props: service("metallb-webhook-service"),
+	})
+	if got == nil {
+		t.Fatal("the webhook Service was left as it was")
+	}
+	annotations := got.Props["metadata"].(pulumi.Map)["annotations"].(pulumi.Map)
+	if annotations["pulumi.com/skipAwait"] != pulumi.String("true") || annotations["keep"] != pulumi.String("me") {
+		t.Errorf("annotations = %v, want skipAwait added to the chart's own", annotations)
+	}
+	other := metallb.DropValidationWebhooks(context.Background(), &pulumi.ResourceTransformArgs{
+		Type: "kubernetes:core/v1:Service", Props: service("metallb-frr-metrics"),
+	})
+	if other != nil {
+		t.Error("another Service's await was skipped")
+	}
+}

@@ -116,7 +116,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	keepData := args.MinIO != nil && !args.MinIO.Volume.Purge
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace)},
-	}, parent, pulumi.RetainOnDelete(keepData), pulumi.DependsOn(args.After))
+	}, parent, pulumi.RetainOnDelete(keepData))
 	if err != nil {
 		return nil, err
 	}
@@ -225,8 +225,10 @@ func deployMinIO(ctx *pulumi.Context, name string, args *Args, credentials *core
 	}
 	chartArgs := m.Chart.ChartArgs(args.Namespace, minioValues(m, credentials, claim))
 	chartArgs.Name = pulumi.String(ReleaseName)
+	// Only the chart waits for args.After (MetalLB's pools, for its LoadBalancer Services): the namespace, the
+	// credentials and the claim go ahead in parallel, a second off a cold up's critical path.
 	return helmv4.NewChart(ctx, name+"-minio", chartArgs,
-		append(inNamespace, pulumi.DependsOn([]pulumi.Resource{credentials, claim}))...)
+		append(inNamespace, pulumi.DependsOn(append([]pulumi.Resource{credentials, claim}, args.After...)))...)
 }
 
 func minioValues(m *MinIO, credentials *corev1.Secret, claim *corev1.PersistentVolumeClaim) map[string]any {
@@ -252,11 +254,14 @@ func minioValues(m *MinIO, credentials *corev1.Secret, claim *corev1.PersistentV
 
 func serviceValues(ip string) map[string]any {
 	if ip == "" {
-		return map[string]any{"type": "ClusterIP"}
+		// Not awaited: the provider's Service await waits for endpoints and then 10 s more (pulumi-kubernetes
+		// provider/pkg/await/service.go), the console's alone on a cold up's critical path; MinIO's pod is
+		// awaited by its Deployment, and whatever calls MinIO waits for the whole chart.
+		return map[string]any{"type": "ClusterIP", "annotations": map[string]any{"pulumi.com/skipAwait": "true"}}
 	}
 	return map[string]any{
 		"type":        "LoadBalancer",
-		"annotations": map[string]any{kube.LoadBalancerIPsAnnotation: ip},
+		"annotations": kube.FixedIPServiceAnnotations(ip),
 	}
 }
 

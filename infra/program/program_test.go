@@ -110,6 +110,11 @@ func TestHomelabIngress(t *testing.T) {
 	if got := chart.String(append(controller, "service", "annotations", "metallb.io/loadBalancerIPs")...); got != "192.168.1.249" {
 		t.Errorf("LoadBalancer IP annotation = %q, want 192.168.1.249", got)
 	}
+	// Awaited for exactly that IP, not by the provider's Service await and its 10 s settle.
+	want := "jsonpath={.status.loadBalancer.ingress[0].ip}=192.168.1.249"
+	if got := chart.String(append(controller, "service", "annotations", "pulumi.com/waitFor")...); got != want {
+		t.Errorf("service waitFor = %q, want %q", got, want)
+	}
 	if got := chart.String(append(controller, "service", "type")...); got != "LoadBalancer" {
 		t.Errorf("service type = %q", got)
 	}
@@ -161,8 +166,11 @@ func TestHomelabModelStore(t *testing.T) {
 	if users := chart.Get("values", "users"); !users.IsArray() || len(users.ArrayValue()) != 0 {
 		t.Errorf("chart users = %v: the chart's default console user has a well-known password", users)
 	}
-	if ns := g.Find(t, namespaceType, "model-store-namespace"); !ns.DependsOn("metallb-pool-lan") {
-		t.Errorf("the model store does not wait for MetalLB's pools: %v", ns.Dependencies)
+	if !chart.DependsOn("metallb-pool-lan") {
+		t.Errorf("the MinIO chart does not wait for MetalLB's pools: %v", chart.Dependencies)
+	}
+	if ns := g.Find(t, namespaceType, "model-store-namespace"); ns.DependsOn("metallb-pool-lan") {
+		t.Errorf("the model store's namespace waits for MetalLB's pools, which only its Services need: %v", ns.Dependencies)
 	}
 	job := g.Find(t, "kubernetes:batch/v1:Job", "model-store-buckets")
 	if !job.DependsOn("model-store-minio") {

@@ -44,3 +44,15 @@ const (
 	LoadBalancerIPsAnnotation           = "metallb.io/loadBalancerIPs"
 	DeprecatedLoadBalancerIPsAnnotation = "metallb.universe.tf/loadBalancerIPs"
 )
+
+// FixedIPServiceAnnotations ask MetalLB for ip and make Pulumi await exactly that: the IP assigned. The provider's
+// own Service await (pulumi-kubernetes provider/pkg/await/service.go, v4.25) also waits for ready endpoints and then
+// sleeps 10 s after every Endpoints event "to settle", which put 10 s per LoadBalancer Service on a cold up's
+// critical path. Nothing needs more than the IP: the pods behind these Services are awaited by their chart's
+// Deployment await, and every dependent waits for the whole chart.
+func FixedIPServiceAnnotations(ip string) map[string]any {
+	return map[string]any{
+		LoadBalancerIPsAnnotation: ip,
+		"pulumi.com/waitFor":      "jsonpath={.status.loadBalancer.ingress[0].ip}=" + ip,
+	}
+}
