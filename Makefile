@@ -36,9 +36,11 @@ toolchain:
 preview up destroy rebuild refresh recover cancel:
 	scripts/stack.sh $@ $(STACK)
 
-## Lifecycle wall times of the sandbox stack against kubectl apply of the same objects (README, Benchmarks).
+## Lifecycle wall times of the sandbox stack against a helm chain and kubectl of the same objects, three rounds;
+## rewrites the README's generated Benchmarks table.
 bench:
-	go run ./cmd/sandbox-bench
+	scripts/toolchain.sh helm >/dev/null
+	go run ./cmd/sandbox-bench --readme README.md
 
 ## Where a cold up's and a destroy's time goes: slowest steps, critical path, awaits vs API calls vs gaps.
 timeline:

@@ -1,7 +1,7 @@
-// Command sandbox-bench measures the sandbox stack's lifecycle with the real Pulumi engine against the local
-// cluster (cold up, no-change preview, destroy, rebuild) and, side by side in the same run, applying the same
-// objects (taken from the stack's state) with `kubectl apply --server-side` in dependency order, waiting as Pulumi
-// does. It prints a Markdown table for the README.
+// Command sandbox-bench measures the sandbox stack's lifecycle with the real Pulumi engine (cold up, no-change
+// preview, destroy, rebuild) and, in the same run, its peers deploying the same objects (read from the stack's
+// state): a helm chain and kubectl alone, each side on a fresh local cluster, for several rounds. It prints a
+// Markdown report (every round, the medians, the targets) and can write it into the README.
 package main
 
 import (
@@ -25,8 +25,10 @@ import (
 
 func main() {
 	timelineMode := flag.Bool("timeline", false, "print where a cold up's and a destroy's time goes instead of the comparison")
+	rounds := flag.Int("rounds", 3, "rounds of every side; the report shows each and the median")
+	readme := flag.String("readme", "", "a README whose <!-- bench:begin --> ... <!-- bench:end --> section gets the report")
 	flag.Parse()
-	f := run
+	f := func() error { return run(*rounds, *readme) }
 	if *timelineMode {
 		f = runTimeline
 	}
@@ -34,21 +36,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sandbox-bench:", err)
 		os.Exit(1)
 	}
-}
-
-type measurement struct {
-	name    string
-	seconds float64
-}
-
-func timed(results *[]measurement, name string, f func() error) error {
-	start := time.Now()
-	if err := f(); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	*results = append(*results, measurement{name, time.Since(start).Seconds()})
-	fmt.Fprintf(os.Stderr, "[bench] %s: %.1f s\n", name, time.Since(start).Seconds())
-	return nil
 }
 
 // bench is a fresh cluster with the sandbox stack selected and nothing deployed.
@@ -137,113 +124,179 @@ func runTimeline() error {
 	return nil
 }
 
-func run() error {
+// round is one measurement of every side, each on a fresh cluster.
+type round map[string]float64
+
+const (
+	stepUp         = "pulumi up (cold; three steps with the seeds)"
+	stepPreview    = "pulumi preview (no changes, Automation API)"
+	stepDestroy    = "pulumi destroy"
+	stepRebuild    = "rebuild (pulumi destroy + up)"
+	stepHelm       = "helm chain: `helm upgrade --install --wait` per chart, kubectl apply + wait between (fresh cluster)"
+	stepKubectl    = "kubectl apply --server-side of the same objects, then wait (fresh cluster)"
+	stepKubectlDel = "kubectl delete of the same objects, in Seldon's safe order"
+)
+
+func run(rounds int, readme string) error {
 	ctx := context.Background()
+	var results []round
+	resources := 0
+	for i := 0; i < rounds; i++ {
+		fmt.Fprintf(os.Stderr, "[bench] round %d of %d\n", i+1, rounds)
+		r, n, err := measureRound(ctx)
+		if err != nil {
+			return err
+		}
+		results, resources = append(results, r), n
+	}
+	table := report(results, resources)
+	fmt.Print(table)
+	if readme != "" {
+		return replaceBetweenMarkers(readme, table)
+	}
+	return nil
+}
+
+func measureRound(ctx context.Context) (round, int, error) {
+	r := round{}
+	d, resources, err := measurePulumi(ctx, r)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := onFreshCluster(ctx, func(env *sandbox.Env, work string) error {
+		return timedStep(r, stepHelm, func() error { return runChain(ctx, env, d, d.helmChain(), work) })
+	}); err != nil {
+		return nil, 0, err
+	}
+	err = onFreshCluster(ctx, func(env *sandbox.Env, work string) error {
+		if err := timedStep(r, stepKubectl, func() error { return runChain(ctx, env, d, d.kubectlLimit(), work) }); err != nil {
+			return err
+		}
+		return timedStep(r, stepKubectlDel, func() error { return kubectlDelete(ctx, env, d) })
+	})
+	return r, resources, err
+}
+
+// measurePulumi times the stack's lifecycle on a fresh cluster and returns what its last up deployed.
+func measurePulumi(ctx context.Context, r round) (*deployment, int, error) {
+	b, closeAll, err := setup(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer closeAll()
+	up := func() error { _, err := b.env.Up(ctx, b.stack, b.cfg); return err }
+	destroy := func() error { _, err := b.stack.Destroy(ctx, optdestroy.ConfigFile(b.cfg)); return err }
+	for _, s := range []struct {
+		name string
+		f    func() error
+	}{
+		{stepUp, up},
+		{stepPreview, func() error {
+			_, err := b.stack.Preview(ctx, optpreview.ConfigFile(b.cfg), optpreview.ExpectNoChanges())
+			return err
+		}},
+		{stepDestroy, destroy},
+		{stepRebuild, func() error {
+			if err := destroy(); err != nil {
+				return err
+			}
+			return up()
+		}},
+	} {
+		if err := timedStep(r, s.name, s.f); err != nil {
+			return nil, 0, err
+		}
+	}
+	state, err := b.env.ExportStack(ctx, "sandbox")
+	if err != nil {
+		return nil, 0, err
+	}
+	seeds, err := b.env.StackSeeds(ctx, b.stack, b.cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	charts, err := chartInputs(b.env.Root, seeds)
+	if err != nil {
+		return nil, 0, err
+	}
+	d, err := readDeployment(state, seeds, charts)
+	if err != nil {
+		return nil, 0, err
+	}
+	objects := 0
+	for _, res := range d.resources {
+		if res.object() {
+			objects++
+		}
+	}
+	return d, objects, nil
+}
+
+// onFreshCluster runs f against a new cluster (and a scratch directory) and stops it after.
+func onFreshCluster(ctx context.Context, f func(env *sandbox.Env, work string) error) error {
 	b, closeAll, err := setup(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
-	env, stack, cfg, work := b.env, b.stack, b.cfg, b.work
+	return f(b.env, b.work)
+}
 
-	var results []measurement
-	var resources int
-	steps := []struct {
-		name string
-		f    func() error
-	}{
-		{"pulumi up (cold)", func() error {
-			if _, err := env.Up(ctx, stack, cfg); err != nil {
-				return err
-			}
-			state, err := stack.Export(ctx)
-			if err != nil {
-				return err
-			}
-			var deployment struct {
-				Resources []json.RawMessage `json:"resources"`
-			}
-			if err := json.Unmarshal(state.Deployment, &deployment); err != nil {
-				return err
-			}
-			resources = len(deployment.Resources)
-			return nil
-		}},
-		{"pulumi preview (no changes)", func() error {
-			_, err := stack.Preview(ctx, optpreview.ConfigFile(cfg), optpreview.ExpectNoChanges())
-			return err
-		}},
-		{"pulumi destroy", func() error { _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); return err }},
-		{"pulumi up (warm, after destroy)", func() error { _, err := env.Up(ctx, stack, cfg); return err }},
-		{"rebuild (destroy + up)", func() error {
-			if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
-				return err
-			}
-			_, err := env.Up(ctx, stack, cfg)
-			return err
-		}},
+func timedStep(r round, name string, f func() error) error {
+	start := time.Now()
+	if err := f(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	for _, s := range steps {
-		if err := timed(&results, s.name, s.f); err != nil {
-			return err
-		}
-	}
-
-	// The same objects: what the last up applied, from the state, then removed by Pulumi before kubectl applies them.
-	manifests := filepath.Join(work, "objects")
-	if err := exportObjects(ctx, env, manifests); err != nil {
-		return err
-	}
-	if err := timed(&results, "pulumi destroy (before kubectl)", func() error {
-		_, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg))
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := timed(&results, "kubectl apply --server-side (same objects, dependency order, then wait)", func() error {
-		return kubectlApply(ctx, env, manifests)
-	}); err != nil {
-		return err
-	}
-	if err := timed(&results, "kubectl delete (same objects)", func() error { return kubectlDelete(ctx, env, manifests) }); err != nil {
-		return err
-	}
-	report(results, resources)
+	r[name] = time.Since(start).Seconds()
+	fmt.Fprintf(os.Stderr, "[bench] %s: %.1f s\n", name, r[name])
 	return nil
 }
 
-// exportObjects writes every Kubernetes object of the stack's state (its inputs, secrets included) as a JSON file.
-func exportObjects(ctx context.Context, env *sandbox.Env, dir string) error {
-	data, err := env.ExportStack(ctx, "sandbox")
-	if err != nil {
-		return err
-	}
-	var state struct {
-		Deployment struct {
-			Resources []struct {
-				URN    string         `json:"urn"`
-				Type   string         `json:"type"`
-				Custom bool           `json:"custom"`
-				Inputs map[string]any `json:"inputs"`
-			} `json:"resources"`
-		} `json:"deployment"`
-	}
-	if err := json.Unmarshal(data, &state); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for i, r := range state.Deployment.Resources {
-		if !r.Custom || !strings.HasPrefix(r.Type, "kubernetes:") || r.Inputs["kind"] == nil {
+// kubectlDelete deletes the objects in Seldon's safe order: its finalizers need the controller and each
+// namespace's scheduler until the end, so Experiments, Models, Servers and runtimes go first, then the rest,
+// namespaces and CRDs.
+func kubectlDelete(ctx context.Context, env *sandbox.Env, d *deployment) error {
+	order := []string{"Experiment", "Model", "Server", "SeldonRuntime", "", "Namespace", "CustomResourceDefinition"}
+	batches := make([][]string, len(order))
+	for _, r := range d.resources {
+		if !r.object() {
 			continue
 		}
-		body, err := json.Marshal(unwrapSecrets(r.Inputs))
-		if err != nil {
-			return err
+		at := 4 // the rest
+		for i, kind := range order {
+			if kind != "" && r.Inputs["kind"] == kind {
+				at = i
+			}
 		}
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d.json", i)), body, 0o600); err != nil {
-			return err
+		meta, _ := r.Inputs["metadata"].(map[string]any)
+		ref := resourceRef(r)
+		if ns, _ := meta["namespace"].(string); ns != "" {
+			ref = ns + "|" + ref
+		}
+		batches[at] = append(batches[at], ref)
+	}
+	for _, batch := range batches {
+		byNamespace := map[string][]string{}
+		for _, ref := range batch {
+			ns, name, found := strings.Cut(ref, "|")
+			if !found {
+				ns, name = "", ref
+			}
+			byNamespace[ns] = append(byNamespace[ns], name)
+		}
+		namespaces := make([]string, 0, len(byNamespace))
+		for ns := range byNamespace {
+			namespaces = append(namespaces, ns)
+		}
+		sort.Strings(namespaces)
+		for _, ns := range namespaces {
+			args := append([]string{"delete", "--ignore-not-found", "--wait=true"}, byNamespace[ns]...)
+			if ns != "" {
+				args = append(args, "-n", ns)
+			}
+			if _, err := env.Kubectl(ctx, args...); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -273,134 +326,70 @@ func unwrapSecrets(v any) any {
 	return v
 }
 
-// kubectlApply applies CRDs, then namespaces, then everything else, and waits as Pulumi's await logic does.
-func kubectlApply(ctx context.Context, env *sandbox.Env, dir string) error {
-	crds, namespaces, rest, err := classify(dir)
+func median(xs []float64) float64 {
+	sorted := append([]float64{}, xs...)
+	sort.Float64s(sorted)
+	if len(sorted)%2 == 1 {
+		return sorted[len(sorted)/2]
+	}
+	return (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
+}
+
+// report is the Markdown the README shows: each step per round and its median, then the issue's targets.
+func report(results []round, objects int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Generated by `make bench` on %s: %d round(s), each side on a fresh cluster; %d Kubernetes objects.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), len(results), objects)
+	b.WriteString("| step |")
+	for i := range results {
+		fmt.Fprintf(&b, " run %d (s) |", i+1)
+	}
+	b.WriteString(" median (s) |\n|---|")
+	for range results {
+		b.WriteString("---|")
+	}
+	b.WriteString("---|\n")
+	medians := map[string]float64{}
+	for _, name := range []string{stepUp, stepPreview, stepDestroy, stepRebuild, stepHelm, stepKubectl, stepKubectlDel} {
+		var xs []float64
+		fmt.Fprintf(&b, "| %s |", name)
+		for _, r := range results {
+			fmt.Fprintf(&b, " %.1f |", r[name])
+			xs = append(xs, r[name])
+		}
+		medians[name] = median(xs)
+		fmt.Fprintf(&b, " **%.1f** |\n", medians[name])
+	}
+	met := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**not met**"
+	}
+	upHelm := medians[stepUp] / medians[stepHelm]
+	upKubectl := medians[stepUp] / medians[stepKubectl]
+	destroyDelete := medians[stepDestroy] / medians[stepKubectlDel]
+	b.WriteString("\n| target (medians) | measured | |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "| cold `up` ≤ 1.0× the helm chain | %.2f× | %s |\n", upHelm, met(upHelm <= 1.0))
+	fmt.Fprintf(&b, "| cold `up` ≤ 3× the kubectl limit | %.2f× | %s |\n", upKubectl, met(upKubectl <= 3.0))
+	fmt.Fprintf(&b, "| no-change preview ≤ 3 s (Automation API) | %.1f s | %s |\n", medians[stepPreview], met(medians[stepPreview] <= 3.0))
+	fmt.Fprintf(&b, "| `destroy` ≤ 1.5× `kubectl delete` | %.2f× | %s |\n", destroyDelete, met(destroyDelete <= 1.5))
+	return b.String()
+}
+
+const beginMarker, endMarker = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+// replaceBetweenMarkers puts the generated table into the README between its markers.
+func replaceBetweenMarkers(path, generated string) error {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	for i, batch := range [][]string{crds, namespaces, rest} {
-		args := []string{"apply", "--server-side"}
-		for _, f := range batch {
-			args = append(args, "-f", f)
-		}
-		if _, err := env.Kubectl(ctx, args...); err != nil {
-			return err
-		}
-		if i == 0 {
-			if _, err := env.Kubectl(ctx, "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s"); err != nil {
-				return err
-			}
-		}
+	text := string(data)
+	begin, end := strings.Index(text, beginMarker), strings.Index(text, endMarker)
+	if begin < 0 || end < begin {
+		return fmt.Errorf("%s has no %s ... %s section to fill", path, beginMarker, endMarker)
 	}
-	// The same conditions the stack's waitFor annotations await (the sandbox's Seldon model sets them).
-	for _, wait := range [][]string{
-		{"wait", "--for=condition=Available", "deployment", "--all", "-A", "--timeout=300s"},
-		{"wait", "--for=condition=Complete", "job", "--all", "-A", "--timeout=300s"},
-		{"wait", "--for=condition=SchedulerReady", "seldonruntimes", "--all", "-A", "--timeout=300s"},
-		{"wait", "--for=condition=EnvoyReady", "seldonruntimes", "--all", "-A", "--timeout=300s"},
-		{"wait", "--for=condition=Ready", "servers,models,experiments", "--all", "-A", "--timeout=300s"},
-	} {
-		if _, err := env.Kubectl(ctx, wait...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func kubectlDelete(ctx context.Context, env *sandbox.Env, dir string) error {
-	crds, namespaces, rest, err := classify(dir)
-	if err != nil {
-		return err
-	}
-	// Seldon's finalizers need the controller and each namespace's scheduler until the end, so a kubectl user
-	// deletes in the safe order: Experiments, Models, Servers, runtimes, then the rest.
-	batches := [][]string{}
-	for _, kind := range []string{"Experiment", "Model", "Server", "SeldonRuntime"} {
-		var ofKind, others []string
-		for _, f := range rest {
-			if k, err := kindOf(f); err != nil {
-				return err
-			} else if k == kind {
-				ofKind = append(ofKind, f)
-			} else {
-				others = append(others, f)
-			}
-		}
-		batches, rest = append(batches, ofKind), others
-	}
-	batches = append(batches, rest, namespaces, crds)
-	for _, batch := range batches {
-		if len(batch) == 0 {
-			continue
-		}
-		args := []string{"delete", "--ignore-not-found", "--wait=true"}
-		for _, f := range batch {
-			args = append(args, "-f", f)
-		}
-		if _, err := env.Kubectl(ctx, args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func kindOf(file string) (string, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	var obj struct {
-		Kind string `json:"kind"`
-	}
-	return obj.Kind, json.Unmarshal(data, &obj)
-}
-
-// classify sorts the object files into CRDs, namespaces and the rest.
-func classify(dir string) (crds, namespaces, rest []string, err error) {
-	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		var obj struct {
-			Kind string `json:"kind"`
-		}
-		if err := json.Unmarshal(data, &obj); err != nil {
-			return err
-		}
-		switch obj.Kind {
-		case "CustomResourceDefinition":
-			crds = append(crds, path)
-		case "Namespace":
-			namespaces = append(namespaces, path)
-		default:
-			rest = append(rest, path)
-		}
-		return nil
-	})
-	sort.Strings(crds)
-	sort.Strings(namespaces)
-	sort.Strings(rest)
-	if err == nil && len(crds) == 0 {
-		err = fmt.Errorf("no objects exported into %s", dir)
-	}
-	return crds, namespaces, rest, err
-}
-
-func report(results []measurement, resources int) {
-	fmt.Printf("| step | wall time (s) |\n|---|---|\n")
-	byName := map[string]float64{}
-	for _, r := range results {
-		fmt.Printf("| %s | %.1f |\n", r.name, r.seconds)
-		byName[r.name] = r.seconds
-	}
-	fmt.Printf("\nresources created by up: %d\n", resources)
-	kubectl := byName["kubectl apply --server-side (same objects, dependency order, then wait)"]
-	if kubectl > 0 {
-		fmt.Printf("cold pulumi up / kubectl apply: %.2f\n", byName["pulumi up (cold)"]/kubectl)
-	}
+	text = text[:begin+len(beginMarker)] + "\n" + generated + text[end:]
+	return os.WriteFile(path, []byte(text), 0o644)
 }

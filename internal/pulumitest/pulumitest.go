@@ -114,6 +114,11 @@ type Config struct {
 // Run runs program under mocks for stack with config, from the project root, and returns the recorded graph.
 func Run(t testing.TB, program pulumi.RunFunc, stack, rootDir string, cfg Config) (*Graph, error) {
 	t.Helper()
+	return Record(program, stack, rootDir, cfg)
+}
+
+// Record is Run outside a test: what a program registers for a config (the benchmark reads the charts' values so).
+func Record(program pulumi.RunFunc, stack, rootDir string, cfg Config) (*Graph, error) {
 	g := &Graph{}
 	err := pulumi.RunErr(program, pulumi.WithMocks("seldon-ab", stack, g), func(info *pulumi.RunInfo) {
 		info.Config = cfg.Values
@@ -127,15 +132,24 @@ func Run(t testing.TB, program pulumi.RunFunc, stack, rootDir string, cfg Config
 // config key, leaving out `secure:` values (they need the stack's passphrase).
 func StackFileObjects(t testing.TB, rootDir, stack string) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(config.StackFile(rootDir, stack))
+	out, err := ReadStackFileObjects(rootDir, stack)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// ReadStackFileObjects is StackFileObjects outside a test.
+func ReadStackFileObjects(rootDir, stack string) (map[string]any, error) {
+	data, err := os.ReadFile(config.StackFile(rootDir, stack))
+	if err != nil {
+		return nil, err
 	}
 	var file struct {
 		Config map[string]any `yaml:"config"`
 	}
 	if err := yaml.Unmarshal(data, &file); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	out := map[string]any{}
 	for k, v := range file.Config {
@@ -144,14 +158,26 @@ func StackFileObjects(t testing.TB, rootDir, stack string) map[string]any {
 		}
 		out[k] = v
 	}
-	return out
+	return out, nil
 }
 
 // StackFileConfig is the stack file's config the way the engine passes it to a program (objects as JSON).
 func StackFileConfig(t testing.TB, rootDir, stack string) Config {
 	t.Helper()
+	cfg, err := ReadStackFileConfig(rootDir, stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// ReadStackFileConfig is StackFileConfig outside a test.
+func ReadStackFileConfig(rootDir, stack string) (Config, error) {
 	cfg := Config{Values: map[string]string{}}
-	objects := StackFileObjects(t, rootDir, stack)
+	objects, err := ReadStackFileObjects(rootDir, stack)
+	if err != nil {
+		return cfg, err
+	}
 	// Graph tests run against mocks, with no cluster for the program's read-only preflight to read.
 	cluster, _ := objects["seldon-ab:cluster"].(map[string]any)
 	if cluster == nil {
@@ -166,11 +192,11 @@ func StackFileConfig(t testing.TB, rootDir, stack string) Config {
 		}
 		out, err := json.Marshal(v)
 		if err != nil {
-			t.Fatal(err)
+			return cfg, err
 		}
 		cfg.Values[k] = string(out)
 	}
-	return cfg
+	return cfg, nil
 }
 
 // WithSecret adds a secret config value.

@@ -82,29 +82,55 @@ func offlineSeeds(configFile string) (bool, error) {
 	return len(store.Seed) > 0 && !commands.Enabled, nil
 }
 
-// Seed runs the stack's seeds (its seedArgs output) as `go run ./cmd/seldon-ab seed ...` from the project root,
-// with the store's credentials from the stack config and the cluster network as proxy, and returns their output.
-func (e *Env) Seed(ctx context.Context, stack auto.Stack, configFile string) (string, error) {
+// Seeds are a stack's seed command lines (its seedArgs output) with the store's credentials from its config.
+type Seeds struct {
+	Argvs                [][]string
+	AccessKey, SecretKey string
+}
+
+// StackSeeds reads the seeds of a deployed stack.
+func (e *Env) StackSeeds(ctx context.Context, stack auto.Stack, configFile string) (Seeds, error) {
 	outputs, err := stack.Outputs(ctx)
 	if err != nil {
-		return "", err
+		return Seeds{}, err
 	}
-	argvs, _ := outputs["seedArgs"].Value.([]any)
-	env := append(os.Environ(), "HTTP_PROXY="+e.Proxy, "HTTPS_PROXY="+e.Proxy, "NO_PROXY=127.0.0.1,localhost")
-	for envName, key := range map[string]string{"S3_ACCESS_KEY": "modelStoreAccessKey", "S3_SECRET_KEY": "modelStoreSecretKey"} {
-		v, err := stack.GetConfigWithOptions(ctx, config.Namespace+":"+key, &auto.ConfigOptions{ConfigFile: configFile})
-		if err != nil {
-			return "", fmt.Errorf("reading %s: %w", key, err)
-		}
-		env = append(env, envName+"="+v.Value)
-	}
-	var out strings.Builder
-	for _, raw := range argvs {
-		items, _ := raw.([]any)
-		argv := []string{"run", "./cmd/seldon-ab"}
+	var seeds Seeds
+	raw, _ := outputs["seedArgs"].Value.([]any)
+	for _, r := range raw {
+		items, _ := r.([]any)
+		argv := []string{}
 		for _, a := range items {
 			argv = append(argv, fmt.Sprint(a))
 		}
+		seeds.Argvs = append(seeds.Argvs, argv)
+	}
+	for key, into := range map[string]*string{"modelStoreAccessKey": &seeds.AccessKey, "modelStoreSecretKey": &seeds.SecretKey} {
+		v, err := stack.GetConfigWithOptions(ctx, config.Namespace+":"+key, &auto.ConfigOptions{ConfigFile: configFile})
+		if err != nil {
+			return Seeds{}, fmt.Errorf("reading %s: %w", key, err)
+		}
+		*into = v.Value
+	}
+	return seeds, nil
+}
+
+// Seed runs the stack's seeds (see RunSeeds).
+func (e *Env) Seed(ctx context.Context, stack auto.Stack, configFile string) (string, error) {
+	seeds, err := e.StackSeeds(ctx, stack, configFile)
+	if err != nil {
+		return "", err
+	}
+	return e.RunSeeds(ctx, seeds)
+}
+
+// RunSeeds runs each seed as `go run ./cmd/seldon-ab seed ...` from the project root, with the store's
+// credentials and the cluster network as proxy, and returns their output.
+func (e *Env) RunSeeds(ctx context.Context, seeds Seeds) (string, error) {
+	env := append(os.Environ(), "HTTP_PROXY="+e.Proxy, "HTTPS_PROXY="+e.Proxy, "NO_PROXY=127.0.0.1,localhost",
+		"S3_ACCESS_KEY="+seeds.AccessKey, "S3_SECRET_KEY="+seeds.SecretKey)
+	var out strings.Builder
+	for _, items := range seeds.Argvs {
+		argv := append([]string{"run", "./cmd/seldon-ab"}, items...)
 		cmd := exec.CommandContext(ctx, "go", argv...)
 		cmd.Dir, cmd.Env = e.Root, env
 		b, err := cmd.CombinedOutput()
