@@ -240,7 +240,8 @@ func helmRelease(ctx context.Context, env *sandbox.Env, d *deployment, chart *st
 	if err != nil {
 		return err
 	}
-	_, err = env.Kubectl(ctx, append([]string{"apply", "--server-side", "--force-conflicts"}, fileArgs(files)...)...)
+	// Replaced, not applied: a server-side apply of an empty list would leave helm's own entries in place.
+	_, err = env.Kubectl(ctx, append([]string{"replace"}, fileArgs(files)...)...)
 	return err
 }
 
@@ -377,33 +378,7 @@ func chartInputs(root string, seeds sandbox.Seeds) (map[string]map[string]any, e
 	}
 	out := map[string]map[string]any{}
 	for _, r := range g.OfType(chartType) {
-		out[r.Name], _ = plain(resource.NewObjectProperty(r.Inputs)).(map[string]any)
+		out[r.Name], _ = pulumitest.Plain(resource.NewObjectProperty(r.Inputs)).(map[string]any)
 	}
 	return out, nil
-}
-
-// plain turns a property value into JSON-like Go values, secrets unwrapped.
-func plain(v resource.PropertyValue) any {
-	switch {
-	case v.IsSecret():
-		return plain(v.SecretValue().Element)
-	case v.IsOutput():
-		return plain(v.OutputValue().Element)
-	case v.IsObject():
-		m := map[string]any{}
-		for k, e := range v.ObjectValue() {
-			m[string(k)] = plain(e)
-		}
-		return m
-	case v.IsArray():
-		a := []any{}
-		for _, e := range v.ArrayValue() {
-			a = append(a, plain(e))
-		}
-		return a
-	case v.IsNull():
-		return nil
-	default:
-		return v.V
-	}
 }

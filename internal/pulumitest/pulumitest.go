@@ -241,3 +241,28 @@ func (r Resource) String(path ...string) string {
 	}
 	return ""
 }
+
+// Plain turns recorded inputs into plain Go values (maps, slices, strings, numbers, bools), secrets unwrapped.
+func Plain(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return Plain(v.SecretValue().Element)
+	case v.IsOutput():
+		return Plain(v.OutputValue().Element)
+	case v.IsObject():
+		out := map[string]any{}
+		for k, e := range v.ObjectValue() {
+			out[string(k)] = Plain(e)
+		}
+		return out
+	case v.IsArray():
+		out := []any{}
+		for _, e := range v.ArrayValue() {
+			out = append(out, Plain(e))
+		}
+		return out
+	case v.IsNull():
+		return nil
+	}
+	return v.V
+}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"gopkg.in/yaml.v3"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -129,29 +128,6 @@ func deepCopy(v any) any {
 	return v
 }
 
-// plain turns recorded Pulumi inputs into plain values, secrets unwrapped.
-func plain(v resource.PropertyValue) any {
-	switch {
-	case v.IsSecret():
-		return plain(v.SecretValue().Element)
-	case v.IsOutput():
-		return plain(v.OutputValue().Element)
-	case v.IsObject():
-		out := map[string]any{}
-		for k, e := range v.ObjectValue() {
-			out[string(k)] = plain(e)
-		}
-		return out
-	case v.IsArray():
-		out := []any{}
-		for _, e := range v.ArrayValue() {
-			out = append(out, plain(e))
-		}
-		return out
-	}
-	return v.V
-}
-
 func TestEveryHelmValueTheStackSetsIsReadByItsChart(t *testing.T) {
 	abs, _ := filepath.Abs(root)
 	for _, stack := range []string{"homelab", "sandbox"} {
@@ -176,7 +152,7 @@ func TestEveryHelmValueTheStackSetsIsReadByItsChart(t *testing.T) {
 				if err != nil {
 					t.Fatalf("chart %s %s: %v", name, version, err)
 				}
-				values, _ := plain(c.Get("values")).(map[string]any)
+				values, _ := pulumitest.Plain(c.Get("values")).(map[string]any)
 				base, err := render(ch, c.String("namespace"), values)
 				if err != nil {
 					t.Fatalf("rendering %s with the stack's values: %v", ch.Name(), err)
