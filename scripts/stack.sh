@@ -18,7 +18,9 @@ die() { printf '\033[31m[%s] FAILED:\033[0m %s\n' "$stack" "$*" >&2; exit 1; }
 
 . "$here/pulumi-env.sh"
 
+new_cluster=
 if [ "$stack" = sandbox ]; then
+  "$here/cluster.sh" status sandbox >/dev/null 2>&1 || new_cluster=1
   "$here/cluster.sh" up sandbox >/dev/null
   # The sandbox's credentials are throwaway and its passphrase is public (README); real stacks bring their own.
   export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE:-sandbox}
@@ -49,6 +51,12 @@ if [ -n "$stale" ] && [ "$action" != recover ]; then
   die "stack $stack is locked by process ${stale%% *}, which no longer runs on this machine (an interrupted update). Recover with: make recover STACK=$stack   (releases the lock and settles the interrupted creates), then run $action again"
 fi
 
+# A sandbox cluster that was just created (after a reboot, or `scripts/cluster.sh down`) holds nothing the stack's
+# state lists: every update would fail on objects that are gone. The state is dropped, the stack file kept.
+if [ -n "$new_cluster" ] && pulumi stack ls --json 2>/dev/null | grep -q '"name": *"sandbox"'; then
+  log "a new sandbox cluster: dropping the stack state of the previous one (stacks/Pulumi.sandbox.yaml is kept)"
+  pulumi stack rm sandbox --force --yes --preserve-config >/dev/null
+fi
 pulumi stack select --create "$stack" --secrets-provider passphrase >/dev/null
 # The policies stop a broken stack at preview, so every preview and up runs them.
 policy=()

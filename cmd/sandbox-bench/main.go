@@ -195,7 +195,6 @@ func measurePulumi(ctx context.Context, r round) (*deployment, int, error) {
 			_, err := b.stack.Preview(ctx, optpreview.ConfigFile(b.cfg), optpreview.ExpectNoChanges())
 			return err
 		}},
-		{stepDestroy, destroy},
 		{stepRebuild, func() error {
 			if err := destroy(); err != nil {
 				return err
@@ -207,12 +206,16 @@ func measurePulumi(ctx context.Context, r round) (*deployment, int, error) {
 			return nil, 0, err
 		}
 	}
+	// What the peers deploy: the state and seeds of the last up, read before the destroy is measured.
 	state, err := b.env.ExportStack(ctx, "sandbox")
 	if err != nil {
 		return nil, 0, err
 	}
 	seeds, err := b.env.StackSeeds(ctx, b.stack, b.cfg)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := timedStep(r, stepDestroy, destroy); err != nil {
 		return nil, 0, err
 	}
 	charts, err := chartInputs(b.env.Root, seeds)

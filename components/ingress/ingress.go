@@ -24,9 +24,6 @@ type Args struct {
 	LoadBalancerIP string
 	Replicas       int
 	Resources      kube.Resources
-	// After are resources that must exist before this component's objects (a component's own dependsOn does
-	// not reach its children).
-	After []pulumi.Resource
 }
 
 // NginxIngress is the deployed controller.
@@ -53,10 +50,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace)},
-	}, parent, pulumi.DependsOn(args.After))
+	}, parent)
 	if err != nil {
 		return nil, err
 	}
+	// Nothing here waits for MetalLB: its controller assigns the Service's IP whenever the pools appear (a pool
+	// change reprocesses every Service: SetPools returns SyncStateReprocessAll, controller/main.go, v0.16.1), and
+	// the Service is awaited until it has exactly that IP (kube.FixedIPServiceAnnotations).
 	chart, err := helmv4.NewChart(ctx, name, args.Chart.ChartArgs(args.Namespace, ChartValues(args)),
 		parent, pulumi.DependsOn([]pulumi.Resource{ns}))
 	if err != nil {

@@ -46,9 +46,6 @@ type Args struct {
 	Seed       []SeedDirectory
 	RunSeeds   bool
 	ProjectDir string
-	// After are resources that must exist before this component's objects (a component's own dependsOn does
-	// not reach its children).
-	After []pulumi.Resource
 }
 
 // SeedDirectory is one local directory uploaded to s3://Bucket/Prefix.
@@ -225,10 +222,10 @@ func deployMinIO(ctx *pulumi.Context, name string, args *Args, credentials *core
 	}
 	chartArgs := m.Chart.ChartArgs(args.Namespace, minioValues(m, credentials, claim))
 	chartArgs.Name = pulumi.String(ReleaseName)
-	// Only the chart waits for args.After (MetalLB's pools, for its LoadBalancer Services): the namespace, the
-	// credentials and the claim go ahead in parallel, a second off a cold up's critical path.
+	// Nothing here waits for MetalLB: an exposed Service is awaited until it has its IP, which MetalLB assigns
+	// whenever its pools appear (see the ingress component).
 	return helmv4.NewChart(ctx, name+"-minio", chartArgs,
-		append(inNamespace, pulumi.DependsOn(append([]pulumi.Resource{credentials, claim}, args.After...)))...)
+		append(inNamespace, pulumi.DependsOn([]pulumi.Resource{credentials, claim}))...)
 }
 
 func minioValues(m *MinIO, credentials *corev1.Secret, claim *corev1.PersistentVolumeClaim) map[string]any {

@@ -129,9 +129,6 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	if err != nil {
 		return nil, err
 	}
-	// Everything that asks MetalLB for an IP waits for the pools to exist.
-	afterMetalLB := lb.Children
-
 	nginx, err := ingress.New(ctx, "ingress-nginx", &ingress.Args{
 		Namespace:      s.Ingress.Namespace,
 		Chart:          location(config.IngressNginxChartName, s.Charts.IngressNginx, baseDir),
@@ -139,15 +136,12 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 		LoadBalancerIP: s.Ingress.LoadBalancerIP,
 		Replicas:       s.Ingress.Replicas,
 		Resources:      s.Ingress.Resources,
-		After:          afterMetalLB,
 	}, withCluster)
 	if err != nil {
 		return nil, err
 	}
 
-	storeArgs := modelStoreArgs(s, baseDir)
-	storeArgs.After = afterMetalLB
-	store, err := modelstore.New(ctx, "model-store", storeArgs, withCluster)
+	store, err := modelstore.New(ctx, "model-store", modelStoreArgs(s, baseDir), withCluster)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +153,10 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	// Models wait for the Servers, for their artifacts in the store, and the Ingress for the controller that
 	// serves it; the reverse is the teardown.
 	experimentArgs := abtestArgs(s)
-	experimentArgs.After = append(append(append([]pulumi.Resource{}, platform.Children...), nginx.Children...), store.Ready...)
+	// MetalLB too: the ingress and MinIO charts do not wait for it (their Services await their IPs), but calling
+	// the experiment from the LAN needs the L2Advertisement and the speakers that announce those IPs.
+	experimentArgs.After = append(append(append(append([]pulumi.Resource{}, platform.Children...), nginx.Children...),
+		lb.Children...), store.Ready...)
 	experiment, err := abtest.New(ctx, "ab-test", experimentArgs, withCluster)
 	if err != nil {
 		return nil, err

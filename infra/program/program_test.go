@@ -124,10 +124,13 @@ func TestHomelabIngress(t *testing.T) {
 	if got := chart.String(append(controller, "ingressClassResource", "name")...); got != "nginx" {
 		t.Errorf("IngressClass = %q", got)
 	}
-	// A component's own dependencies do not reach its children, so the first child carries them.
-	ns := g.Find(t, namespaceType, "ingress-nginx-namespace")
-	if !ns.DependsOn("metallb-pool-lan") || !ns.DependsOn("metallb-l2-lan") || !chart.DependsOn("ingress-nginx-namespace") {
-		t.Errorf("the ingress controller does not wait for MetalLB's pools: namespace deps %v", ns.Dependencies)
+	// Nothing of the controller waits for MetalLB (its Service awaits the IP MetalLB assigns once the pools
+	// exist); the Models, called through that IP, wait for the pools and the L2 announcement.
+	if chart.DependsOn("metallb-pool-lan") || !chart.DependsOn("ingress-nginx-namespace") {
+		t.Errorf("ingress chart deps %v: want its namespace, not MetalLB's pools", chart.Dependencies)
+	}
+	if m := g.Find(t, modelType, "ab-test-model-seldon-system-baseline-predictor"); !m.DependsOn("metallb-pool-lan") || !m.DependsOn("metallb-l2-lan") {
+		t.Errorf("the Models do not wait for MetalLB's pools and announcement: %v", m.Dependencies)
 	}
 }
 
@@ -166,11 +169,8 @@ func TestHomelabModelStore(t *testing.T) {
 	if users := chart.Get("values", "users"); !users.IsArray() || len(users.ArrayValue()) != 0 {
 		t.Errorf("chart users = %v: the chart's default console user has a well-known password", users)
 	}
-	if !chart.DependsOn("metallb-pool-lan") {
-		t.Errorf("the MinIO chart does not wait for MetalLB's pools: %v", chart.Dependencies)
-	}
-	if ns := g.Find(t, namespaceType, "model-store-namespace"); ns.DependsOn("metallb-pool-lan") {
-		t.Errorf("the model store's namespace waits for MetalLB's pools, which only its Services need: %v", ns.Dependencies)
+	if chart.DependsOn("metallb-pool-lan") {
+		t.Errorf("the MinIO chart waits for MetalLB's pools, which its Services' awaits already cover: %v", chart.Dependencies)
 	}
 	job := g.Find(t, "kubernetes:batch/v1:Job", "model-store-buckets")
 	if !job.DependsOn("model-store-minio") {
@@ -310,15 +310,10 @@ func TestExternalModelStore(t *testing.T) {
 func TestComponentDependenciesReachEveryChildEveryTime(t *testing.T) {
 	for i := 0; i < 60; i++ {
 		g := runHomelab(t)
-		ns := g.Find(t, namespaceType, "ingress-nginx-namespace")
-		for _, child := range []string{"metallb-namespace", "metallb", "metallb-pool-lan", "metallb-l2-lan"} {
-			if !ns.DependsOn(child) {
-				t.Fatalf("run %d: the ingress namespace does not wait for MetalLB's %s: %v", i, child, ns.Dependencies)
-			}
-		}
 		for _, name := range []string{"baseline-predictor", "enhanced-predictor"} {
 			m := g.Find(t, modelType, "ab-test-model-seldon-system-"+name)
-			for _, child := range []string{"seldon-server-seldon-system-mlserver", "seldon-runtime-seldon-system", "ingress-nginx"} {
+			for _, child := range []string{"seldon-server-seldon-system-mlserver", "seldon-runtime-seldon-system", "ingress-nginx",
+				"metallb-namespace", "metallb", "metallb-pool-lan", "metallb-l2-lan"} {
 				if !m.DependsOn(child) {
 					t.Fatalf("run %d: model %s does not wait for %s: %v", i, name, child, m.Dependencies)
 				}
