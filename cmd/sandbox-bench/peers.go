@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/seldon-ab/provisioner/components/abtest"
+	"github.com/seldon-ab/provisioner/components/metallb"
 	"github.com/seldon-ab/provisioner/infra/program"
 	"github.com/seldon-ab/provisioner/internal/pulumitest"
 	"github.com/seldon-ab/provisioner/internal/sandbox"
@@ -123,7 +124,9 @@ type step struct {
 }
 
 // helmChain orders the deployment as a chain of helm releases and kubectl batches; a batch ends where an object
-// depends on one in it (its wait must come first) or the next chart begins.
+// depends on one in it (its wait must come first) or the next chart begins. MetalLB and its pools come first, as
+// a user would put them: `helm --wait` awaits every LoadBalancer IP, which only MetalLB with pools assigns (the
+// program does not order the other charts after MetalLB, their Services' awaits do).
 func (d *deployment) helmChain() []step {
 	after := d.afterSeeds()
 	var chain []step
@@ -136,7 +139,15 @@ func (d *deployment) helmChain() []step {
 		}
 	}
 	seeded := false
+	var metalLB, others []*stateResource
 	for _, r := range d.resources {
+		if r.Type == metallb.Token || d.ancestor(r, metallb.Token) != nil {
+			metalLB = append(metalLB, r)
+		} else {
+			others = append(others, r)
+		}
+	}
+	for _, r := range append(metalLB, others...) {
 		// Components register before their children, so only what gets applied can call for the seeds.
 		if after[r.URN] && !seeded && (r.Type == chartType || r.object()) {
 			flush()

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/seldon-ab/provisioner/components/abtest"
+	"github.com/seldon-ab/provisioner/components/metallb"
 	"github.com/seldon-ab/provisioner/internal/sandbox"
 )
 
@@ -21,11 +22,12 @@ func testDeployment(t *testing.T) *deployment {
 	u := func(name string) string { return "urn:pulumi:s::p::t::" + name }
 	resources := []map[string]any{
 		{"urn": u("ab-test"), "type": abtest.Token}, // components are registered before their children
-		obj("metallb-namespace", "", "Namespace"),
-		{"urn": u("metallb"), "type": chartType, "inputs": map[string]any{"chart": "/charts/metallb.tgz"}},
+		{"urn": u("lb"), "type": metallb.Token},
+		obj("model-store-namespace", "", "Namespace"), // nothing orders it after MetalLB
+		obj("metallb-namespace", u("lb"), "Namespace"),
+		{"urn": u("metallb"), "type": chartType, "parent": u("lb")},
 		obj("metallb-controller", u("metallb"), "Deployment"),
-		obj("metallb-pool-lan", "", "IPAddressPool", u("metallb")),
-		obj("model-store-namespace", "", "Namespace"),
+		obj("metallb-pool-lan", u("lb"), "IPAddressPool", u("metallb")),
 		obj("model-store-buckets", "", "Job", u("model-store-namespace")),
 		obj("model", u("ab-test"), "Model"),
 		obj("experiment", u("ab-test"), "Experiment", u("model")),
@@ -63,8 +65,8 @@ func describe(chain []step) [][]string {
 func TestHelmChainFollowsTheStatesOrderAndWaitsWhereAnObjectNeedsAnother(t *testing.T) {
 	got := describe(testDeployment(t).helmChain())
 	want := [][]string{
-		{"metallb-namespace"},
-		{"helm metallb"}, // its rendered Deployment is the release's, not a kubectl object
+		{"metallb-namespace"}, // MetalLB first: helm --wait awaits LoadBalancer IPs
+		{"helm metallb"},      // its rendered Deployment is the release's, not a kubectl object
 		{"metallb-pool-lan", "model-store-namespace"},
 		{"model-store-buckets"}, // needs its namespace applied first
 		{"seeds"},               // before anything of the A/B test, as the stack's own up
@@ -79,7 +81,7 @@ func TestHelmChainFollowsTheStatesOrderAndWaitsWhereAnObjectNeedsAnother(t *test
 func TestKubectlLimitAppliesEveryObjectInTwoBatchesAroundTheSeeds(t *testing.T) {
 	got := describe(testDeployment(t).kubectlLimit())
 	want := [][]string{
-		{"metallb-namespace", "metallb-controller", "metallb-pool-lan", "model-store-namespace", "model-store-buckets"},
+		{"model-store-namespace", "metallb-namespace", "metallb-controller", "metallb-pool-lan", "model-store-buckets"},
 		{"seeds"},
 		{"model", "experiment"},
 	}
