@@ -91,13 +91,21 @@ run_seeds() {
   rm -f "$args_file"
 }
 up() {
+  local skip=()
+  if [ ${#yes[@]} -gt 0 ]; then
+    # Unattended: one preview of the whole program runs the policies before anything is touched, and the updates
+    # skip their own (each `pulumi up` previews first, about 9 s of a cold sandbox up apiece). Asked for
+    # confirmation instead, each update keeps its preview: it is what the user confirms.
+    pulumi preview --stack "$stack" "${policy[@]}" ${PULUMI_ARGS:-}
+    skip=(--skip-preview)
+  fi
   if offline_seeds; then
     log "seeding without command resources: up to the model store, then the seeds, then the Models"
-    pulumi up --stack "$stack" "${yes[@]}" "${policy[@]}" ${PULUMI_ARGS:-} \
+    pulumi up --stack "$stack" "${yes[@]}" "${skip[@]}" "${policy[@]}" ${PULUMI_ARGS:-} \
       --exclude "urn:pulumi:$stack::seldon-ab::seldon-ab:abtest:ABTest::ab-test" --exclude-dependents
     run_seeds
   fi
-  pulumi up --stack "$stack" "${yes[@]}" "${policy[@]}" ${PULUMI_ARGS:-}
+  pulumi up --stack "$stack" "${yes[@]}" "${skip[@]}" "${policy[@]}" ${PULUMI_ARGS:-}
 }
 
 case $action in
