@@ -104,3 +104,38 @@ func TestAStaleLockIsNamedAndRecoveredInOneCommand(t *testing.T) {
 		}
 	}
 }
+
+// Unattended, `up` previews the whole program once (the policies run before anything is touched) and the updates
+// skip their own previews; asked for confirmation, each update keeps the preview the user confirms.
+func TestAnUnattendedUpPreviewsOnceThenSkipsTheUpdatesPreviews(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	for _, unattended := range []bool{true, false} {
+		log := filepath.Join(t.TempDir(), "calls")
+		cmd := exec.Command(filepath.Join(root, "scripts", "stack.sh"), "up", "homelab")
+		cmd.Env = append(os.Environ(), "PATH="+fakePulumi(t, log)+":"+os.Getenv("PATH"), "PULUMI_BACKEND_URL=file://"+t.TempDir(),
+			"PULUMI_CONFIG_PASSPHRASE=test", "SELDON_AB_TOOLCHAIN=installed", "YES="+map[bool]string{true: "1", false: "0"}[unattended])
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("up: %v\n%s", err, out)
+		}
+		data, _ := os.ReadFile(log)
+		var previews, ups []string
+		for _, call := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			switch {
+			case strings.HasPrefix(call, "preview "):
+				previews = append(previews, call)
+			case strings.HasPrefix(call, "up "):
+				ups = append(ups, call)
+			}
+		}
+		if len(ups) != 1 {
+			t.Fatalf("unattended=%t: want one update, got %q", unattended, ups)
+		}
+		skipped := strings.Contains(ups[0], "--skip-preview") && strings.Contains(ups[0], "--yes")
+		if unattended && (len(previews) != 1 || !strings.Contains(previews[0], "--policy-pack") || !skipped) {
+			t.Errorf("unattended: want one preview with the policies, then up --yes --skip-preview; got previews %q, up %q", previews, ups[0])
+		}
+		if !unattended && (len(previews) != 0 || strings.Contains(ups[0], "--skip-preview")) {
+			t.Errorf("attended: want up with its own preview only; got previews %q, up %q", previews, ups[0])
+		}
+	}
+}
