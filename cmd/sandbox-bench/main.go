@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -303,30 +302,6 @@ func kubectlDelete(ctx context.Context, env *sandbox.Env, d *deployment) error {
 		}
 	}
 	return nil
-}
-
-// secretSig marks a secret value in an exported state: {sig: secretSigValue, plaintext: <JSON of the value>}.
-const secretSig, secretSigValue = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
-
-// unwrapSecrets replaces every exported secret envelope with the value it holds.
-func unwrapSecrets(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		if t[secretSig] == secretSigValue {
-			var inner any
-			if text, ok := t["plaintext"].(string); ok && json.Unmarshal([]byte(text), &inner) == nil {
-				return unwrapSecrets(inner)
-			}
-		}
-		for k, e := range t {
-			t[k] = unwrapSecrets(e)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = unwrapSecrets(e)
-		}
-	}
-	return v
 }
 
 func median(xs []float64) float64 {

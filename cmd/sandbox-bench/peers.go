@@ -67,12 +67,36 @@ func readDeployment(state []byte, seeds sandbox.Seeds, charts map[string]map[str
 	return d, nil
 }
 
+// secretSig marks a secret value in an exported state: {sig: secretSigValue, plaintext: <JSON of the value>}.
+const secretSig, secretSigValue = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+
+// unwrapSecrets replaces every exported secret envelope with the value it holds.
+func unwrapSecrets(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		if t[secretSig] == secretSigValue {
+			var inner any
+			if text, ok := t["plaintext"].(string); ok && json.Unmarshal([]byte(text), &inner) == nil {
+				return unwrapSecrets(inner)
+			}
+		}
+		for k, e := range t {
+			t[k] = unwrapSecrets(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = unwrapSecrets(e)
+		}
+	}
+	return v
+}
+
 // object says whether r is a Kubernetes object the stack applied (not a component or provider).
 func (r *stateResource) object() bool {
 	return r.Custom && strings.HasPrefix(r.Type, "kubernetes:") && r.Inputs["kind"] != nil
 }
 
-func (r *stateResource) name() string { return r.URN[strings.LastIndex(r.URN, "::")+2:] }
+func (r *stateResource) name() string { return name(r.URN) }
 
 // ancestor is r's nearest ancestor of the given type, or nil.
 func (d *deployment) ancestor(r *stateResource, typ string) *stateResource {
