@@ -183,6 +183,9 @@ func (d *deployment) helmChain() []step {
 			chain = append(chain, step{release: r})
 		case r.object() && d.ancestor(r, chartType) == nil:
 			for _, dep := range r.Dependencies {
+				if d.byURN[dep] == nil {
+					continue // a state always holds its dependencies; an edited one may not
+				}
 				for _, x := range d.descendants(d.byURN[dep]) {
 					if inBatch[x.URN] {
 						flush()
