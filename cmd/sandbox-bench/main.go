@@ -8,9 +8,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -259,39 +261,24 @@ func timedStep(r round, name string, f func() error) error {
 // namespaces and CRDs.
 func kubectlDelete(ctx context.Context, env *sandbox.Env, d *deployment) error {
 	order := []string{"Experiment", "Model", "Server", "SeldonRuntime", "", "Namespace", "CustomResourceDefinition"}
-	batches := make([][]string, len(order))
+	batches := make([]map[string][]string, len(order)) // namespace -> kind.group/name
+	for i := range batches {
+		batches[i] = map[string][]string{}
+	}
 	for _, r := range d.resources {
 		if !r.object() {
 			continue
 		}
-		at := 4 // the rest
-		for i, kind := range order {
-			if kind != "" && r.Inputs["kind"] == kind {
-				at = i
-			}
+		at := slices.Index(order, "") // the rest
+		if i := slices.Index(order, fmt.Sprint(r.Inputs["kind"])); i >= 0 {
+			at = i
 		}
 		meta, _ := r.Inputs["metadata"].(map[string]any)
-		ref := resourceRef(r)
-		if ns, _ := meta["namespace"].(string); ns != "" {
-			ref = ns + "|" + ref
-		}
-		batches[at] = append(batches[at], ref)
+		ns, _ := meta["namespace"].(string)
+		batches[at][ns] = append(batches[at][ns], resourceRef(r))
 	}
-	for _, batch := range batches {
-		byNamespace := map[string][]string{}
-		for _, ref := range batch {
-			ns, name, found := strings.Cut(ref, "|")
-			if !found {
-				ns, name = "", ref
-			}
-			byNamespace[ns] = append(byNamespace[ns], name)
-		}
-		namespaces := make([]string, 0, len(byNamespace))
-		for ns := range byNamespace {
-			namespaces = append(namespaces, ns)
-		}
-		sort.Strings(namespaces)
-		for _, ns := range namespaces {
+	for _, byNamespace := range batches {
+		for _, ns := range slices.Sorted(maps.Keys(byNamespace)) {
 			args := append([]string{"delete", "--ignore-not-found", "--wait=true"}, byNamespace[ns]...)
 			if ns != "" {
 				args = append(args, "-n", ns)

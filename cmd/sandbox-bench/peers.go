@@ -315,29 +315,31 @@ func applyAndWait(ctx context.Context, env *sandbox.Env, objects []*stateResourc
 		meta, _ := r.Inputs["metadata"].(map[string]any)
 		annotations, _ := meta["annotations"].(map[string]any)
 		namespace, _ := meta["namespace"].(string)
-		ref := resourceRef(r)
+		waitFor := func(condition string) {
+			waits[[2]string{namespace, condition}] = append(waits[[2]string{namespace, condition}], resourceRef(r))
+		}
 		if annotations["pulumi.com/skipAwait"] == "true" {
 			continue
 		}
-		if waitFor, ok := annotations["pulumi.com/waitFor"].(string); ok {
+		if custom, ok := annotations["pulumi.com/waitFor"].(string); ok {
 			var exprs []string
-			if json.Unmarshal([]byte(waitFor), &exprs) != nil {
-				exprs = []string{waitFor}
+			if json.Unmarshal([]byte(custom), &exprs) != nil {
+				exprs = []string{custom}
 			}
 			for _, e := range exprs {
-				waits[[2]string{namespace, e}] = append(waits[[2]string{namespace, e}], ref)
+				waitFor(e)
 			}
 			continue
 		}
 		switch r.Inputs["kind"] {
 		case "CustomResourceDefinition":
-			waits[[2]string{"", "condition=Established"}] = append(waits[[2]string{"", "condition=Established"}], ref)
+			waitFor("condition=Established")
 		case "Deployment":
-			waits[[2]string{namespace, "condition=Available"}] = append(waits[[2]string{namespace, "condition=Available"}], ref)
+			waitFor("condition=Available")
 		case "Job":
-			waits[[2]string{namespace, "condition=Complete"}] = append(waits[[2]string{namespace, "condition=Complete"}], ref)
+			waitFor("condition=Complete")
 		case "DaemonSet", "StatefulSet":
-			rollouts = append(rollouts, []string{"rollout", "status", "-n", namespace, ref, "--timeout=300s"})
+			rollouts = append(rollouts, []string{"rollout", "status", "-n", namespace, resourceRef(r), "--timeout=300s"})
 		}
 	}
 	keys := make([][2]string, 0, len(waits))
