@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Starts and stops the sandbox: a local Kubernetes control plane on loopback (kwokctl, binary runtime) and, with
-# it, its helpers: cmd/sandbox-node (runs MinIO, the MetalLB controller and rclone pods as real local processes,
-# and serves the cluster network as an HTTP proxy) and cmd/sandbox-seldon-model (sets the conditions and runs the
-# finalizers that Seldon's controller, scheduler and agents would, downloading Models with a real rclone).
-# "down" stops every process "up" started.
+# it, tests/cmd/sandboxd, which runs MinIO, the MetalLB controller and rclone pods as real local processes, serves
+# the cluster network as an HTTP proxy, and simulates Seldon's controller, scheduler and agents (their agents
+# download Models with a real rclone). "down" stops every process "up" started. Test harness only.
 # Usage: scripts/cluster.sh up|down|status|kubeconfig|proxy [name]   (name defaults to "sandbox")
 set -euo pipefail
 
@@ -17,8 +16,9 @@ kubeconfig=$state/kubeconfig
 log() { printf '\033[1m[cluster]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[cluster] FAILED:\033[0m %s\n' "$*" >&2; exit 1; }
 
+. "$root/internal/pins/pins.env"
 bin=$("$here/toolchain.sh" kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok minio rclone metallb-controller | tail -n 1)
-export KWOK_RUNTIME=binary KWOK_KUBE_VERSION=v1.35.4 KWOK_WORKDIR=$state/kwok
+export KWOK_RUNTIME=binary KWOK_KUBE_VERSION=$KUBE_VERSION KWOK_WORKDIR=$state/kwok
 export KWOK_KUBE_APISERVER_BINARY=$bin/kube-apiserver KWOK_KUBE_CONTROLLER_MANAGER_BINARY=$bin/kube-controller-manager
 export KWOK_KUBE_SCHEDULER_BINARY=$bin/kube-scheduler KWOK_KUBECTL_BINARY=$bin/kubectl
 export KWOK_CONTROLLER_BINARY=$bin/kwok KWOK_ETCD_BINARY=$bin/etcd
@@ -27,46 +27,35 @@ kubectl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 
 running() { [ -f "$kubeconfig" ] && kubectl get --raw /readyz >/dev/null 2>&1; }
 
-# The sandbox's helpers, each in its own session so that an interrupt of the command that started it does not
-# stop it ("down" does): sandbox-node runs the pods built here (MinIO, the MetalLB controller, rclone) as local
-# processes and serves the cluster network as a proxy; sandbox-seldon-model stands in for Seldon's control plane.
-helpers=(sandbox-node sandbox-seldon-model)
+# sandboxd runs in its own session, so that an interrupt of the command that started it does not stop it ("down"
+# does).
 proxy_file=$state/proxy-url
-helper_running() { [ -f "$state/$1.pid" ] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null; }
-start_helper() { # start_helper NAME ARG...
-  local name=$1; shift
-  helper_running "$name" && return
-  log "starting $name (log: $state/$name.log)"
-  setsid "$state/$name" "$@" </dev/null >"$state/$name.log" 2>&1 &
-  echo $! >"$state/$name.pid"
-  sleep 0.5
-  helper_running "$name" || { cat "$state/$name.log" >&2; die "$name exited at start"; }
-}
-start_helpers() {
-  (cd "$root" && GOFLAGS=-buildvcs=false go build -o "$state/" ./cmd/sandbox-node ./cmd/sandbox-seldon-model) ||
-    die "could not build the sandbox's helpers (cmd/sandbox-node, cmd/sandbox-seldon-model)"
-  if ! helper_running sandbox-node; then
-    rm -f "$proxy_file"
-    start_helper sandbox-node --kubeconfig "$kubeconfig" --bin "$bin" --state "$state/node" --proxy-url-file "$proxy_file"
-  fi
+pid_file=$state/sandboxd.pid
+sandboxd_running() { [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; }
+start_sandboxd() {
+  sandboxd_running && return
+  (cd "$root" && GOFLAGS=-buildvcs=false go build -o "$state/sandboxd" ./tests/cmd/sandboxd) ||
+    die "could not build the sandbox's node (tests/cmd/sandboxd)"
+  rm -f "$proxy_file"
+  log "starting sandboxd (log: $state/sandboxd.log)"
+  setsid "$state/sandboxd" --kubeconfig "$kubeconfig" --bin "$bin" --state "$state" --proxy-url-file "$proxy_file" \
+    </dev/null >"$state/sandboxd.log" 2>&1 &
+  echo $! >"$pid_file"
   for _ in $(seq 50); do [ -s "$proxy_file" ] && break; sleep 0.1; done
-  [ -s "$proxy_file" ] || die "sandbox-node wrote no proxy address; see $state/sandbox-node.log"
-  start_helper sandbox-seldon-model --kubeconfig "$kubeconfig" --proxy "$(cat "$proxy_file")" --bin "$bin" --state "$state/agent"
+  sandboxd_running || { cat "$state/sandboxd.log" >&2; die "sandboxd exited at start"; }
+  [ -s "$proxy_file" ] || die "sandboxd wrote no proxy address; see $state/sandboxd.log"
 }
-stop_helpers() {
-  local name
-  for name in "${helpers[@]}"; do
-    if helper_running "$name"; then kill "$(cat "$state/$name.pid")" 2>/dev/null || true; fi
-    rm -f "$state/$name.pid"
-  done
+stop_sandboxd() {
+  if sandboxd_running; then kill "$(cat "$pid_file")" 2>/dev/null || true; fi
+  rm -f "$pid_file"
 }
 
 case $action in
   up)
-    if running; then start_helpers; log "cluster $name is already running"; echo "$kubeconfig"; exit 0; fi
+    if running; then start_sandboxd; log "cluster $name is already running"; echo "$kubeconfig"; exit 0; fi
     mkdir -p "$state"
     # A cluster left half-made (machine restarted, process killed) is removed before it is made again.
-    stop_helpers
+    stop_sandboxd
     "$kwokctl" delete cluster --name "$name" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
     log "creating cluster $name (kube-apiserver, etcd, controller manager, scheduler, kwok on 127.0.0.1)"
     # kwokctl logs JSON lines; they go to a file and are shown only when something fails.
@@ -82,22 +71,20 @@ case $action in
       sleep 1
     done
     kubectl get nodes --no-headers | grep -q ' Ready' || die "nodes did not become Ready"
-    start_helpers
+    start_sandboxd
     log "cluster $name is up; kubeconfig: $kubeconfig"
     echo "$kubeconfig"
     ;;
   down)
-    stop_helpers
+    stop_sandboxd
     "$kwokctl" delete cluster --name "$name" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
     rm -rf "$state"
     log "cluster $name removed"
     ;;
   status)
     if running; then kubectl get nodes; else log "cluster $name is not running"; exit 1; fi
-    for h in "${helpers[@]}"; do
-      if helper_running "$h"; then log "$h: pid $(cat "$state/$h.pid"), log $state/$h.log"
-      else log "$h is not running (scripts/cluster.sh up $name starts it)"; fi
-    done
+    if sandboxd_running; then log "sandboxd: pid $(cat "$pid_file"), log $state/sandboxd.log"
+    else log "sandboxd is not running (scripts/cluster.sh up $name starts it)"; fi
     [ -s "$proxy_file" ] && log "cluster network (HTTP proxy): $(cat "$proxy_file")"
     ;;
   kubeconfig)

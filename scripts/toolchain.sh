@@ -1,23 +1,14 @@
 #!/usr/bin/env bash
-# Builds, once, every binary the sandbox needs (Pulumi CLI, Go language host, Kubernetes provider plugin,
-# a Kubernetes control plane, etcd, kwok, and the real MinIO, rclone and MetalLB controller) from Go modules, into a cache outside the repository keyed by version.
+# Builds, once, every binary the sandbox needs (Pulumi CLI, Kubernetes provider plugin, a Kubernetes control plane,
+# etcd, kwok, the real MinIO, rclone and MetalLB controller, and the Go language host a plain `pulumi up` needs)
+# from Go modules, into a cache outside the repository keyed by version.
 # Nothing is downloaded from a release page: this machine reaches only the Go module proxy.
 # Usage: scripts/toolchain.sh [component ...]   (default: all). Prints the bin directory last.
 set -euo pipefail
 
-PULUMI_VERSION=v3.274.1
-LANGUAGE_HOST_SDK_VERSION=v3.62.0   # the last sdk release that carries go/pulumi-language-go
-K8S_PROVIDER_VERSION=4.25.0
+# Every version comes from the one source the Go code embeds too.
+. "$(cd "$(dirname "$0")/.." && pwd)/internal/pins/pins.env"
 K8S_PROVIDER_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
-K8S_PROVIDER_PSEUDO=v4.0.0-20260115033456-f47bc2d6f199   # the proxy serves tag v4.25.0 only under this name
-KUBE_VERSION=v1.35.4
-KUBE_STAGING_VERSION=v0.35.4
-ETCD_VERSION=v3.6.5
-KWOK_VERSION=v0.7.0
-MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # the newest MinIO server the proxy serves (no tags are published as Go versions)
-RCLONE_VERSION=v1.71.1                              # what Seldon's rclone image ships
-METALLB_VERSION=v0.16.1                             # the MetalLB chart's appVersion
-HELM_VERSION=v3.20.2                                # the Helm the program renders charts with (go.mod)
 
 CACHE=${SELDON_AB_CACHE:-$HOME/.cache/seldon-ab}
 BIN=$CACHE/bin

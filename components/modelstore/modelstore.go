@@ -264,7 +264,7 @@ func serviceValues(ip string) map[string]any {
 
 // newBucketJob creates the buckets with rclone, configured with the very remote the rclone Secret gives Seldon's
 // agents (RcloneParameters): a wrong endpoint, provider or credential fails here, at `up`, with rclone's own
-// error, before any Model tries to load. rclone is also what the sandbox can run for real (cmd/sandbox-node), so
+// error, before any Model tries to load. rclone is also what the sandbox can run for real (tests/cmd/sandboxd), so
 // one mechanism creates the buckets on a cluster and in the sandbox. `rclone mkdir` of a bucket the same
 // credentials already own succeeds, so reruns are harmless. One container per bucket, no shell needed.
 func newBucketJob(ctx *pulumi.Context, name string, args *Args, endpoint pulumi.StringOutput, region, provider string,

@@ -81,7 +81,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 }
 
 // Argv is the verifier's argument vector for args (after `seldon-ab`): what the pulumi-command resource runs and
-// what the verifyArgs stack output hands scripts/verify.sh.
+// what the verifyArgs stack output hands `seldon-ab verify`.
 func Argv(args *Args) []string {
 	candidates := make([]string, len(args.Candidates))
 	for i, c := range args.Candidates {

@@ -165,8 +165,8 @@ type ExternalStore struct {
 }
 
 // SeedDirectory uploads a directory of model artifacts from the operator's machine to s3://Bucket/Prefix: by a
-// command resource during `up` with commands.enabled, else by `make up` between the store and the Models (the
-// stack's seedArgs output holds the command lines either way).
+// command resource during `up` with commands.enabled, else by `seldon-ab up` between the store and the Models
+// (the stack's seedArgs output holds the command lines either way).
 type SeedDirectory struct {
 	Source string `json:"source"`
 	Bucket string `json:"bucket"`
@@ -175,7 +175,8 @@ type SeedDirectory struct {
 
 // Verification describes the post-deploy inference calls.
 type Verification struct {
-	// Enabled runs the verifier at the end of every `pulumi up` that changed what it checks (needs commands).
+	// Enabled runs the verifier at the end of every update: a command resource of the program when commands are
+	// enabled (re-run when what it checks changed), otherwise the last step of `seldon-ab up`.
 	Enabled bool `json:"enabled"`
 	// Input is the V2 input tensor the experiment's models take (the field setup: input_data, [1,10,35], FP32).
 	Input TensorSpec `json:"input"`
@@ -206,8 +207,8 @@ type TensorSpec struct {
 }
 
 // Commands gates resources that run programs on the operator's machine (pulumi-command): artifact seeding and
-// post-deploy verification. A machine without the command provider plugin must leave them off (`make up` then
-// runs the seeds itself).
+// post-deploy verification. A machine without the command provider plugin must leave them off (`seldon-ab up`
+// then runs the seeds and the verifier itself).
 type Commands struct {
 	Enabled bool `json:"enabled"`
 }

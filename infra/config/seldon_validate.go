@@ -127,10 +127,6 @@ func (v *validator) verification(s *Stack) {
 	if !vf.Enabled {
 		return
 	}
-	if !s.Commands.Enabled {
-		v.add("verification.enabled", "true", "needs commands.enabled: true (the verifier runs on the operator's machine)",
-			"set commands.enabled: true, or run `seldon-ab verify` by hand after `pulumi up`")
-	}
 	if !s.Seldon.WaitsForReady() {
 		v.add("verification.enabled", "true", "needs seldon.waitForReady: true, or it would call the experiment before it is active",
 			"remove seldon.waitForReady: false")

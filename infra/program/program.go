@@ -11,7 +11,6 @@ import (
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/seldon-ab/provisioner/components/abtest"
@@ -24,6 +23,9 @@ import (
 	"github.com/seldon-ab/provisioner/internal/charts"
 	"github.com/seldon-ab/provisioner/internal/doctor"
 )
+
+// ABTestName is the A/B test component's name: its Models, Experiment and mesh Ingresses are named after it.
+const ABTestName = "ab-test"
 
 // Program is the Pulumi program: it validates the whole stack config before registering anything.
 func Program(ctx *pulumi.Context) error {
@@ -157,13 +159,14 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	// the experiment from the LAN needs the L2Advertisement and the speakers that announce those IPs.
 	experimentArgs.After = append(append(append(append([]pulumi.Resource{}, platform.Children...), nginx.Children...),
 		lb.Children...), store.Ready...)
-	experiment, err := abtest.New(ctx, "ab-test", experimentArgs, withCluster)
+	experiment, err := abtest.New(ctx, ABTestName, experimentArgs, withCluster)
 	if err != nil {
 		return nil, err
 	}
 
 	verifyArgs := verificationArgs(s, baseDir)
-	if s.Verification.Enabled {
+	// Without command resources the verifier is the last step of `seldon-ab up` (internal/lifecycle).
+	if s.Verification.Enabled && s.Commands.Enabled {
 		verifyArgs.After = experiment.Children
 		run, err := verification.New(ctx, "verify", verifyArgs)
 		if err != nil {
@@ -171,7 +174,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 		}
 		outputs["verificationSummary"] = run.Summary
 	}
-	// The same check by hand (scripts/verify.sh runs it): from the project root, with add-ons like --svg.
+	// The same check by hand (`seldon-ab verify` runs it): from the project root, with add-ons like --svg.
 	handArgs := *verifyArgs
 	handArgs.ReportDir = ""
 	outputs["verifyCommand"] = pulumi.String(verification.Command(&handArgs))
@@ -186,7 +189,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	outputs["modelStoreBuckets"] = store.Buckets
 	outputs["rcloneConfig"] = store.RcloneConfig
 	if len(s.ModelStore.Seed) > 0 {
-		// The seeds' command lines, for `make up` to run when no command resource does (scripts/stack.sh).
+		// The seeds' command lines, for `seldon-ab up` to run when no command resource does (internal/lifecycle).
 		outputs["seedArgs"] = store.SeedArgs
 	}
 	outputs["seldonModelNamespaces"] = platform.ModelNamespaces
@@ -354,26 +357,7 @@ type contextSource struct {
 func (c contextSource) Get(key string) (string, bool) { return c.ctx.GetConfig(key) }
 func (c contextSource) IsSecret(key string) bool      { return c.ctx.IsConfigSecret(key) }
 func (c contextSource) Keys() []string {
-	return StackFileKeys(config.StackFile(c.root, c.ctx.Stack()))
-}
-
-// StackFileKeys lists the config keys a stack file sets; nil when there is no readable file.
-func StackFileKeys(path string) []string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	var file struct {
-		Config map[string]yaml.Node `yaml:"config"`
-	}
-	if yaml.Unmarshal(data, &file) != nil {
-		return nil
-	}
-	keys := make([]string, 0, len(file.Config))
-	for k := range file.Config {
-		keys = append(keys, k)
-	}
-	return keys
+	return config.StackFileKeys(config.StackFile(c.root, c.ctx.Stack()))
 }
 
 // mustDuration reads a duration that config validation has already accepted.

@@ -276,12 +276,22 @@ func TestHomelabEndsWithVerificationUnlessOptedOut(t *testing.T) {
 	}
 }
 
-func TestVerificationNeedsCommandsAndReadiness(t *testing.T) {
+// Without command resources verification is a step of `seldon-ab up`, not of the program: nothing runs on the
+// operator's machine from inside the program, and the stack is accepted. It still needs Seldon's readiness awaited.
+func TestVerificationWithoutCommandsIsTheLifecyclesStepAndNeedsReadiness(t *testing.T) {
 	cfg := homelabConfig(t)
 	cfg.Values["seldon-ab:commands"] = `{"enabled": false}`
 	cfg.Values["seldon-ab:verification"] = `{"enabled": true}`
-	_, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
-	if err == nil || !strings.Contains(err.Error(), "seldon-ab:verification.enabled") || !strings.Contains(err.Error(), "commands.enabled") {
+	g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(g.OfType("command:local:Command")); n != 0 {
+		t.Errorf("commands.enabled: false still registers %d commands", n)
+	}
+	cfg.Values["seldon-ab:seldon"] = strings.Replace(cfg.Values["seldon-ab:seldon"], "{", `{"waitForReady":false,`, 1)
+	_, err = pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err == nil || !strings.Contains(err.Error(), "seldon-ab:verification.enabled") || !strings.Contains(err.Error(), "seldon.waitForReady") {
 		t.Fatalf("got %v", err)
 	}
 }

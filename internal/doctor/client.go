@@ -63,3 +63,12 @@ func decodeBase64(v any) (string, error) {
 	out, err := base64.StdEncoding.DecodeString(s)
 	return string(out), err
 }
+
+// NamespaceUID is the uid of a namespace: kube-system's identifies a cluster, a recreated one has a new uid.
+func (l *Live) NamespaceUID(ctx context.Context, name string) (string, error) {
+	ns, err := l.client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	return string(ns.GetUID()), nil
+}

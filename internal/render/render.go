@@ -1,11 +1,9 @@
-// Package render writes every Kubernetes object a stack would apply, as YAML, from `pulumi preview --json` of a
+// Package render writes every Kubernetes object a stack would apply, as YAML, from the steps of a preview of a
 // stack with no state: a review of the full rendered output (charts included) that changes nothing.
 package render
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,29 +12,22 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Objects reads a preview's JSON and writes one YAML file per Kubernetes object into dir; it returns the count.
-// Secret values stay masked as the preview shows them.
-func Objects(preview io.Reader, dir string) (int, error) {
-	var p struct {
-		Steps []struct {
-			Op       string `json:"op"`
-			NewState *struct {
-				Type   string         `json:"type"`
-				Custom bool           `json:"custom"`
-				Inputs map[string]any `json:"inputs"`
-			} `json:"newState"`
-		} `json:"steps"`
-	}
-	if err := json.NewDecoder(preview).Decode(&p); err != nil {
-		return 0, fmt.Errorf("reading the preview JSON: %w", err)
-	}
+// Step is one resource a preview plans to create: its type and its inputs, secrets masked as the engine masks
+// them in its events.
+type Step struct {
+	Type   string
+	Custom bool
+	Inputs map[string]any
+}
+
+// Objects writes one YAML file per Kubernetes object among steps into dir and returns the count.
+func Objects(steps []Step, dir string) (int, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, step := range p.Steps {
-		s := step.NewState
-		if s == nil || !s.Custom || !strings.HasPrefix(s.Type, "kubernetes:") || s.Inputs["kind"] == nil {
+	for _, s := range steps {
+		if !s.Custom || !strings.HasPrefix(s.Type, "kubernetes:") || s.Inputs["kind"] == nil {
 			continue
 		}
 		out, err := yaml.Marshal(s.Inputs)

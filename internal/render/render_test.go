@@ -9,19 +9,20 @@ import (
 	"github.com/seldon-ab/provisioner/internal/render"
 )
 
-const preview = `{"steps":[
- {"op":"create","newState":{"type":"pulumi:pulumi:Stack","custom":false,"inputs":{}}},
- {"op":"create","newState":{"type":"kubernetes:metallb.io/v1beta1:IPAddressPool","custom":true,
-   "inputs":{"apiVersion":"metallb.io/v1beta1","kind":"IPAddressPool","metadata":{"name":"lan","namespace":"metallb-system"},
-             "spec":{"addresses":["192.168.1.200-192.168.1.250"]}}}},
- {"op":"create","newState":{"type":"kubernetes:core/v1:Secret","custom":true,
-   "inputs":{"apiVersion":"v1","kind":"Secret","metadata":{"name":"creds","namespace":"minio"},"stringData":"[secret]"}}},
- {"op":"create","newState":{"type":"kubernetes:helm.sh/v4:Chart","custom":false,"inputs":{"chart":"metallb"}}}
-]}`
+var steps = []render.Step{
+	{Type: "pulumi:pulumi:Stack", Inputs: map[string]any{}},
+	{Type: "kubernetes:metallb.io/v1beta1:IPAddressPool", Custom: true, Inputs: map[string]any{
+		"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+		"metadata": map[string]any{"name": "lan", "namespace": "metallb-system"},
+		"spec":     map[string]any{"addresses": []any{"192.168.1.200-192.168.1.250"}}}},
+	{Type: "kubernetes:core/v1:Secret", Custom: true, Inputs: map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "creds", "namespace": "minio"}, "stringData": "[secret]"}},
+	{Type: "kubernetes:helm.sh/v4:Chart", Inputs: map[string]any{"chart": "metallb"}},
+}
 
 func TestObjectsWritesOneFilePerKubernetesObject(t *testing.T) {
 	dir := t.TempDir()
-	n, err := render.Objects(strings.NewReader(preview), dir)
+	n, err := render.Objects(steps, dir)
 	if err != nil || n != 2 {
 		t.Fatalf("rendered %d objects, err %v; want the pool and the secret", n, err)
 	}
@@ -36,7 +37,7 @@ func TestObjectsWritesOneFilePerKubernetesObject(t *testing.T) {
 }
 
 func TestAPreviewWithNothingToCreateIsAnError(t *testing.T) {
-	if _, err := render.Objects(strings.NewReader(`{"steps":[{"op":"same"}]}`), t.TempDir()); err == nil {
+	if _, err := render.Objects(steps[:1], t.TempDir()); err == nil {
 		t.Fatal("an empty render passed")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"net/url"
 	"os"
 	"path"
@@ -28,6 +29,8 @@ type Target struct {
 	SecretKey string
 	Bucket    string
 	Prefix    string
+	// Proxy, if set, carries every request (the sandbox's cluster network); nil dials the endpoint directly.
+	Proxy *url.URL
 }
 
 // Result counts what a run did.
@@ -84,12 +87,21 @@ func newClient(t Target) (*minio.Client, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("endpoint %q is not a URL like http://host:9000", t.Endpoint)
 	}
-	return minio.New(u.Host, &minio.Options{
+	opts := &minio.Options{
 		Creds:        credentials.NewStaticV4(t.AccessKey, t.SecretKey, ""),
 		Secure:       u.Scheme == "https",
 		Region:       t.Region,
 		BucketLookup: minio.BucketLookupPath,
-	})
+	}
+	if t.Proxy != nil {
+		transport, err := minio.DefaultTransport(opts.Secure)
+		if err != nil {
+			return nil, err
+		}
+		transport.Proxy = http.ProxyURL(t.Proxy)
+		opts.Transport = transport
+	}
+	return minio.New(u.Host, opts)
 }
 
 func listETags(ctx context.Context, client *minio.Client, t Target) (map[string]string, error) {

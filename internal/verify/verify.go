@@ -12,6 +12,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -52,6 +53,8 @@ type Config struct {
 	Seed     int64
 	// Progress, if set, is called after each experiment request (never concurrently).
 	Progress func(Progress)
+	// Proxy, if set, carries every call (the sandbox's cluster network); nil dials the ingress directly.
+	Proxy *url.URL
 }
 
 // LatencySlack keeps the relative latency budget meaningful when the default model answers in a millisecond.
@@ -212,6 +215,9 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	transport := &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency, MaxConnsPerHost: cfg.Concurrency,
 		DialContext: (&net.Dialer{Timeout: cfg.Timeout}).DialContext}
+	if cfg.Proxy != nil {
+		transport.Proxy = http.ProxyURL(cfg.Proxy)
+	}
 	v := &Verifier{cfg: cfg, client: &http.Client{Transport: transport}, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"),
 		headers: inferenceHeaders(cfg.Experiment + ".experiment")}
 	// Bodies are made once: generating and encoding a tensor per call would cost the load test its throughput.

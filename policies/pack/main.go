@@ -1,5 +1,5 @@
 // Command pack is the policy pack: a thin policyx adapter that runs every rule of package policies, per resource
-// where the rule allows (so it stops the resource before creation) and over the stack otherwise. Build it and pass the binary to `pulumi preview --policy-pack` (see scripts/policy-pack.sh).
+// where the rule allows (so it stops the resource before creation) and over the stack otherwise. Build it and pass the binary to `pulumi preview --policy-pack` (`seldon-ab policy-pack` builds it and prints its path).
 package main
 
 import (

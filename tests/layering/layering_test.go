@@ -1,5 +1,6 @@
 // Package layering_test holds the house's one-way arrows: what reads any live cluster (doctor) and the policy rules
-// depend on nothing above them, and the leaf packages on nothing of this project.
+// depend on nothing above them, the leaf packages on nothing of this project, and no product package on a test
+// harness (the sandbox's harness lives under tests/internal/, where the compiler already refuses product imports).
 package layering_test
 
 import (
@@ -7,6 +8,8 @@ import (
 	"strings"
 	"testing"
 )
+
+const module = "github.com/seldon-ab/provisioner/"
 
 func deps(t *testing.T, pkgs ...string) []string {
 	t.Helper()
@@ -18,8 +21,8 @@ func deps(t *testing.T, pkgs ...string) []string {
 	}
 	var own []string
 	for _, p := range strings.Fields(string(out)) {
-		if strings.HasPrefix(p, "github.com/seldon-ab/provisioner/") {
-			own = append(own, strings.TrimPrefix(p, "github.com/seldon-ab/provisioner/"))
+		if strings.HasPrefix(p, module) {
+			own = append(own, strings.TrimPrefix(p, module))
 		}
 	}
 	return own
@@ -34,9 +37,19 @@ func TestPoliciesAndDoctorDependOnNothingAboveThem(t *testing.T) {
 }
 
 func TestLeafPackagesImportNothingOfThisProject(t *testing.T) {
-	for _, leaf := range []string{"internal/seldonspec", "internal/iprange", "internal/problem", "internal/shellquote"} {
+	for _, leaf := range []string{"internal/seldonspec", "internal/iprange", "internal/problem", "internal/shellquote", "internal/pins"} {
 		if got := deps(t, "./"+leaf); len(got) != 1 || got[0] != leaf {
 			t.Errorf("%s depends on %v", leaf, got)
+		}
+	}
+}
+
+// The product (the command line, the program, its components and policies) is built without the test harness:
+// the mock harness (internal/pulumitest) is for tests only.
+func TestTheProductBuildsWithoutTheTestHarness(t *testing.T) {
+	for _, p := range deps(t, "./cmd/...", "./infra/...", "./components/...", "./policies/...") {
+		if strings.HasPrefix(p, "tests/") || p == "internal/pulumitest" {
+			t.Errorf("the product depends on the test harness package %s", p)
 		}
 	}
 }

@@ -1,9 +1,10 @@
+//go:build sandbox
+
 package sandbox_test
 
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,29 +12,24 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
+	"github.com/seldon-ab/provisioner/internal/lifecycle"
+	"github.com/seldon-ab/provisioner/internal/seed"
 )
 
 // assertArtifacts: after `up`, the real MinIO holds the stack's bucket with both Models' seeded files (reached
 // the way a pod does, at minio.minio:9000, through the sandbox's cluster network), a second seed uploads
 // nothing, each Model's files arrived in its agent's cache through the real rclone, and MetalLB itself gave the
 // LoadBalancer IPs.
-func assertArtifacts(t *testing.T, ctx context.Context, stack auto.Stack, cfg string) {
+func assertArtifacts(t *testing.T, ctx context.Context, stack *lifecycle.Stack) {
 	t.Helper()
-	secret := func(key string) string {
-		v, err := stack.GetConfigWithOptions(ctx, "seldon-ab:"+key, &auto.ConfigOptions{ConfigFile: cfg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v.Value
-	}
-	proxy, err := url.Parse(env.Proxy)
+	argvs, creds, err := stack.Seeds(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	client, err := minio.New("minio.minio:9000", &minio.Options{
-		Creds:     credentials.NewStaticV4(secret("modelStoreAccessKey"), secret("modelStoreSecretKey"), ""),
-		Transport: &http.Transport{Proxy: http.ProxyURL(proxy)},
+		Creds:     credentials.NewStaticV4(creds.AccessKey, creds.SecretKey, ""),
+		Transport: &http.Transport{Proxy: http.ProxyURL(env.Proxy)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -51,12 +47,12 @@ func assertArtifacts(t *testing.T, ctx context.Context, stack auto.Stack, cfg st
 		}
 	}
 
-	out, err := env.Seed(ctx, stack, cfg)
-	if err != nil {
+	var out strings.Builder
+	if err := seed.RunAll(ctx, argvs, creds, env.Root, &out); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(out, ": 0 uploaded, 2 unchanged") != 2 || strings.Contains(out, "uploaded s3://") {
-		t.Errorf("a second seed uploaded again:\n%s", out)
+	if strings.Count(out.String(), ": 0 uploaded, 2 unchanged") != 2 || strings.Contains(out.String(), "uploaded s3://") {
+		t.Errorf("a second seed uploaded again:\n%s", out.String())
 	}
 
 	// `up` awaited each Model's Ready condition; the sandbox's agent sets it only once rclone brought the files.

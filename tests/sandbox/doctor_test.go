@@ -1,3 +1,5 @@
+//go:build sandbox
+
 package sandbox_test
 
 import (
@@ -7,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 
 	"github.com/seldon-ab/provisioner/internal/doctor"
 )
@@ -86,12 +86,9 @@ func runDoctor(t *testing.T, ctx context.Context) doctor.Report {
 }
 
 func TestDoctorFindsEachBrokenState(t *testing.T) {
-	if testing.Short() {
-		t.Skip("sandbox tier")
-	}
 	ctx := testContext(t, 15*time.Minute)
-	stack, cfg := sandboxStack(t, ctx)
-	if _, err := env.Up(ctx, stack, cfg); err != nil {
+	stack := openStack(t, ctx, "sandbox", nil)
+	if _, err := stack.Up(ctx); err != nil {
 		t.Fatalf("up: %v", err)
 	}
 	manifest := filepath.Join(t.TempDir(), "broken.yaml")
@@ -102,7 +99,7 @@ func TestDoctorFindsEachBrokenState(t *testing.T) {
 		_, _ = env.Kubectl(ctx, "-n", "seldon-orphan", "patch", "model", "stuck-predictor", "--type", "merge", "-p", `{"metadata":{"finalizers":null}}`)
 		// Without waiting: the second runtime keeps its finalizer until the stack's Server goes in the destroy.
 		_, _ = env.Kubectl(ctx, "delete", "--ignore-not-found", "--wait=false", "-f", manifest)
-		_, _ = stack.Destroy(ctx, optdestroy.ConfigFile(cfg))
+		_, _ = stack.Destroy(ctx)
 	})
 
 	healthy := runDoctor(t, ctx)

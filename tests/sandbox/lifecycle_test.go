@@ -1,18 +1,20 @@
+//go:build sandbox
+
 package sandbox_test
 
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+
+	"github.com/seldon-ab/provisioner/internal/lifecycle"
 )
 
 // stackNamespaces are the namespaces the sandbox stack creates.
@@ -64,43 +66,34 @@ func namespaces(t *testing.T, ctx context.Context) map[string]string {
 	return phases
 }
 
-func sandboxStack(t *testing.T, ctx context.Context) (auto.Stack, string) {
+// openStack opens stack through the lifecycle on the tests' cluster, its stack file edited by mutate (may be nil).
+func openStack(t *testing.T, ctx context.Context, stack string, mutate func(cfg map[string]any)) *lifecycle.Stack {
 	t.Helper()
-	stack, err := env.Stack(ctx, "sandbox")
+	s, err := env.Open(ctx, stack, t.TempDir(), mutate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := env.ConfigFile("sandbox", t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return stack, cfg
+	return s
 }
 
-// TestSandboxLifecycle is one user's session: a broken stack file refused, up, a no-change preview, destroy, up
-// again, an interrupted up recovered, and a final destroy.
+// TestSandboxLifecycle is one user's session, through the lifecycle `seldon-ab` runs: a broken stack file
+// refused, up (seeds and all), a no-change preview, destroy, up again, an interrupted up refused until recover,
+// a recreated cluster's stale state put aside, and a final destroy.
 func TestSandboxLifecycle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("sandbox tier")
-	}
-	ctx := testContext(t, 25*time.Minute)
-	stack, cfg := sandboxStack(t, ctx)
+	ctx := testContext(t, 30*time.Minute)
+	stack := openStack(t, ctx, "sandbox", nil)
 	// Start from nothing, whatever an earlier run left.
-	if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+	if _, err := stack.Destroy(ctx); err != nil {
 		t.Fatalf("initial destroy: %v", err)
 	}
 
 	t.Run("a bad stack file fails before any object is created", func(t *testing.T) {
 		before := namespaces(t, ctx)
-		bad, err := env.ConfigFile("sandbox", t.TempDir(), func(c map[string]any) {
+		_, err := env.Open(ctx, "sandbox", t.TempDir(), func(c map[string]any) {
 			c["seldon-ab:ingress"].(map[string]any)["loadBalancerIP"] = "10.0.0.9"
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = stack.Up(ctx, optup.ConfigFile(bad))
-		if err == nil || !strings.Contains(err.Error(), "seldon-ab:ingress.loadBalancerIP") {
-			t.Fatalf("want the error to name ingress.loadBalancerIP, got %v", err)
+		if err == nil || !strings.Contains(err.Error(), "seldon-ab:ingress.loadBalancerIP") || !strings.Contains(err.Error(), "10.0.0.9") {
+			t.Fatalf("want the error to name ingress.loadBalancerIP and its value, got %v", err)
 		}
 		if after := namespaces(t, ctx); len(after) != len(before) {
 			t.Errorf("the cluster changed: namespaces %v -> %v", before, after)
@@ -108,7 +101,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	})
 
 	t.Run("up creates every object with the fields the stack asks for", func(t *testing.T) {
-		res, err := env.Up(ctx, stack, cfg)
+		res, err := stack.Up(ctx)
 		if err != nil {
 			t.Fatalf("up: %v", err)
 		}
@@ -122,66 +115,96 @@ func TestSandboxLifecycle(t *testing.T) {
 		if !res.Outputs["rcloneConfig"].Secret {
 			t.Error("the rclone config output is not a secret")
 		}
-		assertArtifacts(t, ctx, stack, cfg)
+		assertArtifacts(t, ctx, stack)
 	})
 
 	t.Run("a second preview shows no changes", func(t *testing.T) {
-		assertNoChanges(t, ctx, stack, cfg)
+		assertNoChanges(t, ctx, stack)
 	})
 
 	t.Run("destroy leaves nothing behind but the retained model volume", func(t *testing.T) {
-		if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+		if _, err := stack.Destroy(ctx); err != nil {
 			t.Fatalf("destroy: %v", err)
 		}
 		assertDestroyed(t, ctx)
 	})
 
 	t.Run("up again after destroy converges", func(t *testing.T) {
-		if _, err := env.Up(ctx, stack, cfg); err != nil {
+		if _, err := stack.Up(ctx); err != nil {
 			t.Fatalf("second up: %v", err)
 		}
 		assertSandboxObjects(t, ctx)
-		assertNoChanges(t, ctx, stack, cfg)
+		assertNoChanges(t, ctx, stack)
 	})
 
-	t.Run("an interrupted up is recovered with cancel, refresh and up", func(t *testing.T) {
-		if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+	t.Run("an interrupted up is refused until recover, then converges", func(t *testing.T) {
+		if _, err := stack.Destroy(ctx); err != nil {
 			t.Fatalf("destroy: %v", err)
 		}
-		interrupted, cancel := context.WithTimeout(ctx, 6*time.Second)
-		_, err := env.Up(interrupted, stack, cfg)
+		interrupted, cancel := context.WithTimeout(ctx, 8*time.Second)
+		_, err := stack.Up(interrupted)
 		cancel()
 		if err == nil {
 			t.Fatal("the up finished before it could be interrupted; interrupt it sooner")
 		}
-		// What a user does after Ctrl-C twice or a killed terminal: release the lock, reconcile state, go again.
-		_ = stack.Cancel(ctx)
-		if _, err := stack.Refresh(ctx, optrefresh.ConfigFile(cfg), optrefresh.ClearPendingCreates()); err != nil {
-			t.Fatalf("refresh after interruption: %v", err)
+		// The killed CLI's lock stays: the next command names the way out instead of Pulumi's bare "locked".
+		_, err = stack.Up(ctx)
+		if err == nil || !strings.Contains(err.Error(), "no longer runs on this machine") || !strings.Contains(err.Error(), "seldon-ab recover --stack sandbox") {
+			t.Fatalf("want the dead process's lock refused with the way out, got %v", err)
 		}
-		if _, err := env.Up(ctx, stack, cfg); err != nil {
-			t.Fatalf("up after interruption: %v", err)
+		if err := stack.Recover(ctx); err != nil {
+			t.Fatalf("recover: %v", err)
+		}
+		if _, err := stack.Up(ctx); err != nil {
+			t.Fatalf("up after recover: %v", err)
 		}
 		assertSandboxObjects(t, ctx)
-		assertNoChanges(t, ctx, stack, cfg)
+		assertNoChanges(t, ctx, stack)
+	})
+
+	t.Run("a recreated cluster's state is saved and put aside, and up creates everything anew", func(t *testing.T) {
+		// As after a reboot or a k3s reinstall: a new cluster, and a state that lists objects of the old one.
+		if err := env.Recreate(); err != nil {
+			t.Fatal(err)
+		}
+		stack = openStack(t, ctx, "sandbox", nil)
+		before, _ := filepath.Glob(filepath.Join(env.Root, ".state", "backups", "sandbox-*.json"))
+		res, err := stack.Preview(ctx, lifecycle.PreviewOptions{})
+		if err != nil {
+			t.Fatalf("preview on the recreated cluster: %v", err)
+		}
+		if res.ChangeSummary[apitype.OpCreate] == 0 {
+			t.Errorf("the preview on a recreated cluster changes %v: want everything shown as created", res.ChangeSummary)
+		}
+		if _, err := stack.Up(ctx); err != nil {
+			t.Fatalf("up on the recreated cluster: %v", err)
+		}
+		after, _ := filepath.Glob(filepath.Join(env.Root, ".state", "backups", "sandbox-*.json"))
+		if len(after) != len(before)+1 {
+			t.Errorf("no backup of the previous state was written: %v", after)
+		}
+		for _, f := range after {
+			if !slices.Contains(before, f) {
+				_ = os.Remove(f)
+			}
+		}
+		assertSandboxObjects(t, ctx)
+		assertNoChanges(t, ctx, stack)
 	})
 
 	t.Run("final destroy", func(t *testing.T) {
-		if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+		if _, err := stack.Destroy(ctx); err != nil {
 			t.Fatalf("destroy: %v", err)
 		}
 		assertDestroyed(t, ctx)
 	})
 }
 
-// assertNoChanges previews with the policy pack too: the shipped stack breaks no mandatory rule.
-func assertNoChanges(t *testing.T, ctx context.Context, stack auto.Stack, cfg string) {
+// assertNoChanges previews through the lifecycle, so with the policy pack too: the shipped stack breaks no
+// mandatory rule and a second preview changes nothing.
+func assertNoChanges(t *testing.T, ctx context.Context, stack *lifecycle.Stack) {
 	t.Helper()
-	pack, err := env.PolicyPack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := stack.Preview(ctx, optpreview.ConfigFile(cfg), optpreview.ExpectNoChanges(), optpreview.PolicyPacks(pack))
+	res, err := stack.Preview(ctx, lifecycle.PreviewOptions{ExpectNoChanges: true})
 	if err != nil {
 		t.Fatalf("preview after up reports changes: %v", err)
 	}

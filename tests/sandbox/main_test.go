@@ -1,5 +1,8 @@
-// Package sandbox_test applies the shipped stacks with the real Pulumi engine to a real local kube-apiserver.
-// It is the slow tier: skipped under -short, and it needs the toolchain (`make toolchain`, done by `make test`).
+//go:build sandbox
+
+// Package sandbox_test applies the shipped stacks with the real Pulumi engine to a real local kube-apiserver,
+// through the lifecycle users run. It is the sandbox tier, opted into with the build tag `sandbox` (`make test`
+// does): it needs the toolchain and starts its own local cluster.
 package sandbox_test
 
 import (
@@ -7,7 +10,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/seldon-ab/provisioner/internal/sandbox"
+	"github.com/seldon-ab/provisioner/tests/internal/sandbox"
 )
 
 // clusterName keeps the tests' cluster apart from a user's running sandbox.
@@ -18,9 +21,6 @@ var env *sandbox.Env
 // TestMain starts the tests' own cluster and stops it (with every process started for it) when the tests end,
 // fail or are interrupted.
 func TestMain(m *testing.M) {
-	if isShort() {
-		os.Exit(m.Run())
-	}
 	var err error
 	if env, err = sandbox.Start(clusterName); err != nil {
 		fmt.Fprintf(os.Stderr, "sandbox tests need the toolchain and a local cluster (make toolchain): %v\n", err)
@@ -40,13 +40,4 @@ func stopCluster() {
 	if err := env.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "stopping the test cluster: %v\n", err)
 	}
-}
-
-func isShort() bool {
-	for _, arg := range os.Args[1:] {
-		if arg == "-test.short" || arg == "-test.short=true" {
-			return true
-		}
-	}
-	return false
 }

@@ -1,3 +1,5 @@
+//go:build sandbox
+
 package sandbox_test
 
 import (
@@ -11,6 +13,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/seldon-ab/provisioner/internal/lifecycle"
 )
 
 // brokenStack repeats the field story's misspelt MetalLB annotation and puts a credential in plain text.
@@ -49,11 +53,8 @@ func brokenStack(ctx *pulumi.Context) error {
 }
 
 func TestPoliciesStopABrokenStackAtPreview(t *testing.T) {
-	if testing.Short() {
-		t.Skip("sandbox tier")
-	}
 	ctx := testContext(t, 10*time.Minute)
-	pack, err := env.PolicyPack()
+	pack, err := lifecycle.PolicyPack(env.Root)
 	if err != nil {
 		t.Fatal(err)
 	}

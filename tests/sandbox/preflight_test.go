@@ -1,3 +1,5 @@
+//go:build sandbox
+
 package sandbox_test
 
 import (
@@ -7,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/seldon-ab/provisioner/internal/lifecycle"
 )
 
 // k3sServiceLB is what k3s's ServiceLB runs for a LoadBalancer Service (here Traefik's), as a fresh k3s has it.
@@ -28,9 +30,6 @@ spec:
 
 // With k3s's ServiceLB active, preview and up stop before anything is created and say which k3s flag to set.
 func TestPreflightStopsAClusterWithServiceLB(t *testing.T) {
-	if testing.Short() {
-		t.Skip("sandbox tier")
-	}
 	ctx := testContext(t, 5*time.Minute)
 	manifest := filepath.Join(t.TempDir(), "svclb.yaml")
 	if err := os.WriteFile(manifest, []byte(k3sServiceLB), 0o600); err != nil {
@@ -40,10 +39,10 @@ func TestPreflightStopsAClusterWithServiceLB(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = env.Kubectl(ctx, "delete", "--ignore-not-found", "-f", manifest) })
-	stack, cfg := sandboxStack(t, ctx)
+	stack := openStack(t, ctx, "sandbox", nil)
 	before := namespaces(t, ctx)
-	_, previewErr := stack.Preview(ctx, optpreview.ConfigFile(cfg))
-	_, upErr := env.Up(ctx, stack, cfg)
+	_, previewErr := stack.Preview(ctx, lifecycle.PreviewOptions{})
+	_, upErr := stack.Up(ctx)
 	for name, err := range map[string]error{"preview": previewErr, "up": upErr} {
 		if err == nil {
 			t.Fatalf("%s went ahead with ServiceLB active", name)

@@ -1,30 +1,32 @@
+//go:build sandbox
+
 package sandbox_test
 
 import (
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/seldon-ab/provisioner/internal/lifecycle"
 )
 
 // The render mode that works: a preview with an empty state, against the cluster, written out as YAML.
 func TestRenderWritesEveryObjectWithoutChangingTheCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("sandbox tier")
-	}
+	ctx := testContext(t, 10*time.Minute)
 	out := t.TempDir()
 	cfg, err := env.ConfigFile("sandbox", t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(env.Root, "scripts", "render.sh"), "sandbox", out)
-	// The tests' own cluster, not the user's sandbox (which the script would otherwise start and leave running).
-	cmd.Env = append(os.Environ(), "RENDER_CONFIG_FILE="+cfg)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("render: %v\n%s", err, stdout)
+	before := namespaces(t, ctx)
+	if _, err := lifecycle.Render(ctx, env.Options("sandbox", cfg, io.Discard), out); err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	if after := namespaces(t, ctx); len(after) != len(before) {
+		t.Errorf("render changed the cluster: namespaces %v -> %v", before, after)
 	}
 	for file, want := range map[string]string{
 		"IPAddressPool_metallb-system_lan.yaml":                      "192.168.1.200-192.168.1.250",

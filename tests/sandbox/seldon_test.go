@@ -1,3 +1,5 @@
+//go:build sandbox
+
 package sandbox_test
 
 import (
@@ -8,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/seldon-ab/provisioner/internal/lifecycle"
 )
 
 // addSecondModelNamespace gives the sandbox stack a second model namespace with its own Server and a Model.
@@ -53,22 +54,16 @@ func exists(ctx context.Context, args ...string) bool {
 // deleted before its Models as a user might, doctor's account of it and its way out, and a destroy that leaves no
 // finalizer behind.
 func TestSecondModelNamespaceAndTeardownWithFinalizers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("sandbox tier")
-	}
 	ctx := testContext(t, 25*time.Minute)
-	stack, err := env.Stack(ctx, "sandbox")
+	stack := openStack(t, ctx, "sandbox", addSecondModelNamespace)
+	refreshing, err := env.Open(ctx, "sandbox", t.TempDir(), addSecondModelNamespace, func(o *lifecycle.Options) { o.Refresh = true })
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := env.ConfigFile("sandbox", t.TempDir(), addSecondModelNamespace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = stack.Destroy(ctx, optdestroy.ConfigFile(cfg)) })
+	t.Cleanup(func() { _, _ = stack.Destroy(ctx) })
 
 	t.Run("up waits until both namespaces are reconciled", func(t *testing.T) {
-		if _, err := env.Up(ctx, stack, cfg); err != nil {
+		if _, err := stack.Up(ctx); err != nil {
 			t.Fatalf("up: %v", err)
 		}
 		assertSeldonReady(t, ctx, "seldon-system", []string{"baseline-predictor", "enhanced-predictor"}, "financial-ab-test-experiment")
@@ -128,7 +123,7 @@ func TestSecondModelNamespaceAndTeardownWithFinalizers(t *testing.T) {
 			}
 			return ""
 		})
-		if _, err := env.Up(ctx, stack, cfg, optup.Refresh()); err != nil {
+		if _, err := refreshing.Up(ctx); err != nil {
 			t.Fatalf("up --refresh: %v", err)
 		}
 		// The stuck Model goes once the scheduler is back; the same up may already have created the stack's
@@ -140,7 +135,7 @@ func TestSecondModelNamespaceAndTeardownWithFinalizers(t *testing.T) {
 			}
 			return ""
 		})
-		if _, err := env.Up(ctx, stack, cfg, optup.Refresh()); err != nil {
+		if _, err := refreshing.Up(ctx); err != nil {
 			t.Fatalf("second up --refresh: %v", err)
 		}
 		assertSeldonReady(t, ctx, "models-b", []string{"challenger"}, "")
@@ -176,7 +171,7 @@ func TestSecondModelNamespaceAndTeardownWithFinalizers(t *testing.T) {
 	})
 
 	t.Run("destroy leaves no object, no Terminating namespace and no finalizer", func(t *testing.T) {
-		if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+		if _, err := stack.Destroy(ctx); err != nil {
 			t.Fatalf("destroy: %v", err)
 		}
 		assertDestroyed(t, ctx)

@@ -1,3 +1,5 @@
+//go:build sandbox
+
 package sandbox_test
 
 import (
@@ -8,53 +10,46 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 
-	"github.com/seldon-ab/provisioner/internal/localminio"
+	"github.com/seldon-ab/provisioner/internal/lifecycle"
+	"github.com/seldon-ab/provisioner/tests/internal/localminio"
 )
 
 // A team keeps the stack's state in S3 (here a real MinIO on loopback, as it would be on a NAS or any S3): up
 // and preview work against it, the state lands in the bucket, and a second update started while one runs is
 // refused by the backend's lock instead of writing over it.
 func TestStateInS3IsSharedAndLocked(t *testing.T) {
-	if testing.Short() {
-		t.Skip("sandbox tier")
-	}
 	ctx := testContext(t, 20*time.Minute)
 	store, err := localminio.Start(env.Bin, t.TempDir(), "team-state", "team-state-secret", "pulumi-state")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Stop)
-	stack, err := env.StackIn(ctx, "sandbox", map[string]string{
+	inS3 := func(o *lifecycle.Options) {
 		// Pulumi's self-managed S3 backend (gocloud.dev s3blob): path-style addressing, plain HTTP on loopback.
-		"PULUMI_BACKEND_URL":    fmt.Sprintf("s3://pulumi-state?endpoint=http://%s&use_path_style=true&disable_https=true&region=us-east-1", store.Endpoint),
-		"AWS_ACCESS_KEY_ID":     "team-state",
-		"AWS_SECRET_ACCESS_KEY": "team-state-secret",
+		o.Env["PULUMI_BACKEND_URL"] = fmt.Sprintf("s3://pulumi-state?endpoint=http://%s&use_path_style=true&disable_https=true&region=us-east-1", store.Endpoint)
+		o.Env["AWS_ACCESS_KEY_ID"] = "team-state"
+		o.Env["AWS_SECRET_ACCESS_KEY"] = "team-state-secret"
 		// The SDK would otherwise ask the instance metadata address for credentials: never dialled from here.
-		"AWS_EC2_METADATA_DISABLED": "true",
-	})
+		o.Env["AWS_EC2_METADATA_DISABLED"] = "true"
+	}
+	stack, err := env.Open(ctx, "sandbox", t.TempDir(), nil, inS3)
 	if err != nil {
 		t.Fatalf("a stack in the S3 backend: %v", err)
 	}
-	cfg, err := env.ConfigFile("sandbox", t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = stack.Destroy(context.Background(), optdestroy.ConfigFile(cfg)) })
+	t.Cleanup(func() { _, _ = stack.Destroy(context.Background()) })
 
 	first := make(chan error, 1)
-	go func() { _, err := env.Up(ctx, stack, cfg); first <- err }()
+	go func() { _, err := stack.Up(ctx); first <- err }()
 	waitForLock(t, ctx, store)
-	_, second := env.Up(ctx, stack, cfg)
+	_, second := stack.Up(ctx)
 	if second == nil || !strings.Contains(second.Error(), "the stack is currently locked by 1 lock(s)") {
 		t.Errorf("a second concurrent up = %v, want it refused by the lock", second)
 	}
 	if err := <-first; err != nil {
 		t.Fatalf("the first up, against the S3 backend: %v", err)
 	}
-	res, err := stack.Preview(ctx, optpreview.ConfigFile(cfg), optpreview.ExpectNoChanges())
+	res, err := stack.Preview(ctx, lifecycle.PreviewOptions{ExpectNoChanges: true})
 	if err != nil {
 		t.Fatalf("preview after up (S3 backend): %v\n%s", err, res.StdOut)
 	}
@@ -65,7 +60,7 @@ func TestStateInS3IsSharedAndLocked(t *testing.T) {
 	if len(state) == 0 {
 		t.Error("no stack state in the bucket")
 	}
-	if _, err := stack.Destroy(ctx, optdestroy.ConfigFile(cfg)); err != nil {
+	if _, err := stack.Destroy(ctx); err != nil {
 		t.Fatalf("destroy (S3 backend): %v", err)
 	}
 }

@@ -1,5 +1,5 @@
 // Package workflows_test checks the GitHub workflows: they parse, pin their actions' major versions, and every
-// command they run exists in the Makefile or scripts/.
+// command they run exists in the Makefile, scripts/ or cmd/.
 package workflows_test
 
 import (
@@ -53,6 +53,7 @@ func load(t *testing.T) map[string]workflow {
 var (
 	makeTarget = regexp.MustCompile(`\bmake ([a-z][a-z0-9-]*)`)
 	script     = regexp.MustCompile(`\b(scripts/[A-Za-z0-9_-]+\.sh)`)
+	command    = regexp.MustCompile(`\bgo run \./(cmd/[a-z0-9-]+)`)
 	pinned     = regexp.MustCompile(`^[a-z0-9-]+/[a-z0-9-]+@v\d+$`)
 )
 
@@ -70,6 +71,11 @@ func TestWorkflowsCallOnlyWhatExists(t *testing.T) {
 				for _, m := range makeTarget.FindAllStringSubmatch(step.Run, -1) {
 					if !regexp.MustCompile(`(?m)^(\S+ )*` + regexp.QuoteMeta(m[1]) + `( \S+)*:`).Match(makefile) {
 						t.Errorf("%s/%s runs make %s, which the Makefile lacks", name, job, m[1])
+					}
+				}
+				for _, m := range command.FindAllStringSubmatch(step.Run, -1) {
+					if _, err := os.Stat(filepath.Join(root, m[1], "main.go")); err != nil {
+						t.Errorf("%s/%s runs go run ./%s, which has no main.go", name, job, m[1])
 					}
 				}
 				for _, s := range script.FindAllString(step.Run, -1) {

@@ -1,0 +1,202 @@
+// Package lifecycle is the one way this project's stacks are previewed, brought up, torn down and recovered: the
+// Automation API running the program in this process, with the policy pack, the seeds and verification steps,
+// and the rules for a lock left by a dead process and for a cluster that was recreated. The command line, the
+// tests and the benchmark all call it.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+
+	"github.com/seldon-ab/provisioner/infra/config"
+	"github.com/seldon-ab/provisioner/infra/program"
+)
+
+// Options say which stack to run and how.
+type Options struct {
+	// Root is the project root (Pulumi.yaml); empty: found upwards from the working directory.
+	Root  string
+	Stack string
+	// ConfigFile replaces stacks/Pulumi.<stack>.yaml (the tests aim a copy at their own cluster).
+	ConfigFile string
+	// Yes skips every confirmation: an unattended run.
+	Yes       bool
+	Toolchain Toolchain
+	// Proxy carries this machine's calls to the stack's own addresses (seeds, verification): the sandbox's
+	// cluster network. nil dials them directly, as on a homelab LAN.
+	Proxy *url.URL
+	// Env is added to the Pulumi CLI's environment (a backend, a passphrase); it wins over this process's.
+	Env map[string]string
+	// Refresh reads the cluster before previewing or updating, as `pulumi up --refresh` does.
+	Refresh bool
+	// Observe, if set, gets each engine operation's events (a new channel per operation; the Automation API
+	// closes it when the operation ends), for measurements.
+	Observe func() chan<- events.EngineEvent
+
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Stack is one stack of this project, opened: its CLI chosen, its config read and validated.
+type Stack struct {
+	opts   Options
+	cli    cli
+	env    map[string]string
+	stack  auto.Stack
+	config *config.Stack
+	// secrets are the stack's decrypted credentials, for the seeds step; never printed.
+	secrets auto.ConfigMap
+}
+
+// Open selects (creating if needed) the stack and validates its whole configuration before anything else runs:
+// a bad stack file is refused here, naming every key at fault, and nothing is touched.
+func Open(ctx context.Context, opts Options) (*Stack, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(opts.ConfigFile); err != nil {
+		return nil, fmt.Errorf("stack %q has no stack file %s (stacks here: %s)", opts.Stack, opts.ConfigFile, strings.Join(StackNames(opts.Root), ", "))
+	}
+	c, err := selectCLI(opts.Root, opts.Toolchain, opts.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{opts: opts, cli: c, env: map[string]string{
+		"PULUMI_BACKEND_URL":       "file://" + filepath.Join(opts.Root, ".state", "pulumi"),
+		"PULUMI_SKIP_UPDATE_CHECK": "1",
+	}}
+	for _, source := range []map[string]string{fromEnviron("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"), c.env, opts.Env} {
+		for k, v := range source {
+			s.env[k] = v
+		}
+	}
+	if s.env["PULUMI_CONFIG_PASSPHRASE"] == "" && s.env["PULUMI_CONFIG_PASSPHRASE_FILE"] == "" {
+		return nil, fmt.Errorf("set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) for stack %s: it decrypts the stack's secrets", opts.Stack)
+	}
+	if backend, ok := strings.CutPrefix(s.env["PULUMI_BACKEND_URL"], "file://"); ok {
+		if err := os.MkdirAll(backend, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	s.stack, err = auto.UpsertStackInlineSource(ctx, opts.Stack, config.Namespace, program.Program,
+		auto.WorkDir(opts.Root), auto.Pulumi(c.command), auto.EnvVars(s.env))
+	if err != nil {
+		return nil, fmt.Errorf("selecting stack %s: %w", opts.Stack, err)
+	}
+	if s.secrets, err = s.stack.GetAllConfigWithOptions(ctx, &auto.GetAllConfigOptions{ConfigFile: opts.ConfigFile, ShowSecrets: true}); err != nil {
+		return nil, fmt.Errorf("reading the config of stack %s: %w", opts.Stack, err)
+	}
+	if s.config, err = config.Load(configSource{s.secrets, opts.ConfigFile}, config.Options{StackName: opts.Stack, BaseDir: opts.Root}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (o *Options) defaults() error {
+	if o.Stack == "" {
+		return errors.New("no stack given (--stack)")
+	}
+	if o.Root == "" {
+		cwd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		if o.Root, err = config.FindProjectRoot(cwd); err != nil {
+			return err
+		}
+	}
+	if o.ConfigFile == "" {
+		o.ConfigFile = config.StackFile(o.Root, o.Stack)
+	}
+	if o.Toolchain == "" {
+		o.Toolchain = Auto
+	}
+	if o.Stdin == nil {
+		o.Stdin = os.Stdin
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	return nil
+}
+
+func fromEnviron(keys ...string) map[string]string {
+	out := map[string]string{}
+	for _, k := range keys {
+		if v, ok := os.LookupEnv(k); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// StackNames lists the stacks of the project at root (its stacks/Pulumi.<stack>.yaml files).
+func StackNames(root string) []string {
+	files, _ := filepath.Glob(filepath.Join(root, "stacks", "Pulumi.*.yaml"))
+	var names []string
+	for _, f := range files {
+		names = append(names, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml"))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Name is the stack's name.
+func (s *Stack) Name() string { return s.opts.Stack }
+
+// Config is the stack's validated configuration.
+func (s *Stack) Config() *config.Stack { return s.config }
+
+// Auto is the Automation API stack, for reads (outputs, state) that no lifecycle step wraps.
+func (s *Stack) Auto() auto.Stack { return s.stack }
+
+// Outputs are the stack's outputs as the last update left them.
+func (s *Stack) Outputs(ctx context.Context) (auto.OutputMap, error) { return s.stack.Outputs(ctx) }
+
+func (s *Stack) logf(format string, args ...any) {
+	fmt.Fprintf(s.opts.Stderr, "[%s] "+format+"\n", append([]any{s.opts.Stack}, args...)...)
+}
+
+func (s *Stack) policyPack() (string, error) { return PolicyPack(s.opts.Root) }
+
+// PolicyPack builds the policy pack (policies/pack) of the project at root into its .state and returns its path:
+// every preview and update runs it.
+func PolicyPack(root string) (string, error) {
+	out := filepath.Join(root, ".state", "bin", "policy-pack")
+	cmd := exec.Command("go", "build", "-o", out, "./policies/pack")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the policy pack (go build ./policies/pack): %v\n%s", err, b)
+	}
+	return out, nil
+}
+
+// configSource presents the stack's config, as the CLI decrypted it, to config.Load.
+type configSource struct {
+	values auto.ConfigMap
+	file   string
+}
+
+func (c configSource) Get(key string) (string, bool) {
+	v, ok := c.values[key]
+	return v.Value, ok
+}
+
+func (c configSource) IsSecret(key string) bool { return c.values[key].Secret }
+
+func (c configSource) Keys() []string { return config.StackFileKeys(c.file) }

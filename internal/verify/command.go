@@ -1,0 +1,243 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// ErrFailed is returned when the verdict is a failure; the report says why.
+var ErrFailed = errors.New("verification failed: see the findings above")
+
+// Invocation is what the verify and demo commands take: the config and where to write the reports.
+type Invocation struct {
+	Config            Config
+	JSONPath, SVGPath string
+}
+
+// Flags are the verify command's flags, bound to a flag set by AddFlags: the other end of
+// components/verification.Argv.
+type Flags struct {
+	inv                                  Invocation
+	candidates, inputName, shape, sample string
+}
+
+// AddFlags registers the verify command's flags on fs.
+func AddFlags(fs *pflag.FlagSet) *Flags {
+	f := &Flags{}
+	cfg := &f.inv.Config
+	fs.StringVar(&cfg.BaseURL, "url", "", "ingress base URL, e.g. http://192.168.1.249 (add the path prefix if the stack has one)")
+	fs.StringVar(&cfg.Host, "host", "", "Host header (the stack's hostHeader output)")
+	fs.StringVar(&cfg.Experiment, "experiment", "financial-ab-test-experiment", "experiment name")
+	fs.StringVar(&cfg.Model, "model", "", "model segment of the path (default: the first candidate)")
+	fs.StringVar(&f.candidates, "candidates", "baseline-predictor=70,enhanced-predictor=30", "candidates and weights: name=weight,...")
+	fs.StringVar(&f.inputName, "input-name", "input_data", "V2 input tensor name")
+	fs.StringVar(&f.shape, "shape", "1,10,35", "input shape")
+	fs.StringVar(&cfg.Input.Datatype, "datatype", "FP32", "input datatype")
+	fs.StringVar(&f.sample, "sample", "", "send this request body file instead of generated data")
+	fs.IntVar(&cfg.Requests, "requests", 0, "experiment requests (0: what the split test needs at this tolerance, significance and power)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "requests in flight")
+	fs.DurationVar(&cfg.Timeout, "timeout", DefaultTimeout, "per-request timeout")
+	fs.DurationVar(&cfg.Deadline, "deadline", DefaultDeadline, "the whole verification's time limit")
+	fs.IntVar(&cfg.Retries, "retries", 2, "retries of health checks and of requests that never connected")
+	fs.Float64Var(&cfg.Tolerance, "tolerance", DefaultTolerance, "the smallest drift of a candidate's share that matters (0.10: ±10 points)")
+	fs.Float64Var(&cfg.Significance, "significance", DefaultSignificance, "the chance that a drift of the tolerance passes")
+	fs.Float64Var(&cfg.Power, "power", DefaultPower, "the chance that a split exactly as configured passes")
+	fs.DurationVar(&cfg.LatencyP95, "latency-p95", DefaultLatencyP95, "every candidate's p95 budget")
+	fs.Float64Var(&cfg.LatencyRatio, "latency-ratio", DefaultLatencyRatio, "other candidates' p95 budget: this multiple of the default model's p95, plus 50 ms")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated input data")
+	fs.StringVar(&f.inv.JSONPath, "json", "", "write the JSON report here")
+	fs.StringVar(&f.inv.SVGPath, "svg", "", "write the picture (requests per candidate, latency) here")
+	return f
+}
+
+// Invocation is what the parsed flags say.
+func (f *Flags) Invocation() (Invocation, error) {
+	out := f.inv
+	cfg := &out.Config
+	if cfg.BaseURL == "" || cfg.Host == "" {
+		return out, errors.New("--url and --host are required (stack outputs ingressIP and hostHeader)")
+	}
+	var err error
+	if cfg.Candidates, err = parseCandidates(f.candidates); err != nil {
+		return out, err
+	}
+	cfg.Input.Name = f.inputName
+	if cfg.Input.Shape, err = parseShape(f.shape); err != nil {
+		return out, err
+	}
+	if f.sample != "" {
+		if cfg.Body, err = os.ReadFile(f.sample); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// ParseArgs reads a verify command line's arguments (after "verify"), e.g. the stack output verifyArgs; flags
+// in overrides, when set, win over the ones args sets.
+func ParseArgs(args []string, overrides *pflag.FlagSet) (Invocation, error) {
+	fs := pflag.NewFlagSet("verify", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return Invocation{}, fmt.Errorf("verify arguments %q: %w", args, err)
+	}
+	var err error
+	if overrides != nil {
+		overrides.Visit(func(o *pflag.Flag) {
+			if fs.Lookup(o.Name) != nil && err == nil {
+				err = fs.Set(o.Name, o.Value.String())
+			}
+		})
+	}
+	if err != nil {
+		return Invocation{}, err
+	}
+	return f.Invocation()
+}
+
+// Execute runs the verifier for inv, shows its progress on progress (live on a terminal), prints the summary on
+// out and writes the reports; demo sends many calls and shows the running split. It returns the report and
+// ErrFailed when the verdict is a failure.
+func Execute(ctx context.Context, inv Invocation, demo bool, out, progress io.Writer) (Report, error) {
+	cfg := inv.Config
+	if demo && cfg.Requests == 0 {
+		cfg.Requests = 2000
+	}
+	printer := newProgressPrinter(progress, isTerminal(progress), cfg.Candidates, demo)
+	cfg.Progress = printer.update
+	v, err := New(cfg)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := v.Run(ctx)
+	printer.finish()
+	fmt.Fprint(out, rep.Summary())
+	if err := writeReports(rep, inv.JSONPath, inv.SVGPath); err != nil {
+		return rep, err
+	}
+	if !rep.Passed {
+		return rep, ErrFailed
+	}
+	return rep, nil
+}
+
+func writeReports(rep Report, jsonPath, svgPath string) error {
+	for path, write := range map[string]func(*os.File) error{
+		jsonPath: func(f *os.File) error { return rep.WriteJSON(f) },
+		svgPath:  func(f *os.File) error { return rep.WriteSVG(f) },
+	} {
+		if path == "" {
+			continue
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := write(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// progressPrinter shows the experiment phase: on a terminal, one line redrawn in place with the running split
+// (demo) or the count; elsewhere (a pipe, a CI log, pulumi up's output), a plain line every two seconds.
+type progressPrinter struct {
+	w          io.Writer
+	tty, split bool
+	names      []string
+	last       time.Time
+	drawn      bool
+}
+
+func newProgressPrinter(w io.Writer, tty bool, candidates []Candidate, split bool) *progressPrinter {
+	p := &progressPrinter{w: w, tty: tty, split: split}
+	for _, c := range candidates {
+		p.names = append(p.names, c.Name)
+	}
+	return p
+}
+
+func (p *progressPrinter) update(s Progress) {
+	every := 2 * time.Second
+	if p.tty {
+		every = 100 * time.Millisecond
+	}
+	if s.Done < s.Total && time.Since(p.last) < every {
+		return
+	}
+	p.last = time.Now()
+	line := fmt.Sprintf("%d/%d calls, %d errors, %.1f s", s.Done, s.Total, s.Errors, s.Elapsed.Seconds())
+	if p.split {
+		answered := 0
+		for _, n := range s.Served {
+			answered += n
+		}
+		var parts []string
+		for i, n := range s.Served {
+			parts = append(parts, fmt.Sprintf("%s %.1f%%", p.names[i], float64(n)*100/float64(max(answered, 1))))
+		}
+		line += "; split " + strings.Join(parts, ", ")
+	}
+	if p.tty {
+		const width = 30
+		filled := s.Done * width / max(s.Total, 1)
+		fmt.Fprintf(p.w, "\r\033[K[%s%s] %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), line)
+		p.drawn = true
+		return
+	}
+	fmt.Fprintln(p.w, "verify: "+line)
+}
+
+func (p *progressPrinter) finish() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+func parseCandidates(s string) ([]Candidate, error) {
+	var out []Candidate
+	for _, part := range strings.Split(s, ",") {
+		name, weight, ok := strings.Cut(strings.TrimSpace(part), "=")
+		w, err := strconv.ParseFloat(weight, 64)
+		if !ok || err != nil || w <= 0 || name == "" {
+			return nil, fmt.Errorf("--candidates: %q is not name=weight with a positive weight", part)
+		}
+		out = append(out, Candidate{Name: name, Weight: w})
+	}
+	return out, nil
+}
+
+func parseShape(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || d < 1 {
+			return nil, fmt.Errorf("--shape: %q is not a positive dimension", part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

@@ -1,0 +1,67 @@
+package verify_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/seldon-ab/provisioner/components/verification"
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
+	"github.com/seldon-ab/provisioner/internal/verify"
+)
+
+// The program builds the verifier's arguments (components/verification.Argv) and this package parses them: what
+// one side writes, the other reads, values with spaces, quotes and shell syntax included.
+func TestVerifyArgumentsRoundTrip(t *testing.T) {
+	args := &verification.Args{URL: "http://192.168.1.249/seldon", Host: "financial-predictor.local",
+		Experiment: "financial-ab-test-experiment", Model: "baseline-predictor",
+		Candidates: []seldonspec.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}},
+		InputName:  `it's "$(x)" ` + "`y`", Shape: []int{1, 10, 35}, Datatype: "FP32", Requests: 94, Concurrency: 4,
+		Tolerance: 0.05, Significance: 0.01, Power: 0.9, LatencyP95: 750 * time.Millisecond, LatencyRatio: 2.5,
+		Timeout: 3 * time.Second, Deadline: 40 * time.Second, ReportDir: "/tmp/a dir/$HOME"}
+	argv := verification.Argv(args)
+	if argv[0] != "verify" {
+		t.Fatalf("argv starts with %q", argv[0])
+	}
+	got, err := verify.ParseArgs(argv[1:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.Config
+	if c.BaseURL != args.URL || c.Host != args.Host || c.Experiment != args.Experiment || c.Model != args.Model ||
+		c.Input.Name != args.InputName || !reflect.DeepEqual(c.Input.Shape, args.Shape) || c.Input.Datatype != args.Datatype ||
+		c.Requests != args.Requests || c.Concurrency != args.Concurrency || c.Significance != args.Significance ||
+		c.Tolerance != args.Tolerance || c.Power != args.Power || c.LatencyP95 != args.LatencyP95 || c.LatencyRatio != args.LatencyRatio ||
+		c.Timeout != args.Timeout || c.Deadline != args.Deadline ||
+		got.JSONPath != "/tmp/a dir/$HOME/report.json" || got.SVGPath != "/tmp/a dir/$HOME/report.svg" {
+		t.Errorf("parsed %+v (json %q, svg %q) from %q", c, got.JSONPath, got.SVGPath, argv)
+	}
+	if len(c.Candidates) != 2 || c.Candidates[0].Name != "baseline-predictor" || c.Candidates[0].Weight != 70 || c.Candidates[1].Weight != 30 {
+		t.Errorf("candidates %+v", c.Candidates)
+	}
+}
+
+// A stack's stored arguments arrive unchanged, whatever they hold, and the flags a user sets win over them; the
+// flags the user did not set do not reset the stored ones to their defaults.
+func TestStoredArgumentsTakeTheUsersOverrides(t *testing.T) {
+	stored := []string{"--url", "http://192.168.1.249", "--host", "ml-api.local", "--input-name", "it's $(x) `y`", "--requests", "94",
+		"--concurrency", "7"}
+	user := pflag.NewFlagSet("verify", pflag.ContinueOnError)
+	user.String("stack", "sandbox", "")
+	verify.AddFlags(user)
+	if err := user.Parse([]string{"--stack", "homelab", "--requests", "1000"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := verify.ParseArgs(stored, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Config.Input.Name != "it's $(x) `y`" || got.Config.Requests != 1000 || got.Config.Concurrency != 7 || got.Config.Host != "ml-api.local" {
+		t.Errorf("got %+v", got.Config)
+	}
+	if _, err := verify.ParseArgs([]string{"--url", "http://x"}, nil); err == nil {
+		t.Error("arguments without --host were accepted")
+	}
+}

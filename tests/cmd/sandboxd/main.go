@@ -1,0 +1,74 @@
+// Command sandboxd runs, beside the sandbox's control plane, everything a real cluster's nodes and Seldon would:
+// the pods whose images are built here (MinIO, the MetalLB controller, rclone) as local processes, the cluster
+// network served to this machine as an HTTP proxy (tests/internal/sandboxnode), and the simulation of Seldon's
+// control plane whose agents download Models through that network (tests/internal/seldonsim). scripts/cluster.sh
+// starts and stops it with the sandbox; it is never part of what the stack deploys.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/seldon-ab/provisioner/tests/internal/sandboxnode"
+	"github.com/seldon-ab/provisioner/tests/internal/seldonsim"
+)
+
+func main() {
+	kubeconfig := flag.String("kubeconfig", "", "the sandbox cluster's kubeconfig")
+	bin := flag.String("bin", "", "the toolchain's bin directory (scripts/toolchain.sh)")
+	stateDir := flag.String("state", "", "where pod directories, logs, volume data and the agents' model caches go")
+	proxyFile := flag.String("proxy-url-file", "", "where to write the network proxy's URL")
+	interval := flag.Duration("interval", 300*time.Millisecond, "time between reconcile passes")
+	flag.Parse()
+	if *kubeconfig == "" || *bin == "" || *stateDir == "" || *proxyFile == "" {
+		fail(fmt.Errorf("--kubeconfig, --bin, --state and --proxy-url-file are required (scripts/cluster.sh passes them)"))
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		fail(err)
+	}
+	cfg.QPS, cfg.Burst = 100, 200
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		fail(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		fail(err)
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail(err)
+	}
+	proxyURL := "http://" + listener.Addr().String()
+	node := &sandboxnode.Node{Client: client, Bin: *bin, StateDir: filepath.Join(*stateDir, "node"), Kubeconfig: *kubeconfig,
+		ProxyURL: proxyURL, Log: os.Stderr}
+	go func() { fail(http.Serve(listener, &sandboxnode.Network{Node: node})) }()
+	if err := os.WriteFile(*proxyFile, []byte(proxyURL+"\n"), 0o644); err != nil {
+		fail(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(os.Stderr, "sandboxd: running pods of %s; network proxy %s; simulating Seldon's control plane\n", cfg.Host, proxyURL)
+	agent := &seldonsim.RcloneAgent{Bin: *bin, StateDir: filepath.Join(*stateDir, "agent"), ProxyURL: proxyURL, Log: os.Stderr}
+	defer agent.Stop()
+	go (&seldonsim.ControlPlane{Client: dyn, Log: os.Stderr, Agent: agent}).Run(ctx, *interval)
+	node.Run(ctx, *interval)
+}
+
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "sandboxd: %v\n", err)
+	os.Exit(1)
+}

@@ -1,0 +1,337 @@
+package seldonsim_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+
+	"github.com/seldon-ab/provisioner/tests/internal/seldonsim"
+)
+
+const api = "mlops.seldon.io/v1alpha1"
+
+func object(apiVersion, kind, ns, name string, fields map[string]any) *unstructured.Unstructured {
+	o := map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"name": name, "namespace": ns}}
+	for k, v := range fields {
+		o[k] = v
+	}
+	u := &unstructured.Unstructured{Object: o}
+	return u
+}
+
+// cluster is the field setup as the stack now makes it: the setup chart's controller, SeldonConfig and
+// ServerConfig (as 2.10.2 renders them), one runtime with the Kafka parts and hodometer off, the rclone Secrets,
+// a 2Gi Server, two 1Gi Models and a 70/30 Experiment. Each test edits it.
+type cluster struct {
+	clusterwide, watch string
+	serverMemory       string
+	objects            map[string]*unstructured.Unstructured
+}
+
+func fieldSetup() *cluster {
+	c := &cluster{clusterwide: "false", serverMemory: "2Gi", objects: map[string]*unstructured.Unstructured{}}
+	add := func(key string, o *unstructured.Unstructured) { c.objects[key] = o }
+	add("seldonconfig", object(api, "SeldonConfig", "seldon-system", "default", map[string]any{"spec": map[string]any{
+		"config": map[string]any{"agentConfig": map[string]any{"rclone": map[string]any{"config_secrets": []any{"seldon-rclone-gs-public"}}}}}}))
+	add("serverconfig", object(api, "ServerConfig", "seldon-system", "mlserver", map[string]any{"spec": map[string]any{"podSpec": map[string]any{
+		"containers": []any{
+			map[string]any{"name": "agent", "env": []any{map[string]any{"name": "SELDON_SERVER_CAPABILITIES",
+				"value": "mlserver,alibi-detect,alibi-explain,huggingface,lightgbm,mlflow,python,sklearn,spark-mlib,xgboost"},
+				map[string]any{"name": "SELDON_OVERCOMMIT_PERCENTAGE", "value": "10"}}},
+			map[string]any{"name": "mlserver", "resources": map[string]any{"requests": map[string]any{"memory": "1Gi"}, "limits": map[string]any{"memory": "1Gi"}}},
+		}}}}))
+	add("runtime", runtimeIn("seldon-system"))
+	add("secret-store", object("v1", "Secret", "seldon-system", "model-store-rclone", nil))
+	add("secret-gs", object("v1", "Secret", "seldon-system", "seldon-rclone-gs-public", nil))
+	add("server", serverIn("seldon-system"))
+	add("model-a", modelIn("seldon-system", "baseline-predictor", 1))
+	add("model-b", modelIn("seldon-system", "enhanced-predictor", 2))
+	add("experiment", object(api, "Experiment", "seldon-system", "financial-ab-test-experiment", map[string]any{"spec": map[string]any{
+		"default": "baseline-predictor", "candidates": []any{
+			map[string]any{"name": "baseline-predictor", "weight": int64(70)}, map[string]any{"name": "enhanced-predictor", "weight": int64(30)}}}}))
+	return c
+}
+
+func runtimeIn(ns string) *unstructured.Unstructured {
+	var overrides []any
+	for _, off := range []string{"seldon-dataflow-engine", "seldon-modelgateway", "seldon-pipelinegateway", "hodometer"} {
+		overrides = append(overrides, map[string]any{"name": off, "disable": true})
+	}
+	return object(api, "SeldonRuntime", ns, "seldon", map[string]any{"spec": map[string]any{"seldonConfig": "default", "overrides": overrides,
+		"config": map[string]any{"agentConfig": map[string]any{"rclone": map[string]any{"config_secrets": []any{"model-store-rclone"}}}}}})
+}
+
+func serverIn(ns string) *unstructured.Unstructured {
+	return object(api, "Server", ns, "mlserver", map[string]any{"spec": map[string]any{"serverConfig": "mlserver", "replicas": int64(1),
+		"extraCapabilities": []any{"torch", "numpy"}}})
+}
+
+// modelIn makes a 1Gi Model; order sets its creation time (the scheduler's arrival order).
+func modelIn(ns, name string, order int) *unstructured.Unstructured {
+	m := object(api, "Model", ns, name, map[string]any{"spec": map[string]any{"storageUri": "s3://mlflow-artifacts/" + name,
+		"requirements": []any{"mlflow", "torch", "numpy"}, "memory": "1Gi"}})
+	m.SetCreationTimestamp(metav1.NewTime(time.Date(2026, 11, 26, 10, 0, order, 0, time.UTC)))
+	return m
+}
+
+// run builds the cluster, reconciles twice (finalizers, then settled status), and returns a reader of results.
+func (c *cluster) run(t *testing.T) *result {
+	t.Helper()
+	controller := object("apps/v1", "Deployment", "seldon-system", "seldon-v2-controller-manager", map[string]any{"spec": map[string]any{
+		"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "manager", "env": []any{
+			map[string]any{"name": "CLUSTERWIDE", "value": c.clusterwide}, map[string]any{"name": "WATCH_NAMESPACES", "value": c.watch}}}}}}}})
+	objs := []runtime.Object{controller}
+	for _, o := range c.objects {
+		if o.GetKind() == "Server" && c.serverMemory != "" {
+			memory := map[string]any{"memory": c.serverMemory}
+			_ = unstructured.SetNestedSlice(o.Object, []any{map[string]any{"name": "mlserver",
+				"resources": map[string]any{"requests": memory, "limits": memory}}}, "spec", "podSpec", "containers")
+		}
+		objs = append(objs, o)
+	}
+	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), seldonsim.ListKinds, objs...)
+	var log strings.Builder
+	model := &seldonsim.ControlPlane{Client: client, Log: &log}
+	for range 2 {
+		if err := model.Reconcile(context.Background()); err != nil {
+			t.Fatalf("reconcile: %v", err)
+		}
+	}
+	return &result{t: t, client: client, log: log.String()}
+}
+
+type result struct {
+	t      *testing.T
+	client *dynamicfake.FakeDynamicClient
+	log    string
+}
+
+func (r *result) get(gvr schema.GroupVersionResource, ns, name string) *unstructured.Unstructured {
+	r.t.Helper()
+	o, err := r.client.Resource(gvr).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		r.t.Fatalf("get %s %s/%s: %v", gvr.Resource, ns, name, err)
+	}
+	return o
+}
+
+// cond is "Status: message" of one condition, "" when absent.
+func (r *result) cond(gvr schema.GroupVersionResource, ns, name, condType string) string {
+	r.t.Helper()
+	conds, _, _ := unstructured.NestedSlice(r.get(gvr, ns, name).Object, "status", "conditions")
+	for _, c := range conds {
+		m := c.(map[string]any)
+		if m["type"] == condType {
+			msg, _ := m["message"].(string)
+			return strings.TrimSuffix(m["status"].(string)+": "+msg, ": ")
+		}
+	}
+	return ""
+}
+
+func (r *result) expect(gvr schema.GroupVersionResource, ns, name, condType, want string) {
+	r.t.Helper()
+	if got := r.cond(gvr, ns, name, condType); got != want {
+		r.t.Errorf("%s %s/%s %s = %q, want %q\nmodel log:\n%s", gvr.Resource, ns, name, condType, got, want, r.log)
+	}
+}
+
+func TestTheFixedFieldSetupBecomesReady(t *testing.T) {
+	r := fieldSetup().run(t)
+	r.expect(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "SchedulerReady", "True")
+	r.expect(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "EnvoyReady", "True")
+	// The runtime's Ready needs all six components; four are disabled and never report.
+	r.expect(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "Ready", "Unknown: DataflowEngineReady is not set")
+	r.expect(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "DataflowEngineReady", "")
+	r.expect(seldonsim.Servers, "seldon-system", "mlserver", "Ready", "True")
+	r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "True")
+	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "True")
+	r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "Ready", "True")
+	for gvr, name := range map[schema.GroupVersionResource]string{seldonsim.Models: "baseline-predictor",
+		seldonsim.Experiments: "financial-ab-test-experiment", seldonsim.SeldonRuntimes: "seldon"} {
+		if len(r.get(gvr, "seldon-system", name).GetFinalizers()) != 1 {
+			t.Errorf("%s %s has no finalizer", gvr.Resource, name)
+		}
+	}
+	// The Server CRD requires these three status fields; the API server refuses a status without them.
+	server := r.get(seldonsim.Servers, "seldon-system", "mlserver")
+	loaded, _, _ := unstructured.NestedInt64(server.Object, "status", "loadedModels")
+	replicas, _, _ := unstructured.NestedInt64(server.Object, "status", "replicas")
+	selector, _, _ := unstructured.NestedString(server.Object, "status", "selector")
+	if loaded != 2 || replicas != 1 || selector == "" {
+		t.Errorf("server status loadedModels=%d replicas=%d selector=%q", loaded, replicas, selector)
+	}
+	if f := r.get(seldonsim.Servers, "seldon-system", "mlserver").GetFinalizers(); len(f) != 0 {
+		t.Errorf("Servers carry no finalizer upstream; got %v", f)
+	}
+}
+
+// Each of the four homelab faults, as the simulation reports it.
+func TestTheFourHomelabFaults(t *testing.T) {
+	t.Run("gs-public Secret missing: every agent exits", func(t *testing.T) {
+		c := fieldSetup()
+		delete(c.objects, "secret-gs")
+		r := c.run(t)
+		agent := `False: agent exited at start-up: secrets "seldon-rclone-gs-public" not found`
+		r.expect(seldonsim.Servers, "seldon-system", "mlserver", "StatefulSetOrDeploymentReady", agent)
+		r.expect(seldonsim.Servers, "seldon-system", "mlserver", "Ready", agent)
+		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready",
+			"False: Failed to schedule model as no matching server had enough suitable replicas")
+		r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "Ready",
+			"False: no live replica for model baseline-predictor for model route financial-ab-test-experiment.experiment")
+	})
+	t.Run("runtime Ready never turns True", func(t *testing.T) {
+		r := fieldSetup().run(t)
+		if got := r.cond(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "Ready"); strings.HasPrefix(got, "True") {
+			t.Errorf("runtime Ready = %q with four components disabled", got)
+		}
+	})
+	t.Run("the ServerConfig's 1Gi holds one of two 1Gi models", func(t *testing.T) {
+		c := fieldSetup()
+		c.serverMemory = ""
+		r := c.run(t)
+		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "True")
+		r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "ModelReady",
+			"False: Failed to schedule model as no matching server had enough suitable replicas")
+		r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "CandidatesReady",
+			"False: no live replica for model enhanced-predictor for model route financial-ab-test-experiment.experiment")
+	})
+	t.Run("watchNamespaces without clusterwide: the second namespace is left alone", func(t *testing.T) {
+		c := fieldSetup()
+		c.watch = "seldon-system,models"
+		c.objects["runtime-2"] = runtimeIn("models")
+		c.objects["secret-2"] = object("v1", "Secret", "models", "model-store-rclone", nil)
+		c.objects["secret-gs-2"] = object("v1", "Secret", "models", "seldon-rclone-gs-public", nil)
+		c.objects["server-2"] = serverIn("models")
+		c.objects["model-2"] = modelIn("models", "baseline-predictor", 3)
+		r := c.run(t)
+		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "True")
+		for _, gvr := range []schema.GroupVersionResource{seldonsim.SeldonRuntimes, seldonsim.Models} {
+			name := map[string]string{"seldonruntimes": "seldon", "models": "baseline-predictor"}[gvr.Resource]
+			o := r.get(gvr, "models", name)
+			if _, has := o.Object["status"]; has || len(o.GetFinalizers()) > 0 {
+				t.Errorf("%s models/%s was reconciled with clusterwide false: %v", gvr.Resource, name, o.Object)
+			}
+		}
+		c.clusterwide = "true"
+		r = c.run(t)
+		r.expect(seldonsim.Models, "models", "baseline-predictor", "Ready", "True")
+		r.expect(seldonsim.SeldonRuntimes, "models", "seldon", "SchedulerReady", "True")
+	})
+}
+
+func TestPlacementRules(t *testing.T) {
+	t.Run("a requirement the Server does not offer", func(t *testing.T) {
+		c := fieldSetup()
+		_ = unstructured.SetNestedStringSlice(c.objects["model-a"].Object, []string{"scikit-learn"}, "spec", "requirements")
+		r := c.run(t)
+		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready",
+			"False: Failed to schedule model as no matching server had enough suitable replicas")
+		r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "True")
+	})
+	t.Run("spec.capabilities replaces the defaults", func(t *testing.T) {
+		c := fieldSetup()
+		_ = unstructured.SetNestedStringSlice(c.objects["server"].Object, []string{"scikit-learn"}, "spec", "capabilities")
+		r := c.run(t)
+		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready",
+			"False: Failed to schedule model as no matching server had enough suitable replicas")
+	})
+	t.Run("the overcommit comes from the ServerConfig's agent env", func(t *testing.T) {
+		c := fieldSetup()
+		c.serverMemory = ""
+		containers, _, _ := unstructured.NestedSlice(c.objects["serverconfig"].Object, "spec", "podSpec", "containers")
+		agent := containers[0].(map[string]any)
+		agent["env"].([]any)[1].(map[string]any)["value"] = "100"
+		_ = unstructured.SetNestedSlice(c.objects["serverconfig"].Object, containers, "spec", "podSpec", "containers")
+		r := c.run(t)
+		r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "True")
+	})
+	t.Run("no runtime: the controller's dial resolves nothing", func(t *testing.T) {
+		c := fieldSetup()
+		delete(c.objects, "runtime")
+		r := c.run(t)
+		r.expect(seldonsim.Servers, "seldon-system", "mlserver", "Ready", "False: name resolver error: produced zero addresses")
+		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "False: name resolver error: produced zero addresses")
+	})
+}
+
+func TestFinalizersOnDelete(t *testing.T) {
+	deleting := func(o *unstructured.Unstructured, finalizer string) {
+		now := metav1.NewTime(time.Now())
+		o.SetDeletionTimestamp(&now)
+		o.SetFinalizers([]string{finalizer})
+	}
+	t.Run("with the scheduler up, Models and Experiments go at once", func(t *testing.T) {
+		c := fieldSetup()
+		deleting(c.objects["model-a"], "seldon.model.finalizer")
+		deleting(c.objects["experiment"], "seldon.experiment.finalizer")
+		r := c.run(t)
+		if f := r.get(seldonsim.Models, "seldon-system", "baseline-predictor").GetFinalizers(); len(f) != 0 {
+			t.Errorf("model finalizer kept: %v", f)
+		}
+		if f := r.get(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment").GetFinalizers(); len(f) != 0 {
+			t.Errorf("experiment finalizer kept: %v", f)
+		}
+	})
+	t.Run("the runtime deleted in the foreground (as Pulumi does): it waits for its Servers, and Models hang", func(t *testing.T) {
+		c := fieldSetup()
+		deleting(c.objects["runtime"], "seldon.runtime.finalizer")
+		deleting(c.objects["model-a"], "seldon.model.finalizer")
+		r := c.run(t)
+		if f := r.get(seldonsim.SeldonRuntimes, "seldon-system", "seldon").GetFinalizers(); len(f) != 1 {
+			t.Errorf("runtime released its finalizer with a Server left: %v", f)
+		}
+		if f := r.get(seldonsim.Models, "seldon-system", "baseline-predictor").GetFinalizers(); len(f) != 1 {
+			t.Errorf("model released with no scheduler to unload it: %v", f)
+		}
+	})
+	t.Run("the runtime deleted in the background: its scheduler stays until it is gone, so Models still go", func(t *testing.T) {
+		c := fieldSetup()
+		deleting(c.objects["runtime"], "seldon.runtime.finalizer")
+		deleting(c.objects["model-a"], "seldon.model.finalizer")
+		sts := object("apps/v1", "StatefulSet", "seldon-system", "seldon-scheduler", nil)
+		sts.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: api, Kind: "SeldonRuntime", Name: "seldon"}})
+		c.objects["scheduler"] = sts
+		r := c.run(t)
+		if f := r.get(seldonsim.Models, "seldon-system", "baseline-predictor").GetFinalizers(); len(f) != 0 {
+			t.Errorf("model kept its finalizer while the scheduler still runs: %v", f)
+		}
+		if f := r.get(seldonsim.SeldonRuntimes, "seldon-system", "seldon").GetFinalizers(); len(f) != 1 {
+			t.Errorf("runtime released with a Server left: %v", f)
+		}
+	})
+	t.Run("the runtime after its Servers: released", func(t *testing.T) {
+		c := fieldSetup()
+		for _, k := range []string{"server", "model-a", "model-b", "experiment"} {
+			delete(c.objects, k)
+		}
+		deleting(c.objects["runtime"], "seldon.runtime.finalizer")
+		r := c.run(t)
+		if f := r.get(seldonsim.SeldonRuntimes, "seldon-system", "seldon").GetFinalizers(); len(f) != 0 {
+			t.Errorf("runtime kept its finalizer with no Server left: %v", f)
+		}
+	})
+	t.Run("no controller: nothing is released", func(t *testing.T) {
+		c := fieldSetup()
+		deleting(c.objects["model-a"], "seldon.model.finalizer")
+		objs := []runtime.Object{}
+		for _, o := range c.objects {
+			objs = append(objs, o)
+		}
+		client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), seldonsim.ListKinds, objs...)
+		if err := (&seldonsim.ControlPlane{Client: client}).Reconcile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := client.Resource(seldonsim.Models).Namespace("seldon-system").Get(context.Background(), "baseline-predictor", metav1.GetOptions{})
+		if len(m.GetFinalizers()) != 1 {
+			t.Errorf("a Model was released with no controller running: %v", m.GetFinalizers())
+		}
+	})
+}
