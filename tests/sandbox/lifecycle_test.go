@@ -9,10 +9,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+		"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
 	"github.com/seldon-ab/provisioner/internal/lifecycle"
 )
@@ -141,11 +142,13 @@ func TestSandboxLifecycle(t *testing.T) {
 		if _, err := stack.Destroy(ctx); err != nil {
 			t.Fatalf("destroy: %v", err)
 		}
-		interrupted, cancel := context.WithTimeout(ctx, 8*time.Second)
-		_, err := stack.Up(interrupted)
-		cancel()
-		if err == nil {
-			t.Fatal("the up finished before it could be interrupted; interrupt it sooner")
+		// The update's CLI is killed once it holds the stack's lock, as a closed terminal or Ctrl-C twice does: a
+		// graceful interrupt would release the lock.
+		killed := make(chan int, 1)
+		go func() { killed <- killLockHolder(t, ctx, "sandbox") }()
+		_, err := stack.Up(ctx)
+		if pid := <-killed; err == nil || pid == 0 {
+			t.Fatalf("the up was not interrupted (killed pid %d): %v", pid, err)
 		}
 		// The killed CLI's lock stays: the next command names the way out instead of Pulumi's bare "locked".
 		_, err = stack.Up(ctx)
@@ -198,6 +201,29 @@ func TestSandboxLifecycle(t *testing.T) {
 		}
 		assertDestroyed(t, ctx)
 	})
+}
+
+// killLockHolder waits for a process to take the lock of stack in the tests' backend, kills it with SIGKILL and
+// returns its pid.
+func killLockHolder(t *testing.T, ctx context.Context, stack string) int {
+	for ctx.Err() == nil {
+		locks, _ := filepath.Glob(filepath.Join(env.Backend, ".pulumi", "locks", "*", "*", stack, "*.json"))
+		for _, path := range locks {
+			data, err := os.ReadFile(path)
+			var lock struct {
+				PID int `json:"pid"`
+			}
+			if err == nil && json.Unmarshal(data, &lock) == nil && lock.PID > 0 {
+				time.Sleep(time.Second) // into the update's first steps
+				if err := syscall.Kill(lock.PID, syscall.SIGKILL); err != nil {
+					t.Errorf("killing the update's CLI (pid %d): %v", lock.PID, err)
+				}
+				return lock.PID
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return 0
 }
 
 // assertNoChanges previews through the lifecycle, so with the policy pack too: the shipped stack breaks no
