@@ -63,9 +63,9 @@ case $action in
     "$kwokctl" create cluster --name "$name" --config "$here/sandbox/kwok.yaml" --kubeconfig "$kubeconfig" \
       --wait 2m >"$quiet" 2>&1 || { cat "$quiet" >&2; die "kwokctl could not create the cluster; logs: $state/kwok/clusters/$name/logs"; }
     kubectl config use-context "kwok-$name" >/dev/null
-    log "adding two simulated nodes and static volumes"
+    log "adding two simulated nodes and the storage class"
     "$kwokctl" scale node --name "$name" --replicas 2 >>"$quiet" 2>&1 || { cat "$quiet" >&2; die "could not add nodes"; }
-    kubectl apply -f "$here/sandbox/storage.yaml" >>"$quiet" 2>&1 || { cat "$quiet" >&2; die "could not add volumes"; }
+    kubectl apply -f "$here/sandbox/storage.yaml" >>"$quiet" 2>&1 || { cat "$quiet" >&2; die "could not add the storage class"; }
     for _ in $(seq 60); do
       [ "$(kubectl get nodes --no-headers 2>/dev/null | grep -c ' Ready')" -ge 2 ] && break
       sleep 1

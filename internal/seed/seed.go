@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"net/url"
 	"os"
 	"path"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/seldon-ab/provisioner/internal/tunnel"
 )
 
 // Target is where the artifacts go.
@@ -29,7 +30,8 @@ type Target struct {
 	SecretKey string
 	Bucket    string
 	Prefix    string
-	// Proxy, if set, carries every request (the sandbox's cluster network); nil dials the endpoint directly.
+	// Proxy, if set, tunnels every connection (CONNECT) to the endpoint: the sandbox's cluster network; nil dials
+	// the endpoint directly.
 	Proxy *url.URL
 }
 
@@ -98,7 +100,7 @@ func newClient(t Target) (*minio.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		transport.Proxy = http.ProxyURL(t.Proxy)
+		transport.Proxy, transport.DialContext = nil, tunnel.Dialer(t.Proxy)
 		opts.Transport = transport
 	}
 	return minio.New(u.Host, opts)

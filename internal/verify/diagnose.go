@@ -38,29 +38,45 @@ func (v *Verifier) diagnoseResponse(r response, inference bool) *Finding {
 		}
 		return nil
 	}
-	body := string(r.body)
-	fromNginx := strings.Contains(strings.ToLower(body), "nginx") || strings.Contains(strings.ToLower(r.header.Get("Server")), "nginx") && !looksJSON(r.body)
-	fromEnvoy := strings.EqualFold(r.header.Get("Server"), "envoy") || r.header.Get("x-envoy-upstream-service-time") != ""
 	evidence := evidenceOf(r)
+	who := answeredBy(r)
 	switch {
-	case r.status == http.StatusNotFound && fromNginx:
+	case r.status >= 300 && r.status < 400:
+		where := r.header.Get("Location")
+		f := &Finding{Layer: LayerIngress, Problem: fmt.Sprintf("the %s answered %d, redirecting to %q instead of answering", who, r.status, where),
+			Cause:    "the Ingress for this host has TLS (spec.tls): ingress-nginx redirects plain http to https (ssl-redirect, 308)",
+			Fix:      "call the https URL the redirect names, or set nginx.ingress.kubernetes.io/ssl-redirect: \"false\" on the Ingress",
+			Evidence: evidence}
+		if who != byNginx {
+			f.Layer, f.Cause, f.Fix = LayerNetwork, "something between this machine and the mesh redirects: a proxy, a captive portal, a load balancer", "call the address the redirect names, or the ingress directly"
+		}
+		return f
+	case who == byOther:
+		return &Finding{Layer: LayerNetwork, Problem: fmt.Sprintf("HTTP %d from something that is neither the ingress nor the mesh", r.status),
+			Cause:    "another server answers on this address: a router's or proxy's page, or another service holding the IP",
+			Fix:      "check that the ingressIP is the ingress controller's (kubectl -n ingress-nginx get svc) and that no proxy is in the way",
+			Evidence: evidence}
+	case r.status == http.StatusNotFound && who == byNginx:
 		return &Finding{Layer: LayerIngress, Problem: "the ingress controller answered 404: no Ingress rule matched",
 			Cause:    fmt.Sprintf("the Host header %q or the path matches no Ingress host/path (or the Ingress is in another class)", v.cfg.Host),
 			Fix:      "call with the stack's hostHeader output; check `kubectl get ingress -A` for the host, class nginx and path / (Prefix)",
 			Evidence: evidence}
-	case r.status == http.StatusNotFound:
+	case r.status == http.StatusNotFound && who == byEnvoy:
 		return &Finding{Layer: LayerMesh, Problem: "envoy answered 404: no route for this request",
 			Cause: "the seldon-model header is missing or names nothing active (use <experiment>.experiment), the Experiment is not " +
 				"active yet (a candidate not Ready), or the path reaching envoy does not start with /v2 (a path prefix that was not rewritten)",
 			Fix:      fmt.Sprintf("send seldon-model: %s.experiment; kubectl get experiment %s; with a path prefix, rewrite-target /$2 on its own Ingress", v.cfg.Experiment, v.cfg.Experiment),
 			Evidence: evidence}
-	case r.status == http.StatusServiceUnavailable || r.status == http.StatusBadGateway || r.status == http.StatusGatewayTimeout:
-		if fromNginx && !fromEnvoy {
-			return &Finding{Layer: LayerMesh, Problem: fmt.Sprintf("the ingress controller could not reach seldon-mesh (HTTP %d)", r.status),
-				Cause:    "the seldon-mesh Service has no ready envoy endpoints, or envoy reset the connection",
-				Fix:      "kubectl -n <model namespace> get endpoints seldon-mesh; kubectl get seldonruntime -A; check the envoy pods",
-				Evidence: evidence}
-		}
+	case r.status == http.StatusNotFound && who == byAgent:
+		return &Finding{Layer: LayerModel, Problem: "the Server replica envoy chose does not hold the model version",
+			Cause: "the version was unloaded or is not loaded yet on that replica (a model roll or a Server restart)",
+			Fix:   "kubectl get models,servers -A; retry once the Model is Ready", Evidence: evidence}
+	case who == byNginx:
+		return &Finding{Layer: LayerMesh, Problem: fmt.Sprintf("the ingress controller could not reach seldon-mesh (HTTP %d)", r.status),
+			Cause:    "the seldon-mesh Service has no ready envoy endpoints (503), or envoy did not answer the controller (502, 504)",
+			Fix:      "kubectl -n <model namespace> get endpoints seldon-mesh; kubectl get seldonruntime -A; check the envoy pods",
+			Evidence: evidence}
+	case who == byEnvoy:
 		return &Finding{Layer: LayerModel, Problem: fmt.Sprintf("the mesh has no healthy server for the model (HTTP %d)", r.status),
 			Cause:    "the Server pods (agent + MLServer) are down or not ready, or the model is still loading",
 			Fix:      "kubectl get servers,models -A; kubectl logs <server pod> -c agent and -c mlserver",
@@ -72,14 +88,44 @@ func (v *Verifier) diagnoseResponse(r response, inference bool) *Finding {
 			Fix: fmt.Sprintf("check verification.input (now %s %v %s) against the model's MLmodel signature",
 				v.cfg.Input.Name, v.cfg.Input.Shape, v.cfg.Input.Datatype),
 			Evidence: evidence}
-	case r.status >= 500:
+	default:
 		return &Finding{Layer: LayerModel, Problem: fmt.Sprintf("the model failed (HTTP %d)", r.status),
 			Cause: "MLServer raised while predicting: a missing requirement in the Server image, bad artifacts, or out of memory",
 			Fix:   "kubectl logs <server pod> -c mlserver; check the Model's requirements and memory", Evidence: evidence}
-	default:
-		return &Finding{Layer: LayerMesh, Problem: fmt.Sprintf("unexpected HTTP %d", r.status), Cause: "an intermediary answered",
-			Fix: "call the inferenceURL output with curl -i and read who answered", Evidence: evidence}
 	}
+}
+
+// Who answered a call, read from what came back. ingress-nginx removes the Server header of every answer
+// (nginx.tmpl: more_clear_headers Server), its own pages end with <center>nginx</center>; envoy's local replies are
+// an empty 404 and "no healthy upstream"; what the model answers passed envoy (x-seldon-route, or
+// x-envoy-upstream-service-time) and is MLServer's JSON, or the agent's Go 404 page when the version is not on the
+// replica (scheduler/pkg/agent/rproxy.go).
+const (
+	byNginx = "ingress controller"
+	byEnvoy = "mesh (envoy)"
+	byModel = "model"
+	byAgent = "model's agent"
+	byOther = "unknown server"
+)
+
+func answeredBy(r response) string {
+	body := strings.TrimSpace(string(r.body))
+	passedEnvoy := r.header.Get("x-seldon-route") != "" || r.header.Get("x-envoy-upstream-service-time") != ""
+	server := strings.ToLower(r.header.Get("Server"))
+	switch {
+	case strings.Contains(body, "<center>nginx</center>") || strings.HasPrefix(server, "nginx"):
+		return byNginx
+	case passedEnvoy && body == "404 page not found":
+		return byAgent
+	case passedEnvoy && looksJSON(r.body):
+		return byModel
+	case server == "envoy" || body == "" && r.status == http.StatusNotFound || body == "no healthy upstream" ||
+		strings.HasPrefix(body, "upstream connect error"):
+		return byEnvoy
+	case looksJSON(r.body):
+		return byModel
+	}
+	return byOther
 }
 
 func evidenceOf(r response) string {

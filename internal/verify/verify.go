@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/seldon-ab/provisioner/internal/tunnel"
 )
 
 // Config says what to call and what to expect.
@@ -53,7 +55,8 @@ type Config struct {
 	Seed     int64
 	// Progress, if set, is called after each experiment request (never concurrently).
 	Progress func(Progress)
-	// Proxy, if set, carries every call (the sandbox's cluster network); nil dials the ingress directly.
+	// Proxy, if set, tunnels every connection (CONNECT) to the ingress: the sandbox's cluster network; nil dials
+	// the ingress directly.
 	Proxy *url.URL
 }
 
@@ -216,9 +219,11 @@ func New(cfg Config) (*Verifier, error) {
 	transport := &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency, MaxConnsPerHost: cfg.Concurrency,
 		DialContext: (&net.Dialer{Timeout: cfg.Timeout}).DialContext}
 	if cfg.Proxy != nil {
-		transport.Proxy = http.ProxyURL(cfg.Proxy)
+		transport.DialContext = tunnel.Dialer(cfg.Proxy)
 	}
-	v := &Verifier{cfg: cfg, client: &http.Client{Transport: transport}, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"),
+	// A redirect is an answer to report (the ingress's http->https, a proxy's page), never one to follow.
+	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	v := &Verifier{cfg: cfg, client: &http.Client{Transport: transport, CheckRedirect: noRedirects}, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"),
 		headers: inferenceHeaders(cfg.Experiment + ".experiment")}
 	// Bodies are made once: generating and encoding a tensor per call would cost the load test its throughput.
 	for i := 0; i < bodyVariants; i++ {
@@ -316,15 +321,11 @@ func (v *Verifier) Run(parent context.Context) Report {
 	rep := Report{Experiment: v.cfg.Experiment, Planned: v.cfg.Requests, Deadline: v.cfg.Deadline.Seconds()}
 	probes := newCallClock(ctx, v.cfg.Timeout)
 	defer probes.release()
-	health := v.call(probes, http.MethodGet, v.baseURL+"/v2/health/ready", nil, nil)
-	healthProbe := v.probe("GET /v2/health/ready", health, false)
-	if f := healthProbe.Finding; f != nil && f.Layer == LayerMesh && health.status == http.StatusNotFound {
-		// Envoy answers health without any model header: a 404 here can only be the path.
-		f.Problem = "envoy answered 404 even for /v2/health/ready"
-		f.Cause = "the path reaching envoy does not start with /v2: a path prefix the Ingress does not strip"
-		f.Fix = "give the prefixed path its own Ingress with path /<prefix>(/|$)(.*) and rewrite-target /$2 (seldon.pathPrefix does this), or call without the prefix"
-	}
-	rep.Health = append(rep.Health, healthProbe)
+	// Envoy routes nothing without a seldon-model header (its Lua filter derives one from /v2/models/<name>/
+	// paths only: scheduler/pkg/envoy/xdscache/resource.go, createHeaderFilter), so health asks a server of the
+	// experiment's route.
+	health := v.call(probes, http.MethodGet, v.baseURL+"/v2/health/ready", v.headers, nil)
+	rep.Health = append(rep.Health, v.probe("GET /v2/health/ready", health, false))
 	for _, c := range v.cfg.Candidates {
 		r := v.call(probes, http.MethodPost, v.baseURL+"/v2/models/"+c.Name+"/infer", inferenceHeaders(c.Name), v.body(0))
 		rep.Direct = append(rep.Direct, v.probe(c.Name, r, true))

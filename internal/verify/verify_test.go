@@ -22,7 +22,9 @@ import (
 const experiment = "financial-ab-test-experiment"
 
 // fakeStack reproduces what a client meets: ingress-nginx host rules in front of Seldon's envoy, which routes
-// /v2 paths by the seldon-model header and splits an experiment by weight.
+// /v2 paths by the seldon-model header and splits an experiment by weight. As the real ones: NGINX removes every
+// Server header and answers unknown hosts with its own page; envoy answers an unrouted request with an empty 404
+// and stamps x-seldon-route on what a model answered.
 type fakeStack struct {
 	hosts         []string
 	servedWeights map[string]float64 // what the "scheduler" really applies
@@ -55,24 +57,25 @@ func (f *fakeStack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hostKnown = hostKnown || r.Host == h
 	}
 	if !hostKnown {
-		w.Header().Set("Server", "nginx")
+		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>")
+		fmt.Fprint(w, "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 		return
 	}
-	f.envoy(w, r)
+	rec := httptest.NewRecorder()
+	f.envoy(rec, r)
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Del("Server")
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 func (f *fakeStack) envoy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Server", "envoy")
 	if !strings.HasPrefix(r.URL.Path, "/v2") {
 		w.WriteHeader(http.StatusNotFound)
-		return
-	}
-	if r.URL.Path == "/v2/health/ready" {
-		if f.healthStatus != 0 {
-			w.WriteHeader(f.healthStatus)
-		}
 		return
 	}
 	target := r.Header.Get("seldon-model")
@@ -91,19 +94,28 @@ func (f *fakeStack) envoy(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
-	time.Sleep(f.slow[model])
-	if code := f.status[model]; code != 0 {
-		w.WriteHeader(code)
-		if code == http.StatusUnprocessableEntity {
-			fmt.Fprint(w, `{"error":"Input data type mismatch: expected FP32"}`)
-		} else {
-			fmt.Fprint(w, "no healthy upstream")
+	versioned := fmt.Sprintf("%s_%d", model, f.versions[model])
+	if r.URL.Path == "/v2/health/ready" {
+		w.Header().Set("x-seldon-route", ":"+versioned+":")
+		if f.healthStatus != 0 {
+			w.WriteHeader(f.healthStatus)
 		}
 		return
 	}
-	versioned := fmt.Sprintf("%s_%d", model, f.versions[model])
+	time.Sleep(f.slow[model])
+	if code := f.status[model]; code == http.StatusServiceUnavailable {
+		// envoy's own answer when the cluster has no healthy host
+		w.WriteHeader(code)
+		fmt.Fprint(w, "no healthy upstream")
+		return
+	}
 	w.Header().Set("x-seldon-route", ":"+versioned+":")
 	w.Header().Set("x-envoy-upstream-service-time", "3")
+	if code := f.status[model]; code != 0 {
+		w.WriteHeader(code)
+		fmt.Fprint(w, `{"error":"Input data type mismatch: expected FP32"}`)
+		return
+	}
 	if f.malformed {
 		fmt.Fprintf(w, `{"model_name":%q,"outputs":[]}`, versioned)
 		return
@@ -482,4 +494,52 @@ func TestARepeatedFailureStopsEarly(t *testing.T) {
 	if rep.Passed || rep.Requests >= rep.Planned || !strings.Contains(rep.SplitNote, "all failed the same way") {
 		t.Errorf("%d of %d calls sent for a failure every call repeats (note %q)", rep.Requests, rep.Planned, rep.SplitNote)
 	}
+}
+
+// An Ingress with TLS answers plain http with ingress-nginx's 308: reported as that redirect and where it points,
+// never followed (following it would have made it a name-resolution or TLS failure).
+func TestARedirectIsReportedNotFollowed(t *testing.T) {
+	redirects := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "https://financial-predictor.local"+r.URL.RequestURI())
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusPermanentRedirect)
+		fmt.Fprint(w, "<html>\r\n<head><title>308 Permanent Redirect</title></head>\r\n<body>\r\n<center><h1>308 Permanent Redirect</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+	})
+	rep := run(t, config(serve(t, redirects)))
+	findingIn(t, rep, verify.LayerIngress, `answered 308, redirecting to "https://financial-predictor.local/v2/`)
+	findingIn(t, rep, verify.LayerIngress, "ssl-redirect")
+	for _, f := range rep.Findings {
+		if f.Layer == verify.LayerNetwork || f.Layer == verify.LayerModel {
+			t.Errorf("the redirect was blamed on the %s: %s", f.Layer, f.Problem)
+		}
+	}
+}
+
+// A page from something that is neither NGINX nor the mesh (a router, a proxy) is never blamed on the model.
+func TestAnAnswerFromOutsideTheMeshIsNotBlamedOnTheModel(t *testing.T) {
+	router := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Server", "mini_httpd/1.30")
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprint(w, "<html><body><h1>Router: upstream unreachable</h1></body></html>")
+	})
+	rep := run(t, config(serve(t, router)))
+	findingIn(t, rep, verify.LayerNetwork, "neither the ingress nor the mesh")
+	for _, f := range rep.Findings {
+		if f.Layer == verify.LayerModel {
+			t.Errorf("a router's page was blamed on the model: %s", f.Problem)
+		}
+	}
+}
+
+// A replica whose agent does not hold the version answers with Go's 404 page through envoy: the model layer, with
+// the reason, not "no route".
+func TestTheAgentsNotFoundIsAVersionNotOnTheReplica(t *testing.T) {
+	agent := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("x-seldon-route", ":baseline-predictor_2:")
+		w.Header().Set("x-envoy-upstream-service-time", "1")
+		http.Error(w, "404 page not found", http.StatusNotFound)
+	})
+	rep := run(t, config(serve(t, agent)))
+	findingIn(t, rep, verify.LayerModel, "does not hold the model version")
 }

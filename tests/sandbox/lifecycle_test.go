@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-		"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
 	"github.com/seldon-ab/provisioner/internal/lifecycle"
 )

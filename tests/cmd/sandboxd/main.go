@@ -1,7 +1,8 @@
 // Command sandboxd runs, beside the sandbox's control plane, everything a real cluster's nodes and Seldon would:
 // the pods whose images are built here (MinIO, the MetalLB controller, rclone) as local processes, the cluster
-// network served to this machine as an HTTP proxy (tests/internal/sandboxnode), and the simulation of Seldon's
-// control plane whose agents download Models through that network (tests/internal/seldonsim). scripts/cluster.sh
+// network served to this machine as an HTTP proxy (tests/internal/sandboxnode), the simulation of Seldon's
+// control plane whose agents download Models through that network (tests/internal/seldonsim), and the data plane
+// that answers requests as NGINX, envoy and MLServer would (tests/internal/dataplane). scripts/cluster.sh
 // starts and stops it with the sandbox; it is never part of what the stack deploys.
 package main
 
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/seldon-ab/provisioner/tests/internal/dataplane"
 	"github.com/seldon-ab/provisioner/tests/internal/sandboxnode"
 	"github.com/seldon-ab/provisioner/tests/internal/seldonsim"
 )
@@ -55,16 +57,21 @@ func main() {
 	proxyURL := "http://" + listener.Addr().String()
 	node := &sandboxnode.Node{Client: client, Bin: *bin, StateDir: filepath.Join(*stateDir, "node"), Kubeconfig: *kubeconfig,
 		ProxyURL: proxyURL, Log: os.Stderr}
-	go func() { fail(http.Serve(listener, &sandboxnode.Network{Node: node})) }()
+	network := &sandboxnode.Network{Node: node}
+	agent := &seldonsim.RcloneAgent{Bin: *bin, StateDir: filepath.Join(*stateDir, "agent"), ProxyURL: proxyURL, Log: os.Stderr}
+	defer agent.Stop()
+	seldon := &seldonsim.ControlPlane{Client: dyn, Log: os.Stderr, Agent: agent}
+	plane := &dataplane.Plane{Client: client, Network: network, Routes: seldon.Routes}
+	node.Simulators = []sandboxnode.Simulator{plane}
+	go func() { fail(http.Serve(listener, network)) }()
 	if err := os.WriteFile(*proxyFile, []byte(proxyURL+"\n"), 0o644); err != nil {
 		fail(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(os.Stderr, "sandboxd: running pods of %s; network proxy %s; simulating Seldon's control plane\n", cfg.Host, proxyURL)
-	agent := &seldonsim.RcloneAgent{Bin: *bin, StateDir: filepath.Join(*stateDir, "agent"), ProxyURL: proxyURL, Log: os.Stderr}
-	defer agent.Stop()
-	go (&seldonsim.ControlPlane{Client: dyn, Log: os.Stderr, Agent: agent}).Run(ctx, *interval)
+	fmt.Fprintf(os.Stderr, "sandboxd: running pods of %s; network proxy %s; simulating Seldon's control plane and the data plane\n", cfg.Host, proxyURL)
+	go seldon.Run(ctx, *interval)
+	go plane.Run(ctx, *interval, os.Stderr)
 	node.Run(ctx, *interval)
 }
 

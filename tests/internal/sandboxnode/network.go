@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,10 +25,40 @@ import (
 // reason, never forwarded to the LAN.
 type Network struct {
 	Node *Node
+
+	mu       sync.Mutex
+	resolved map[string]resolution
 }
+
+// resolution is one Resolve answer, reused for resolveTTL: kube-proxy too programs a Service's endpoints some time
+// after they change, and a load test would otherwise read the API server several times per request.
+type resolution struct {
+	at     time.Time
+	target string
+	err    error
+}
+
+const resolveTTL = time.Second
 
 // Resolve maps host:port to the loopback address of a ready pod behind it.
 func (n *Network) Resolve(ctx context.Context, hostport string) (string, error) {
+	n.mu.Lock()
+	r, ok := n.resolved[hostport]
+	n.mu.Unlock()
+	if ok && time.Since(r.at) < resolveTTL {
+		return r.target, r.err
+	}
+	target, err := n.resolve(ctx, hostport)
+	n.mu.Lock()
+	if n.resolved == nil {
+		n.resolved = map[string]resolution{}
+	}
+	n.resolved[hostport] = resolution{at: time.Now(), target: target, err: err}
+	n.mu.Unlock()
+	return target, err
+}
+
+func (n *Network) resolve(ctx context.Context, hostport string) (string, error) {
 	host, portText, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return "", fmt.Errorf("address %q: %w", hostport, err)

@@ -43,11 +43,15 @@ type Node struct {
 	// ProxyURL is the Network's address, given to every process as HTTP_PROXY: the cluster's DNS and Services.
 	ProxyURL string
 	Log      io.Writer
+	// Simulators answer for the pods whose images cannot run here (the data plane).
+	Simulators []Simulator
 
-	mu      sync.Mutex
-	pods    map[types.UID]*runningPod
-	nextIP  int
-	probeHC http.Client
+	mu        sync.Mutex
+	pods      map[types.UID]*runningPod
+	listed    map[string]*corev1.Pod // every pod of the last pass, by namespace/name
+	simulated map[podPort]*simulatedPort
+	nextIP    int
+	probeHC   http.Client
 }
 
 type runningPod struct {
@@ -100,9 +104,12 @@ func (n *Node) logf(format string, args ...any) {
 	}
 }
 
-// Reconcile runs one pass: start the runnable pods scheduled to a node, restart or finish their containers as
+// Reconcile runs one pass: provision the volumes claims ask for, start the runnable pods scheduled to a node, restart or finish their containers as
 // their restartPolicy says, probe them, write their status, and stop the processes of pods that went away.
 func (n *Node) Reconcile(ctx context.Context) error {
+	if err := n.provisionVolumes(ctx); err != nil {
+		return err
+	}
 	list, err := n.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
@@ -113,8 +120,13 @@ func (n *Node) Reconcile(ctx context.Context) error {
 	}
 	n.mu.Unlock()
 	seen := map[types.UID]bool{}
+	listed := map[string]*corev1.Pod{}
+	present := map[types.UID]bool{}
 	for i := range list.Items {
 		pod := &list.Items[i]
+		if pod.DeletionTimestamp == nil {
+			listed[pod.Namespace+"/"+pod.Name], present[pod.UID] = pod, true
+		}
 		if pod.Spec.NodeName == "" || !Runnable(&pod.Spec) {
 			continue
 		}
@@ -142,6 +154,8 @@ func (n *Node) Reconcile(ctx context.Context) error {
 		}
 	}
 	n.mu.Lock()
+	n.listed = listed
+	n.forgetSimulated(present)
 	var gone []types.UID
 	for uid := range n.pods {
 		if !seen[uid] {
@@ -187,7 +201,7 @@ func (n *Node) admit(pod *corev1.Pod) (*runningPod, error) {
 	return rp, nil
 }
 
-// LocalPort is the loopback port of a pod's container port, if that pod runs here.
+// LocalPort is the loopback port of a pod's container port, if that pod runs here or a Simulator answers for it.
 func (n *Node) LocalPort(namespace, name string, port int32) (int, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -196,6 +210,9 @@ func (n *Node) LocalPort(namespace, name string, port int32) (int, bool) {
 			local, ok := rp.ports[port]
 			return local, ok
 		}
+	}
+	if pod := n.listed[namespace+"/"+name]; pod != nil {
+		return n.simulatedPort(pod, port)
 	}
 	return 0, false
 }

@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/seldon-ab/provisioner/internal/seldonspec"
@@ -28,15 +29,19 @@ import (
 
 // Resources the simulation reads and writes.
 var (
-	Deployments    = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	StatefulSets   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
-	Secrets        = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-	SeldonRuntimes = seldonGVR("seldonruntimes")
-	SeldonConfigs  = seldonGVR("seldonconfigs")
-	ServerConfigs  = seldonGVR("serverconfigs")
-	Servers        = seldonGVR("servers")
-	Models         = seldonGVR("models")
-	Experiments    = seldonGVR("experiments")
+	Deployments     = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	StatefulSets    = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+	Secrets         = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	Services        = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	ServiceAccounts = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
+	Pods            = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	EndpointSlices  = schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}
+	SeldonRuntimes  = seldonGVR("seldonruntimes")
+	SeldonConfigs   = seldonGVR("seldonconfigs")
+	ServerConfigs   = seldonGVR("serverconfigs")
+	Servers         = seldonGVR("servers")
+	Models          = seldonGVR("models")
+	Experiments     = seldonGVR("experiments")
 )
 
 func seldonGVR(plural string) schema.GroupVersionResource {
@@ -45,7 +50,8 @@ func seldonGVR(plural string) schema.GroupVersionResource {
 
 // ListKinds maps each resource to its list kind, for fake dynamic clients.
 var ListKinds = map[schema.GroupVersionResource]string{
-	Deployments: "DeploymentList", StatefulSets: "StatefulSetList", Secrets: "SecretList", SeldonRuntimes: "SeldonRuntimeList", SeldonConfigs: "SeldonConfigList",
+	Deployments: "DeploymentList", StatefulSets: "StatefulSetList", Secrets: "SecretList", Services: "ServiceList", Pods: "PodList",
+	EndpointSlices: "EndpointSliceList", ServiceAccounts: "ServiceAccountList", SeldonRuntimes: "SeldonRuntimeList", SeldonConfigs: "SeldonConfigList",
 	ServerConfigs: "ServerConfigList", Servers: "ServerList", Models: "ModelList", Experiments: "ExperimentList",
 }
 
@@ -57,8 +63,11 @@ type ControlPlane struct {
 	// for tests of the scheduling rules alone.
 	Agent Agent
 
-	mu    sync.Mutex
-	loads map[string]*load
+	mu      sync.Mutex
+	loads   map[string]*load
+	tracks  map[types.UID]*track
+	refused map[types.UID]refusal
+	routes  map[string]Routes
 }
 
 // load is one agent download: pending until done, then its error (nil when the files arrived).
@@ -75,10 +84,13 @@ type world struct {
 	serverConfig map[string]*unstructured.Unstructured
 	secrets      map[string]*unstructured.Unstructured // namespace/name
 	runtimes     []*unstructured.Unstructured
-	schedulers   map[string]bool // namespaces with a live seldon-scheduler StatefulSet
-	servers      []*unstructured.Unstructured
-	models       []*unstructured.Unstructured
-	experiments  []*unstructured.Unstructured
+	// objects are the live workloads, Services and pods of the watched namespaces, by resource and namespace/name.
+	objects map[schema.GroupVersionResource]map[string]*unstructured.Unstructured
+	// readyEndpoints counts each Service's ready endpoints (namespace/name), from its EndpointSlices.
+	readyEndpoints map[string]int
+	servers        []*unstructured.Unstructured
+	models         []*unstructured.Unstructured
+	experiments    []*unstructured.Unstructured
 }
 
 // Reconcile runs one pass over the cluster: read everything, then bring each watched resource's finalizers and
@@ -103,13 +115,14 @@ func (m *ControlPlane) Reconcile(ctx context.Context) error {
 		if s.GetDeletionTimestamp() != nil {
 			continue // Servers carry no finalizer
 		}
-		r := judgeServer(w, s)
+		r, err := m.server(ctx, w, s)
+		keep(err)
 		judged = append(judged, r)
 		if r.state != nil {
 			servers[s.GetNamespace()+"/"+s.GetName()] = r.state
 		}
 	}
-	ready := m.models(ctx, w, servers, keep)
+	tracks := m.models(ctx, w, servers, keep)
 	// Servers are written after placement: their status counts the models loaded on them.
 	for _, r := range judged {
 		status := map[string]any{"replicas": int64(0), "loadedModels": int64(0),
@@ -119,9 +132,8 @@ func (m *ControlPlane) Reconcile(ctx context.Context) error {
 		}
 		keep(m.settle(ctx, Servers, r.obj, "", r.conds, status))
 	}
-	for _, e := range w.experiments {
-		keep(m.experiment(ctx, w, e, ready))
-	}
+	runs := m.experiments(ctx, w, tracks, keep)
+	m.program(w, tracks, runs)
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
@@ -145,7 +157,8 @@ func (m *ControlPlane) read(ctx context.Context) (*world, error) {
 		return nil, nil
 	}
 	w := &world{controllerNS: controller.GetNamespace(), serverConfig: map[string]*unstructured.Unstructured{},
-		secrets: map[string]*unstructured.Unstructured{}, schedulers: map[string]bool{}}
+		secrets: map[string]*unstructured.Unstructured{}, objects: map[schema.GroupVersionResource]map[string]*unstructured.Unstructured{},
+		readyEndpoints: map[string]int{}}
 	// operator/main.go: --clusterwide and --watch-namespaces, which the setup chart fills from these env values.
 	env := containerEnv(controller.Object, []string{"spec", "template", "spec", "containers"}, seldonspec.ControllerContainer)
 	w.scope = seldonspec.ScopeOf(w.controllerNS, env[seldonspec.ControllerClusterwide], env[seldonspec.ControllerWatchNSEnv])
@@ -177,13 +190,29 @@ func (m *ControlPlane) read(ctx context.Context) (*world, error) {
 	if w.runtimes, err = m.watched(ctx, w, SeldonRuntimes); err != nil {
 		return nil, err
 	}
-	statefulSets, err := m.watched(ctx, w, StatefulSets)
+	for _, gvr := range []schema.GroupVersionResource{StatefulSets, Deployments, Services, ServiceAccounts, Pods} {
+		objs, err := m.watched(ctx, w, gvr)
+		if err != nil {
+			return nil, err
+		}
+		w.objects[gvr] = map[string]*unstructured.Unstructured{}
+		for _, o := range objs {
+			if o.GetDeletionTimestamp() == nil {
+				w.objects[gvr][o.GetNamespace()+"/"+o.GetName()] = o
+			}
+		}
+	}
+	slices, err := m.watched(ctx, w, EndpointSlices)
 	if err != nil {
 		return nil, err
 	}
-	for _, sts := range statefulSets {
-		if sts.GetName() == seldonspec.SchedulerService && sts.GetDeletionTimestamp() == nil && ownedByRuntime(sts) {
-			w.schedulers[sts.GetNamespace()] = true
+	for _, slice := range slices {
+		service := slice.GetLabels()["kubernetes.io/service-name"]
+		endpoints, _, _ := unstructured.NestedSlice(slice.Object, "endpoints")
+		for _, e := range endpoints {
+			if ready, found, _ := unstructured.NestedBool(e.(map[string]any), "conditions", "ready"); !found || ready {
+				w.readyEndpoints[slice.GetNamespace()+"/"+service]++
+			}
 		}
 	}
 	if w.servers, err = m.watched(ctx, w, Servers); err != nil {
@@ -233,13 +262,34 @@ func (m *ControlPlane) watched(ctx context.Context, w *world, gvr schema.GroupVe
 	return out, nil
 }
 
-// schedulerUp says whether the controller can reach seldon-scheduler.<ns> (operator/scheduler/client.go dials
-// that name in the resource's own namespace): the scheduler StatefulSet a runtime owns is there. Its owner
-// reference makes the cluster's garbage collector decide when it goes, as upstream: deleting the runtime with
-// foreground propagation (Pulumi's default, pulumi-kubernetes provider/pkg/metadata/overrides.go) removes it
-// first; with background propagation (kubectl's default) it stays until the runtime itself is gone.
+// object is a live object of the watched namespaces, nil when there is none.
+func (w *world) object(gvr schema.GroupVersionResource, ns, name string) *unstructured.Unstructured {
+	return w.objects[gvr][ns+"/"+name]
+}
+
+// schedulerUp says whether the controller reaches seldon-scheduler.<ns>:9004 (operator/scheduler/client.go dials
+// that name in the resource's own namespace): the Service is there and a scheduler pod is ready behind it, as
+// kube-proxy routes only to ready endpoints. The scheduler StatefulSet's owner reference makes the cluster's
+// garbage collector decide when it goes, as upstream: deleting the runtime with foreground propagation (Pulumi's
+// default, pulumi-kubernetes provider/pkg/metadata/overrides.go) removes it first; with background propagation
+// (kubectl's default) it stays until the runtime itself is gone.
 func (w *world) schedulerUp(ns string) bool {
-	return w.schedulers[ns] && w.seldonConfig != nil
+	return w.schedulerProblem(ns) == ""
+}
+
+// schedulerProblem is what the controller's call to the scheduler of ns fails with: the name does not resolve
+// without the Service; a ClusterIP with no ready endpoint refuses the connection (gRPC's dial error).
+func (w *world) schedulerProblem(ns string) string {
+	svc := w.object(Services, ns, seldonspec.SchedulerService)
+	switch {
+	case w.seldonConfig == nil || svc == nil:
+		return seldonspec.NoSchedulerMessage
+	case w.readyEndpoints[ns+"/"+seldonspec.SchedulerService] == 0:
+		ip, _, _ := unstructured.NestedString(svc.Object, "spec", "clusterIP")
+		return fmt.Sprintf(`connection error: desc = "transport: Error while dialing: dial tcp %s:%d: connect: connection refused"`,
+			ip, seldonspec.SchedulerControlPort)
+	}
+	return ""
 }
 
 // runtimeOf is the oldest runtime of ns that is not being deleted, else the oldest one. (A second runtime in a
@@ -260,46 +310,10 @@ func (w *world) runtimeOf(ns string) *unstructured.Unstructured {
 	return deleting
 }
 
-func ownedByRuntime(o *unstructured.Unstructured) bool {
-	for _, ref := range o.GetOwnerReferences() {
-		if ref.Kind == seldonspec.KindSeldonRuntime {
-			return true
-		}
-	}
-	return false
-}
-
-// ensureScheduler creates the runtime's scheduler StatefulSet, owned by the runtime, as the controller does
-// (without its volume: no pod runs here). kwok makes its pod Ready.
-func (m *ControlPlane) ensureScheduler(ctx context.Context, w *world, rt *unstructured.Unstructured) error {
-	if w.schedulers[rt.GetNamespace()] {
-		return nil
-	}
-	labels := map[string]any{"app.kubernetes.io/name": seldonspec.SchedulerService}
-	sts := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apps/v1", "kind": "StatefulSet",
-		"metadata": map[string]any{"name": seldonspec.SchedulerService, "namespace": rt.GetNamespace()},
-		"spec": map[string]any{
-			"replicas": int64(1), "serviceName": seldonspec.SchedulerService,
-			"selector": map[string]any{"matchLabels": labels},
-			"template": map[string]any{"metadata": map[string]any{"labels": labels}, "spec": map[string]any{
-				"containers": []any{map[string]any{"name": "scheduler", "image": "docker.io/seldonio/seldon-scheduler:" + seldonspec.ChartVersion}}}},
-		},
-	}}
-	isController := true
-	sts.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: seldonspec.APIVersion, Kind: seldonspec.KindSeldonRuntime,
-		Name: rt.GetName(), UID: rt.GetUID(), Controller: &isController, BlockOwnerDeletion: &isController}})
-	if _, err := m.Client.Resource(StatefulSets).Namespace(rt.GetNamespace()).Create(ctx, sts, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("creating the scheduler of %s: %w", rt.GetNamespace(), err)
-	}
-	w.schedulers[rt.GetNamespace()] = true
-	m.logf("StatefulSet %s/%s created for SeldonRuntime %s", rt.GetNamespace(), seldonspec.SchedulerService, rt.GetName())
-	return nil
-}
-
-// runtime: one condition per enabled component and Ready over all six (operator/apis/mlops/v1alpha1/
-// seldonruntime_types.go, knative apis/condition_set.go); the finalizer stays while any Server remains in the
-// namespace (operator/controllers/mlops/seldonruntime_controller.go).
+// runtime: the components' workloads and Services (ensureComponents), one condition per enabled component read
+// off its workload's status, and Ready over all six (operator/apis/mlops/v1alpha1/seldonruntime_types.go,
+// knative apis/condition_set.go); the finalizer stays while any Server remains in the namespace
+// (operator/controllers/mlops/seldonruntime_controller.go).
 func (m *ControlPlane) runtime(ctx context.Context, w *world, rt *unstructured.Unstructured) error {
 	if rt.GetDeletionTimestamp() != nil {
 		for _, s := range w.servers {
@@ -309,10 +323,12 @@ func (m *ControlPlane) runtime(ctx context.Context, w *world, rt *unstructured.U
 		}
 		return m.release(ctx, SeldonRuntimes, rt, seldonspec.RuntimeFinalizer)
 	}
-	if !disabled(rt, seldonspec.SchedulerComponent) && w.seldonConfig != nil {
-		if err := m.ensureScheduler(ctx, w, rt); err != nil {
-			return err
-		}
+	if err := m.ensureComponents(ctx, w, rt); err != nil {
+		return err
+	}
+	components := map[string]component{}
+	for _, c := range runtimeComponents(w, rt) {
+		components[c.name] = c
 	}
 	var conds []condition
 	for _, c := range seldonspec.Components {
@@ -324,7 +340,9 @@ func (m *ControlPlane) runtime(ctx context.Context, w *world, rt *unstructured.U
 				fmt.Sprintf("SeldonConfig %q not found in namespace %s", seldonspec.SeldonConfigName, w.controllerNS)))
 			continue
 		}
-		conds = append(conds, trueCond(c.Condition))
+		if comp, ok := components[c.Name]; ok {
+			conds = append(conds, componentReady(w, rt.GetNamespace(), comp, c.Condition))
+		}
 	}
 	all := make([]string, len(seldonspec.Components))
 	for i, c := range seldonspec.Components {
@@ -353,53 +371,68 @@ type serverResult struct {
 	conds []condition
 }
 
-// serverState is what the scheduler knows of a Ready Server: its capabilities and each replica's free memory.
+// serverState is what the scheduler knows of a Server: its capabilities and, for each replica whose agent
+// connected, its pod and free memory.
 type serverState struct {
 	name         string
 	capabilities []string
+	pods         []string
 	free         []int64
 	loaded       int
 }
 
-// judgeServer: Ready once the scheduler answers (before any agent connects), except that every agent exits at
-// start-up when an rclone Secret listed by its runtime or the SeldonConfig is missing
-// (scheduler/pkg/agent/rclone/rclone_config.go, scheduler/cmd/agent/main.go), so its StatefulSet never gets Ready.
-func judgeServer(w *world, s *unstructured.Unstructured) serverResult {
-	fail := func(reason, message string) serverResult {
-		return serverResult{obj: s, conds: []condition{falseCond(seldonspec.ServerStatefulSetReady, reason, message),
-			falseCond(seldonspec.ConditionReady, reason, message)}}
-	}
-	if !w.schedulerUp(s.GetNamespace()) {
-		return fail("SchedulerNotReady", seldonspec.NoSchedulerMessage)
+// server makes the Server's StatefulSet, plays its agents' start-up (they exit while an rclone Secret listed by
+// the runtime or the SeldonConfig is missing), and judges it as the controller does: its condition is read off the
+// StatefulSet's ready replicas, or carries the error of the controller's call to the scheduler as its reason
+// (operator/controllers/mlops/server_controller.go: updateStatusFromError). The scheduler places Models only on
+// replicas whose agent is up and connected: the Server's ready pods.
+func (m *ControlPlane) server(ctx context.Context, w *world, s *unstructured.Unstructured) (serverResult, error) {
+	fail := func(reason string) serverResult {
+		return serverResult{obj: s, conds: []condition{falseCond(seldonspec.ServerStatefulSetReady, reason, ""),
+			falseCond(seldonspec.ConditionReady, reason, "")}}
 	}
 	configName, _, _ := unstructured.NestedString(s.Object, "spec", "serverConfig")
 	config := w.serverConfig[configName]
 	if config == nil {
-		return fail("ServerConfigNotFound", fmt.Sprintf("ServerConfig %q not found in namespace %s", configName, w.controllerNS))
+		return fail(fmt.Sprintf("ServerConfig.mlops.seldon.io %q not found", configName)), nil
 	}
+	if err := m.ensureServerWorkload(ctx, w, s, config); err != nil {
+		return fail(err.Error()), err
+	}
+	exits := false
 	for _, secret := range configSecrets(w.runtimeOf(s.GetNamespace()), w.seldonConfig) {
 		if w.secrets[s.GetNamespace()+"/"+secret] == nil {
-			return fail("AgentExited", "agent exited at start-up: "+seldonspec.MissingSecretMessage(secret))
+			exits = true
 		}
 	}
+	if err := m.agentExits(ctx, w, s, exits); err != nil {
+		return fail(err.Error()), err
+	}
+	if problem := w.schedulerProblem(s.GetNamespace()); problem != "" {
+		return fail(problem), nil
+	}
+	cond := serverCondition(w, s)
+	r := serverResult{obj: s, conds: []condition{cond, readyOver([]condition{cond}, []string{seldonspec.ServerStatefulSetReady})}}
 	memory, err := replicaMemory(config, s)
 	if err != nil {
-		return fail("InvalidMemory", err.Error())
-	}
-	replicas, found, _ := unstructured.NestedInt64(s.Object, "spec", "replicas")
-	if !found {
-		replicas = 1
+		return fail(err.Error()), nil
 	}
 	// The overcommit the agents get from the rendered ServerConfig, as their capabilities.
 	overcommit := seldonspec.MemoryOvercommitPercent
 	if v, err := strconv.Atoi(containerEnv(config.Object, []string{"spec", "podSpec", "containers"}, seldonspec.AgentContainer)[seldonspec.OvercommitEnv]); err == nil {
 		overcommit = v
 	}
-	state := &serverState{name: s.GetName(), capabilities: capabilities(config, s), free: make([]int64, replicas)}
-	for i := range state.free {
-		state.free[i] = seldonspec.ReplicaCapacityWith(memory, overcommit)
+	state := &serverState{name: s.GetName(), capabilities: capabilities(config, s)}
+	if !exits {
+		for _, pod := range serverPods(w, s) {
+			if podReady(pod) {
+				state.pods = append(state.pods, pod.GetName())
+				state.free = append(state.free, seldonspec.ReplicaCapacityWith(memory, overcommit))
+			}
+		}
 	}
-	return serverResult{obj: s, state: state, conds: []condition{trueCond(seldonspec.ServerStatefulSetReady), trueCond(seldonspec.ConditionReady)}}
+	r.state = state
+	return r, nil
 }
 
 // configSecrets: the runtime's own list with the SeldonConfig's appended (operator, SeldonRuntime reconciler).
@@ -443,143 +476,6 @@ func capabilities(config, s *unstructured.Unstructured) []string {
 	return append(base, extra...)
 }
 
-// models places each Model, oldest first, on replicas of Ready Servers of its namespace that offer all of its
-// requirements (exact strings, scheduler/pkg/scheduler/filters/replicarequirements.go) and have room for its
-// memory (filters/replicamemory.go), each of its replicas on a different Server replica. It returns the Ready ones.
-func (m *ControlPlane) models(ctx context.Context, w *world, servers map[string]*serverState, keep func(error)) map[string]bool {
-	ready := map[string]bool{}
-	for _, model := range w.models {
-		ns := model.GetNamespace()
-		if model.GetDeletionTimestamp() != nil {
-			// Deleting a Model asks its namespace's scheduler to unload it; with none, the finalizer stays.
-			if w.schedulerUp(ns) {
-				keep(m.release(ctx, Models, model, seldonspec.ModelFinalizer))
-			}
-			continue
-		}
-		if !w.schedulerUp(ns) {
-			keep(m.settle(ctx, Models, model, seldonspec.ModelFinalizer, []condition{
-				falseCond(seldonspec.ModelReadyCondition, "SchedulerNotReady", seldonspec.NoSchedulerMessage),
-				falseCond(seldonspec.ConditionReady, "SchedulerNotReady", seldonspec.NoSchedulerMessage)}, nil))
-			continue
-		}
-		replicas, found, _ := unstructured.NestedInt64(model.Object, "spec", "replicas")
-		if !found || replicas < 1 {
-			replicas = 1
-		}
-		server := place(model, servers, int(replicas))
-		if server == "" {
-			keep(m.settle(ctx, Models, model, seldonspec.ModelFinalizer, []condition{
-				falseCond(seldonspec.ModelReadyCondition, "ScheduleFailed", seldonspec.ScheduleFailedMessage),
-				falseCond(seldonspec.ConditionReady, "ScheduleFailed", seldonspec.ScheduleFailedMessage)},
-				map[string]any{"replicas": int64(0), "availableReplicas": int64(0)}))
-			continue
-		}
-		if failed, reason, message := m.download(ctx, w, model, server); failed {
-			keep(m.settle(ctx, Models, model, seldonspec.ModelFinalizer, []condition{
-				falseCond(seldonspec.ModelReadyCondition, reason, message), falseCond(seldonspec.ConditionReady, reason, message)},
-				map[string]any{"replicas": replicas, "availableReplicas": int64(0)}))
-			continue
-		}
-		ready[ns+"/"+model.GetName()] = true
-		keep(m.settle(ctx, Models, model, seldonspec.ModelFinalizer, []condition{
-			trueCond(seldonspec.ModelReadyCondition), trueCond(seldonspec.ConditionReady)},
-			map[string]any{"replicas": replicas, "availableReplicas": replicas}))
-	}
-	return ready
-}
-
-// place returns the key of the Server it placed the Model on, "" when none has room.
-func place(model *unstructured.Unstructured, servers map[string]*serverState, replicas int) string {
-	ns := model.GetNamespace()
-	wanted, _, _ := unstructured.NestedString(model.Object, "spec", "server")
-	requirements, _, _ := unstructured.NestedStringSlice(model.Object, "spec", "requirements")
-	var need int64
-	if memory, found, _ := unstructured.NestedString(model.Object, "spec", "memory"); found {
-		q, err := resource.ParseQuantity(memory)
-		if err != nil {
-			return ""
-		}
-		need = q.Value()
-	}
-	names := make([]string, 0, len(servers))
-	for key := range servers {
-		names = append(names, key)
-	}
-	sort.Strings(names)
-	for _, key := range names {
-		srv := servers[key]
-		if !strings.HasPrefix(key, ns+"/") || (wanted != "" && srv.name != wanted) || !offersAll(srv.capabilities, requirements) {
-			continue
-		}
-		var fits []int
-		for i, free := range srv.free {
-			if free >= need {
-				fits = append(fits, i)
-			}
-		}
-		if len(fits) < replicas {
-			continue
-		}
-		for _, i := range fits[:replicas] {
-			srv.free[i] -= need
-		}
-		srv.loaded++
-		return key
-	}
-	return ""
-}
-
-func offersAll(capabilities, requirements []string) bool {
-	for _, r := range requirements {
-		if !slices.Contains(capabilities, r) {
-			return false
-		}
-	}
-	return true
-}
-
-// experiment: CandidatesReady when every candidate Model is Ready, MirrorReady when the mirror (if any) is, and
-// Ready over those and ExperimentReady (operator/apis/mlops/v1alpha1/experiment_types.go; the scheduler reports
-// "no live replica" for a candidate that is not loaded, scheduler/pkg/envoy/processor).
-func (m *ControlPlane) experiment(ctx context.Context, w *world, e *unstructured.Unstructured, readyModels map[string]bool) error {
-	ns := e.GetNamespace()
-	if e.GetDeletionTimestamp() != nil {
-		if w.schedulerUp(ns) {
-			return m.release(ctx, Experiments, e, seldonspec.ExperimentFinalizer)
-		}
-		return nil
-	}
-	if !w.schedulerUp(ns) {
-		return m.settle(ctx, Experiments, e, seldonspec.ExperimentFinalizer, []condition{
-			falseCond(seldonspec.ConditionReady, "SchedulerNotReady", seldonspec.NoSchedulerMessage)}, nil)
-	}
-	route := e.GetName() + seldonspec.ExperimentHeaderSuffix
-	notReady := func(model string) string {
-		return fmt.Sprintf("no live replica for model %s for model route %s", model, route)
-	}
-	candidates := trueCond(seldonspec.ExperimentCandidatesReady)
-	list, _, _ := unstructured.NestedSlice(e.Object, "spec", "candidates")
-	for _, c := range list {
-		name, _ := c.(map[string]any)["name"].(string)
-		if !readyModels[ns+"/"+name] {
-			candidates = falseCond(seldonspec.ExperimentCandidatesReady, "CandidatesNotReady", notReady(name))
-			break
-		}
-	}
-	mirror := trueCond(seldonspec.ExperimentMirrorReady)
-	if name, found, _ := unstructured.NestedString(e.Object, "spec", "mirror", "name"); found && !readyModels[ns+"/"+name] {
-		mirror = falseCond(seldonspec.ExperimentMirrorReady, "MirrorNotReady", notReady(name))
-	}
-	active := trueCond(seldonspec.ExperimentReadyCondition)
-	if candidates.Status != "True" || mirror.Status != "True" {
-		active = falseCond(seldonspec.ExperimentReadyCondition, "ExperimentNotActive", "the experiment is not active")
-	}
-	conds := []condition{candidates, active, mirror}
-	conds = append(conds, readyOver(conds, []string{seldonspec.ExperimentCandidatesReady, seldonspec.ExperimentReadyCondition, seldonspec.ExperimentMirrorReady}))
-	return m.settle(ctx, Experiments, e, seldonspec.ExperimentFinalizer, conds, nil)
-}
-
 func containers(obj map[string]any, path []string) []map[string]any {
 	list, _, _ := unstructured.NestedSlice(obj, path...)
 	var out []map[string]any
@@ -609,59 +505,6 @@ func containerEnv(obj map[string]any, path []string, name string) map[string]str
 		}
 	}
 	return env
-}
-
-// download runs the agent's download of a placed Model once per Model generation and Server: a Model that failed
-// stays failed until it changes or its Server is replaced (Seldon retries ModelFailed models only when a new
-// agent joins, SeldonIO/seldon-core#4557). It says whether the Model is not (yet) loaded, and why.
-func (m *ControlPlane) download(ctx context.Context, w *world, model *unstructured.Unstructured, server string) (bool, string, string) {
-	if m.Agent == nil {
-		return false, "", ""
-	}
-	ns := model.GetNamespace()
-	uri, _, _ := unstructured.NestedString(model.Object, "spec", "storageUri")
-	serverUID := ""
-	for _, s := range w.servers {
-		if s.GetNamespace()+"/"+s.GetName() == server {
-			serverUID = string(s.GetUID())
-		}
-	}
-	key := fmt.Sprintf("%s/%d/%s", model.GetUID(), model.GetGeneration(), serverUID)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.loads == nil {
-		m.loads = map[string]*load{}
-	}
-	l, started := m.loads[key]
-	if !started {
-		l = &load{}
-		m.loads[key] = l
-		var configs []RcloneSecret
-		for _, name := range configSecrets(w.runtimeOf(ns), w.seldonConfig) {
-			configs = append(configs, RcloneSecret{Name: name, Data: secretData(w.secrets[ns+"/"+name])})
-		}
-		name := model.GetName()
-		go func() {
-			err := m.Agent.Load(context.WithoutCancel(ctx), ns, name, uri, configs)
-			if err != nil {
-				m.logf("agent: model %s/%s failed to load: %v", ns, name, err)
-			} else {
-				m.logf("agent: model %s/%s loaded from %s", ns, name, uri)
-			}
-			m.mu.Lock()
-			l.done, l.err = true, err
-			m.mu.Unlock()
-		}()
-	}
-	switch {
-	case !l.done:
-		// rclone retries a refused or timed-out connection silently for many minutes; Seldon shows the Model
-		// as progressing meanwhile, and so does the sandbox (the bucket Job names such an endpoint at once).
-		return true, "ModelProgressing", "downloading " + uri
-	case l.err != nil:
-		return true, "ModelFailed", l.err.Error()
-	}
-	return false, "", ""
 }
 
 func secretData(s *unstructured.Unstructured) map[string][]byte {

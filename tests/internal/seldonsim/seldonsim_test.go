@@ -2,6 +2,7 @@ package seldonsim_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/seldon-ab/provisioner/tests/internal/seldonsim"
@@ -23,6 +25,7 @@ func object(apiVersion, kind, ns, name string, fields map[string]any) *unstructu
 		o[k] = v
 	}
 	u := &unstructured.Unstructured{Object: o}
+	u.SetUID(types.UID(kind + "/" + ns + "/" + name)) // the API server gives every object one
 	return u
 }
 
@@ -38,7 +41,18 @@ type cluster struct {
 func fieldSetup() *cluster {
 	c := &cluster{clusterwide: "false", serverMemory: "2Gi", objects: map[string]*unstructured.Unstructured{}}
 	add := func(key string, o *unstructured.Unstructured) { c.objects[key] = o }
+	component := func(name, image string, claims bool) map[string]any {
+		c := map[string]any{"name": name, "podSpec": map[string]any{"containers": []any{map[string]any{"name": name, "image": image}}}}
+		if claims {
+			c["volumeClaimTemplates"] = []any{map[string]any{"name": "scheduler-state", "spec": map[string]any{
+				"accessModes": []any{"ReadWriteOnce"}, "resources": map[string]any{"requests": map[string]any{"storage": "1Gi"}}}}}
+		}
+		return c
+	}
 	add("seldonconfig", object(api, "SeldonConfig", "seldon-system", "default", map[string]any{"spec": map[string]any{
+		"components": []any{component("seldon-scheduler", "docker.io/seldonio/seldon-scheduler:2.10.2", true),
+			component("seldon-envoy", "docker.io/seldonio/seldon-envoy:2.10.2", false),
+			component("hodometer", "docker.io/seldonio/seldon-hodometer:2.10.2", false)},
 		"config": map[string]any{"agentConfig": map[string]any{"rclone": map[string]any{"config_secrets": []any{"seldon-rclone-gs-public"}}}}}}))
 	add("serverconfig", object(api, "ServerConfig", "seldon-system", "mlserver", map[string]any{"spec": map[string]any{"podSpec": map[string]any{
 		"containers": []any{
@@ -99,18 +113,91 @@ func (c *cluster) run(t *testing.T) *result {
 	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), seldonsim.ListKinds, objs...)
 	var log strings.Builder
 	model := &seldonsim.ControlPlane{Client: client, Log: &log}
-	for range 2 {
+	for range 4 {
 		if err := model.Reconcile(context.Background()); err != nil {
 			t.Fatalf("reconcile: %v", err)
 		}
+		kube(t, client)
 	}
-	return &result{t: t, client: client, log: log.String()}
+	return &result{t: t, client: client, log: log.String(), model: model}
+}
+
+// kube plays the cluster's own controllers and kubelet for the fake client: each workload gets its pods, Ready
+// unless a status says otherwise, and its ready count; each Service with a selector gets an EndpointSlice of the
+// ready pods it selects.
+func kube(t *testing.T, client *dynamicfake.FakeDynamicClient) {
+	t.Helper()
+	ctx := context.Background()
+	list := func(gvr schema.GroupVersionResource) []unstructured.Unstructured {
+		l, err := client.Resource(gvr).Namespace("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Items
+	}
+	for _, gvr := range []schema.GroupVersionResource{seldonsim.StatefulSets, seldonsim.Deployments} {
+		for _, w := range list(gvr) {
+			if w.GetName() == "seldon-v2-controller-manager" {
+				continue
+			}
+			replicas, found, _ := unstructured.NestedInt64(w.Object, "spec", "replicas")
+			if !found {
+				replicas = 1
+			}
+			labels, _, _ := unstructured.NestedStringMap(w.Object, "spec", "template", "metadata", "labels")
+			ready := int64(0)
+			for i := range replicas {
+				name := fmt.Sprintf("%s-%d", w.GetName(), i)
+				pod, err := client.Resource(seldonsim.Pods).Namespace(w.GetNamespace()).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					pod = object("v1", "Pod", w.GetNamespace(), name, map[string]any{"status": map[string]any{
+						"conditions":        []any{map[string]any{"type": "Ready", "status": "True"}},
+						"containerStatuses": []any{map[string]any{"name": "agent", "ready": true, "state": map[string]any{"running": map[string]any{}}}}}})
+					pod.SetLabels(labels)
+					if pod, err = client.Resource(seldonsim.Pods).Namespace(w.GetNamespace()).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				conds, _, _ := unstructured.NestedSlice(pod.Object, "status", "conditions")
+				if len(conds) > 0 && conds[0].(map[string]any)["status"] == "True" {
+					ready++
+				}
+			}
+			_ = unstructured.SetNestedField(w.Object, replicas, "status", "replicas")
+			_ = unstructured.SetNestedField(w.Object, ready, "status", "readyReplicas")
+			if _, err := client.Resource(gvr).Namespace(w.GetNamespace()).UpdateStatus(ctx, &w, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pods := list(seldonsim.Pods)
+	for _, svc := range list(seldonsim.Services) {
+		selector, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector")
+		var endpoints []any
+		for _, p := range pods {
+			matches := p.GetNamespace() == svc.GetNamespace() && len(selector) > 0
+			for k, v := range selector {
+				matches = matches && p.GetLabels()[k] == v
+			}
+			conds, _, _ := unstructured.NestedSlice(p.Object, "status", "conditions")
+			if matches {
+				endpoints = append(endpoints, map[string]any{"conditions": map[string]any{"ready": conds[0].(map[string]any)["status"] == "True"}})
+			}
+		}
+		slice := object("discovery.k8s.io/v1", "EndpointSlice", svc.GetNamespace(), svc.GetName(), map[string]any{"endpoints": endpoints})
+		slice.SetLabels(map[string]string{"kubernetes.io/service-name": svc.GetName()})
+		_ = client.Resource(seldonsim.EndpointSlices).Namespace(svc.GetNamespace()).Delete(ctx, svc.GetName(), metav1.DeleteOptions{})
+		if _, err := client.Resource(seldonsim.EndpointSlices).Namespace(svc.GetNamespace()).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 type result struct {
 	t      *testing.T
 	client *dynamicfake.FakeDynamicClient
 	log    string
+	model  *seldonsim.ControlPlane
 }
 
 func (r *result) get(gvr schema.GroupVersionResource, ns, name string) *unstructured.Unstructured {
@@ -122,15 +209,20 @@ func (r *result) get(gvr schema.GroupVersionResource, ns, name string) *unstruct
 	return o
 }
 
-// cond is "Status: message" of one condition, "" when absent.
+// cond is "Status: reason: message" of one condition (the parts it has), "" when absent.
 func (r *result) cond(gvr schema.GroupVersionResource, ns, name, condType string) string {
 	r.t.Helper()
 	conds, _, _ := unstructured.NestedSlice(r.get(gvr, ns, name).Object, "status", "conditions")
 	for _, c := range conds {
 		m := c.(map[string]any)
 		if m["type"] == condType {
-			msg, _ := m["message"].(string)
-			return strings.TrimSuffix(m["status"].(string)+": "+msg, ": ")
+			parts := []string{m["status"].(string)}
+			for _, k := range []string{"reason", "message"} {
+				if v, _ := m[k].(string); v != "" {
+					parts = append(parts, v)
+				}
+			}
+			return strings.Join(parts, ": ")
 		}
 	}
 	return ""
@@ -145,14 +237,14 @@ func (r *result) expect(gvr schema.GroupVersionResource, ns, name, condType, wan
 
 func TestTheFixedFieldSetupBecomesReady(t *testing.T) {
 	r := fieldSetup().run(t)
-	r.expect(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "SchedulerReady", "True")
-	r.expect(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "EnvoyReady", "True")
+	r.expect(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "SchedulerReady", "True: StatefulSet replicas matches desired replicas")
+	r.expect(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "EnvoyReady", "True: Deployment replicas matches desired replicas")
 	// The runtime's Ready needs all six components; four are disabled and never report.
-	r.expect(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "Ready", "Unknown: DataflowEngineReady is not set")
+	r.expect(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "Ready", "Unknown: NotAllReady: DataflowEngineReady is not set")
 	r.expect(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "DataflowEngineReady", "")
 	r.expect(seldonsim.Servers, "seldon-system", "mlserver", "Ready", "True")
-	r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "True")
-	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "True")
+	r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "True: ModelAvailable")
+	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "True: ModelAvailable")
 	r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "Ready", "True")
 	for gvr, name := range map[schema.GroupVersionResource]string{seldonsim.Models: "baseline-predictor",
 		seldonsim.Experiments: "financial-ab-test-experiment", seldonsim.SeldonRuntimes: "seldon"} {
@@ -179,12 +271,18 @@ func TestTheFourHomelabFaults(t *testing.T) {
 		c := fieldSetup()
 		delete(c.objects, "secret-gs")
 		r := c.run(t)
-		agent := `False: agent exited at start-up: secrets "seldon-rclone-gs-public" not found`
-		r.expect(seldonsim.Servers, "seldon-system", "mlserver", "StatefulSetOrDeploymentReady", agent)
-		r.expect(seldonsim.Servers, "seldon-system", "mlserver", "Ready", agent)
+		// The agent's exit shows on the Server's pod, as its kubelet reports it; the Server only counts ready pods.
+		notReady := "False: StatefulSet replicas does not match desired replicas"
+		r.expect(seldonsim.Servers, "seldon-system", "mlserver", "StatefulSetOrDeploymentReady", notReady)
+		r.expect(seldonsim.Servers, "seldon-system", "mlserver", "Ready", notReady)
+		pod := r.get(seldonsim.Pods, "seldon-system", "mlserver-0")
+		statuses, _, _ := unstructured.NestedSlice(pod.Object, "status", "containerStatuses")
+		if reason, _, _ := unstructured.NestedString(statuses[0].(map[string]any), "state", "waiting", "reason"); reason != "CrashLoopBackOff" {
+			t.Errorf("the agent container's state is %v, want waiting in CrashLoopBackOff", statuses[0])
+		}
 		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready",
-			"False: Failed to schedule model as no matching server had enough suitable replicas")
-		r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "Ready",
+			"False: Failed to schedule model as no matching server had enough suitable replicas: ScheduleFailed")
+		r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "ExperimentReady",
 			"False: no live replica for model baseline-predictor for model route financial-ab-test-experiment.experiment")
 	})
 	t.Run("runtime Ready never turns True", func(t *testing.T) {
@@ -197,10 +295,11 @@ func TestTheFourHomelabFaults(t *testing.T) {
 		c := fieldSetup()
 		c.serverMemory = ""
 		r := c.run(t)
-		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "True")
+		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "True: ModelAvailable")
 		r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "ModelReady",
-			"False: Failed to schedule model as no matching server had enough suitable replicas")
-		r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "CandidatesReady",
+			"False: Failed to schedule model as no matching server had enough suitable replicas: ScheduleFailed")
+		r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "CandidatesReady", "False: Candidates not ready")
+		r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "ExperimentReady",
 			"False: no live replica for model enhanced-predictor for model route financial-ab-test-experiment.experiment")
 	})
 	t.Run("watchNamespaces without clusterwide: the second namespace is left alone", func(t *testing.T) {
@@ -212,7 +311,7 @@ func TestTheFourHomelabFaults(t *testing.T) {
 		c.objects["server-2"] = serverIn("models")
 		c.objects["model-2"] = modelIn("models", "baseline-predictor", 3)
 		r := c.run(t)
-		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "True")
+		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "True: ModelAvailable")
 		for _, gvr := range []schema.GroupVersionResource{seldonsim.SeldonRuntimes, seldonsim.Models} {
 			name := map[string]string{"seldonruntimes": "seldon", "models": "baseline-predictor"}[gvr.Resource]
 			o := r.get(gvr, "models", name)
@@ -222,8 +321,8 @@ func TestTheFourHomelabFaults(t *testing.T) {
 		}
 		c.clusterwide = "true"
 		r = c.run(t)
-		r.expect(seldonsim.Models, "models", "baseline-predictor", "Ready", "True")
-		r.expect(seldonsim.SeldonRuntimes, "models", "seldon", "SchedulerReady", "True")
+		r.expect(seldonsim.Models, "models", "baseline-predictor", "Ready", "True: ModelAvailable")
+		r.expect(seldonsim.SeldonRuntimes, "models", "seldon", "SchedulerReady", "True: StatefulSet replicas matches desired replicas")
 	})
 }
 
@@ -233,15 +332,15 @@ func TestPlacementRules(t *testing.T) {
 		_ = unstructured.SetNestedStringSlice(c.objects["model-a"].Object, []string{"scikit-learn"}, "spec", "requirements")
 		r := c.run(t)
 		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready",
-			"False: Failed to schedule model as no matching server had enough suitable replicas")
-		r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "True")
+			"False: Failed to schedule model as no matching server had enough suitable replicas: ScheduleFailed")
+		r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "True: ModelAvailable")
 	})
 	t.Run("spec.capabilities replaces the defaults", func(t *testing.T) {
 		c := fieldSetup()
 		_ = unstructured.SetNestedStringSlice(c.objects["server"].Object, []string{"scikit-learn"}, "spec", "capabilities")
 		r := c.run(t)
 		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready",
-			"False: Failed to schedule model as no matching server had enough suitable replicas")
+			"False: Failed to schedule model as no matching server had enough suitable replicas: ScheduleFailed")
 	})
 	t.Run("the overcommit comes from the ServerConfig's agent env", func(t *testing.T) {
 		c := fieldSetup()
@@ -251,7 +350,7 @@ func TestPlacementRules(t *testing.T) {
 		agent["env"].([]any)[1].(map[string]any)["value"] = "100"
 		_ = unstructured.SetNestedSlice(c.objects["serverconfig"].Object, containers, "spec", "podSpec", "containers")
 		r := c.run(t)
-		r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "True")
+		r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "True: ModelAvailable")
 	})
 	t.Run("no runtime: the controller's dial resolves nothing", func(t *testing.T) {
 		c := fieldSetup()
@@ -296,9 +395,13 @@ func TestFinalizersOnDelete(t *testing.T) {
 		c := fieldSetup()
 		deleting(c.objects["runtime"], "seldon.runtime.finalizer")
 		deleting(c.objects["model-a"], "seldon.model.finalizer")
-		sts := object("apps/v1", "StatefulSet", "seldon-system", "seldon-scheduler", nil)
+		sts := object("apps/v1", "StatefulSet", "seldon-system", "seldon-scheduler", map[string]any{"spec": map[string]any{
+			"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app.kubernetes.io/name": "seldon-scheduler"}}}}})
 		sts.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: api, Kind: "SeldonRuntime", Name: "seldon"}})
 		c.objects["scheduler"] = sts
+		// The controller made the Service when the runtime was created; it has no owner and stays.
+		c.objects["scheduler-service"] = object("v1", "Service", "seldon-system", "seldon-scheduler", map[string]any{"spec": map[string]any{
+			"selector": map[string]any{"app.kubernetes.io/name": "seldon-scheduler"}}})
 		r := c.run(t)
 		if f := r.get(seldonsim.Models, "seldon-system", "baseline-predictor").GetFinalizers(); len(f) != 0 {
 			t.Errorf("model kept its finalizer while the scheduler still runs: %v", f)

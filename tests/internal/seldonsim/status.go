@@ -46,8 +46,9 @@ func readyOver(conds []condition, deps []string) condition {
 }
 
 // settle adds finalizer (if any) and writes conditions and extra status fields when they differ from the
-// object's, keeping each unchanged condition's lastTransitionTime, with observedGeneration current (the Pulumi
-// awaiter reads it).
+// object's, keeping each unchanged condition's lastTransitionTime. Nothing else: Seldon's controller never writes
+// status.observedGeneration (none in operator/apis, its controllers or its scheduler client, v2.10.2), so the
+// sandbox shows, as a cluster does, a status that predates a spec change.
 func (m *ControlPlane) settle(ctx context.Context, gvr schema.GroupVersionResource, obj *unstructured.Unstructured, finalizer string,
 	conds []condition, extra map[string]any) error {
 	client := m.Client.Resource(gvr).Namespace(obj.GetNamespace())
@@ -88,7 +89,6 @@ func (m *ControlPlane) settle(ctx context.Context, gvr schema.GroupVersionResour
 		wanted[k] = v
 	}
 	wanted["conditions"] = next
-	wanted["observedGeneration"] = obj.GetGeneration()
 	for k, v := range extra {
 		wanted[k] = v
 	}
@@ -161,7 +161,7 @@ func summary(conds []condition) string {
 
 func (m *ControlPlane) logf(format string, args ...any) {
 	if m.Log != nil {
-		fmt.Fprintf(m.Log, "seldon-model: "+format+"\n", args...)
+		fmt.Fprintf(m.Log, "seldonsim: "+format+"\n", args...)
 	}
 }
 

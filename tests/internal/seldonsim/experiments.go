@@ -1,0 +1,166 @@
+package seldonsim
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
+)
+
+// experimentRun is what the scheduler holds of an Experiment.
+type experimentRun struct {
+	name, namespace, def string
+	candidates           []candidate
+	mirror               string
+	mirrorPercent        int
+	active               bool
+}
+
+type candidate struct {
+	name   string
+	weight int
+}
+
+// refusal is an Experiment the scheduler refused at one generation; the controller does not retry it until the
+// Experiment changes (operator/scheduler/client.go: checkErrorRetryable is false for FailedPrecondition).
+type refusal struct {
+	generation int64
+}
+
+// experiments starts each Experiment, oldest first. A default model may be the baseline of one Experiment only: a
+// later one naming it is refused (scheduler/pkg/store/experiment/validate.go: validateNoExistingDefault) with
+// FailedPrecondition, which the controller records as a ModelReady condition whose reason is the error and does
+// not retry (operator/controllers/mlops/experiment_controller.go, operator/scheduler/experiment.go). A started
+// Experiment is active when every candidate's and the mirror's latest version is available (state.go:
+// setCandidateAndMirrorReadiness); it returns the started ones.
+func (m *ControlPlane) experiments(ctx context.Context, w *world, tracks map[string]*track, keep func(error)) []*experimentRun {
+	baselines := map[string]string{} // namespace/default model -> the Experiment holding it
+	var runs []*experimentRun
+	seen := map[types.UID]bool{}
+	for _, e := range w.experiments {
+		ns := e.GetNamespace()
+		seen[e.GetUID()] = true
+		if e.GetDeletionTimestamp() != nil {
+			if w.schedulerUp(ns) {
+				keep(m.release(ctx, Experiments, e, seldonspec.ExperimentFinalizer))
+			}
+			continue
+		}
+		if problem := w.schedulerProblem(ns); problem != "" {
+			keep(m.settle(ctx, Experiments, e, seldonspec.ExperimentFinalizer, []condition{
+				falseCond(seldonspec.ConditionReady, problem, "")}, nil))
+			continue
+		}
+		run := readExperiment(e)
+		if run.def != "" {
+			holder, held := baselines[ns+"/"+run.def]
+			m.mu.Lock()
+			r, refused := m.refused[e.GetUID()]
+			m.mu.Unlock()
+			if (held && holder != run.name) || (refused && r.generation == e.GetGeneration()) {
+				keep(m.refuse(ctx, e, run))
+				continue
+			}
+			baselines[ns+"/"+run.def] = run.name
+		}
+		keep(m.settle(ctx, Experiments, e, seldonspec.ExperimentFinalizer, m.judge(run, tracks), nil))
+		runs = append(runs, run)
+	}
+	m.mu.Lock()
+	for uid := range m.refused {
+		if !seen[uid] {
+			delete(m.refused, uid)
+		}
+	}
+	m.mu.Unlock()
+	return runs
+}
+
+func readExperiment(e *unstructured.Unstructured) *experimentRun {
+	run := &experimentRun{name: e.GetName(), namespace: e.GetNamespace()}
+	run.def, _, _ = unstructured.NestedString(e.Object, "spec", "default")
+	list, _, _ := unstructured.NestedSlice(e.Object, "spec", "candidates")
+	for _, c := range list {
+		cm, _ := c.(map[string]any)
+		name, _ := cm["name"].(string)
+		run.candidates = append(run.candidates, candidate{name: name, weight: int(asInt64(cm["weight"]))})
+	}
+	run.mirror, _, _ = unstructured.NestedString(e.Object, "spec", "mirror", "name")
+	pct, _, _ := unstructured.NestedFieldNoCopy(e.Object, "spec", "mirror", "percent")
+	run.mirrorPercent = int(asInt64(pct))
+	return run
+}
+
+func asInt64(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	case int:
+		return int64(n)
+	}
+	return 0
+}
+
+// refuse records the baseline refusal as the controller does: a ModelReady condition (sic) with the scheduler's
+// error as its reason and no message; the Experiment's other conditions are left as they were.
+func (m *ControlPlane) refuse(ctx context.Context, e *unstructured.Unstructured, run *experimentRun) error {
+	m.mu.Lock()
+	if m.refused == nil {
+		m.refused = map[types.UID]refusal{}
+	}
+	m.refused[e.GetUID()] = refusal{generation: e.GetGeneration()}
+	m.mu.Unlock()
+	reason := fmt.Sprintf("rpc error: code = FailedPrecondition desc = Resource %s already in experiment %s as a baseline. "+
+		"A model or pipeline can only appear in one experiment as a baseline", run.def, run.name)
+	conds := []condition{falseCond(seldonspec.ModelReadyCondition, reason, "")}
+	old, _, _ := unstructured.NestedSlice(e.Object, "status", "conditions")
+	for _, c := range old {
+		cm, _ := c.(map[string]any)
+		if t, _ := cm["type"].(string); t != seldonspec.ModelReadyCondition {
+			r, _ := cm["reason"].(string)
+			msg, _ := cm["message"].(string)
+			st, _ := cm["status"].(string)
+			conds = append(conds, condition{Type: t, Status: st, Reason: r, Message: msg})
+		}
+	}
+	return m.settle(ctx, Experiments, e, seldonspec.ExperimentFinalizer, conds, nil)
+}
+
+// judge is a started Experiment's conditions as the controller writes them from the scheduler's events: reasons
+// only (operator/scheduler/experiment.go: SubscribeExperimentEvents; experiment_types.go: CreateAndSetCondition).
+func (m *ControlPlane) judge(run *experimentRun, tracks map[string]*track) []condition {
+	route := run.name + seldonspec.ExperimentHeaderSuffix
+	notLive := ""
+	for _, c := range run.candidates {
+		if t := tracks[run.namespace+"/"+c.name]; t == nil || t.latest().state != stateAvailable {
+			notLive = c.name
+			break
+		}
+	}
+	candidates := condition{Type: seldonspec.ExperimentCandidatesReady, Status: "True", Reason: "Candidates ready"}
+	if notLive != "" {
+		candidates = falseCond(seldonspec.ExperimentCandidatesReady, "Candidates not ready", "")
+	}
+	mirror := condition{Type: seldonspec.ExperimentMirrorReady, Status: "True", Reason: "Mirror ready"}
+	if run.mirror != "" {
+		if t := tracks[run.namespace+"/"+run.mirror]; t == nil || t.latest().state != stateAvailable {
+			mirror = falseCond(seldonspec.ExperimentMirrorReady, "Mirror not ready", "")
+			if notLive == "" {
+				notLive = run.mirror
+			}
+		}
+	}
+	active := condition{Type: seldonspec.ExperimentReadyCondition, Status: "True", Reason: "experiment active"}
+	if notLive != "" {
+		// scheduler/pkg/envoy/processor/incremental.go: addModelTraffic's error becomes the status description.
+		active = falseCond(seldonspec.ExperimentReadyCondition, fmt.Sprintf("no live replica for model %s for model route %s", notLive, route), "")
+	}
+	run.active = notLive == ""
+	conds := []condition{candidates, active, mirror}
+	return append(conds, readyOver(conds, []string{seldonspec.ExperimentCandidatesReady, seldonspec.ExperimentReadyCondition, seldonspec.ExperimentMirrorReady}))
+}

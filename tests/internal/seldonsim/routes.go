@@ -1,0 +1,96 @@
+package seldonsim
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
+)
+
+// Routes are the routes the scheduler of one namespace programs its envoy with, by route name: a Model's name, or
+// <experiment>.experiment (scheduler/pkg/envoy/processor/incremental.go, xdscache/resource.go).
+type Routes map[string]Route
+
+// Route is a weighted set of clusters, and the cluster it mirrors a share of its requests to.
+type Route struct {
+	Clusters      []Cluster
+	Mirror        *Cluster
+	MirrorPercent int
+}
+
+// Cluster is one model version, its weight in the route, and the Server pods whose agents hold it.
+type Cluster struct {
+	Model   string
+	Version int
+	Weight  int
+	Pods    []string
+}
+
+// VersionedName is the name the agents load a version under, and the one envoy reports in x-seldon-route
+// (scheduler/pkg/util/model.go: GetVersionedModelName).
+func (c Cluster) VersionedName() string { return fmt.Sprintf("%s_%d", c.Model, c.Version) }
+
+// Routes is what the scheduler of namespace has programmed envoy with, nil when it never has. A pass replaces the
+// map whole, so the caller may read it while the next pass runs.
+func (m *ControlPlane) Routes(namespace string) Routes {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.routes[namespace]
+}
+
+// program computes each namespace's routes from its Models' versions and started Experiments. A Model has a route
+// once a version can take traffic, the newest available one (store.go: CanReceiveTraffic, GetLastAvailableModel):
+// while a new version loads, the old one keeps the whole weight (incremental.go: updateEnvoyForModelVersion, a
+// version with no loaded replica adds no cluster; the sandbox's agents load a version at once, so a route never
+// holds two). An active Experiment gets the route <name>.experiment over its candidates by weight, and its
+// default model's own route is split the same way (incremental.go: addExperiment,
+// addExperimentModelBaselineTraffic). A namespace whose scheduler is unreachable keeps what envoy last got.
+func (m *ControlPlane) program(w *world, tracks map[string]*track, runs []*experimentRun) {
+	next := map[string]Routes{}
+	for _, rt := range w.runtimes {
+		ns := rt.GetNamespace()
+		if !w.schedulerUp(ns) {
+			m.mu.Lock()
+			next[ns] = m.routes[ns]
+			m.mu.Unlock()
+			continue
+		}
+		routes := Routes{}
+		for key, t := range tracks {
+			model := nameOf(key)
+			if key[:len(key)-len(model)-1] != ns {
+				continue
+			}
+			if v := t.lastAvailable(); v != nil {
+				routes[model] = Route{Clusters: []Cluster{{Model: model, Version: v.number, Weight: 100, Pods: slices.Clone(v.pods)}}}
+			}
+		}
+		for _, run := range runs {
+			if run.namespace != ns || !run.active {
+				continue
+			}
+			var split Route
+			for _, c := range run.candidates {
+				own := routes[c.name]
+				for _, cl := range own.Clusters {
+					cl.Weight = c.weight * cl.Weight / 100
+					split.Clusters = append(split.Clusters, cl)
+				}
+			}
+			if run.mirror != "" {
+				if own, ok := routes[run.mirror]; ok && len(own.Clusters) > 0 {
+					mirror := own.Clusters[0]
+					split.Mirror, split.MirrorPercent = &mirror, run.mirrorPercent
+				}
+			}
+			routes[run.name+seldonspec.ExperimentHeaderSuffix] = split
+			if run.def != "" {
+				routes[run.def] = split
+			}
+		}
+		next[ns] = routes
+	}
+	m.mu.Lock()
+	m.routes = next
+	m.mu.Unlock()
+}
