@@ -126,7 +126,7 @@ func checkController(s snapshot, add func(Finding)) {
 }
 
 // checkSchedulers: exactly one scheduler per model namespace, and the name the controller dials has endpoints.
-func checkSchedulers(s snapshot, add func(Finding), simulated bool) {
+func checkSchedulers(s snapshot, add func(Finding)) {
 	fromRules(add, Error, "schedulers", policies.OneSchedulerPerNamespace(s.all("SeldonRuntime", "Service")))
 	runtimes := map[string]bool{}
 	for _, rt := range s.byKind["SeldonRuntime"] {
@@ -141,12 +141,9 @@ func checkSchedulers(s snapshot, add func(Finding), simulated bool) {
 			continue
 		}
 		if !serviceHasEndpoints(s, ns, seldonspec.SchedulerService) {
-			sev, fix := Error, "kubectl -n "+ns+" get svc,endpointslices seldon-scheduler; check the seldon-scheduler pod"
-			if simulated {
-				sev, fix = Info, "no pod runs on a simulated cluster, so no scheduler serves (in the sandbox a model of Seldon sets the conditions)"
-			}
-			add(Finding{Severity: sev, Check: "schedulers", Object: "namespace " + ns,
-				What: "the controller dials " + dial + ", but no seldon-scheduler Service with ready endpoints exists", Fix: fix})
+			add(Finding{Severity: Error, Check: "schedulers", Object: "namespace " + ns,
+				What: "the controller dials " + dial + ", but no seldon-scheduler Service with ready endpoints exists",
+				Fix:  "kubectl -n " + ns + " get svc,endpointslices seldon-scheduler; check the seldon-scheduler pod"})
 		}
 	}
 }
@@ -167,7 +164,11 @@ func serviceHasEndpoints(s snapshot, ns, name string) bool {
 	return false
 }
 
-// checkReadiness reports Seldon resources whose Ready condition is not True, with the controller's message.
+// checkReadiness reports Seldon resources that are not ready, with the controller's reason and message. An object
+// whose Ready is True is ready: a condition that failed once can stay beside it (the controller keeps each
+// condition's last value) and is not a fault. An object with no Ready at all is judged by its failed conditions:
+// an Experiment the scheduler refused carries only a ModelReady condition with the refusal as its reason
+// (operator/controllers/mlops/experiment_controller.go: updateStatusFromError).
 func checkReadiness(s snapshot, add func(Finding), simulated bool) {
 	for _, r := range s.all("SeldonRuntime", "Server", "Model", "Experiment") {
 		conditions := r.List("status", "conditions")
@@ -180,21 +181,103 @@ func checkReadiness(s snapshot, add func(Finding), simulated bool) {
 				Fix: "check that the controller runs and watches " + r.Namespace()})
 			continue
 		}
+		byType := map[string]map[string]any{}
+		for _, c := range conditions {
+			m, _ := c.(map[string]any)
+			byType[fmt.Sprint(m["type"])] = m
+		}
 		judged := []string{seldonspec.ConditionReady}
-		if r.Kind() == seldonspec.KindSeldonRuntime {
+		switch {
+		case r.Kind() == seldonspec.KindSeldonRuntime:
 			// A runtime's Ready needs all six components and disabled ones never report, so it is judged by the
 			// conditions of the components it runs.
 			judged = enabledComponentConditions(r)
+		case byType[seldonspec.ConditionReady]["status"] == "True":
+			continue
+		case byType[seldonspec.ConditionReady] == nil:
+			judged = nil
+			for t, m := range byType {
+				if m["status"] == "False" {
+					judged = append(judged, t)
+				}
+			}
+			slices.Sort(judged)
 		}
-		for _, c := range conditions {
-			m, _ := c.(map[string]any)
-			if slices.Contains(judged, fmt.Sprint(m["type"])) && m["status"] != "True" {
-				add(Finding{Severity: Error, Check: "readiness", Object: where(r),
-					What: fmt.Sprintf("is not %v: %v %v", m["type"], m["reason"], m["message"]),
-					Fix:  "kubectl -n " + r.Namespace() + " describe " + strings.ToLower(r.Kind()) + " " + r.ObjectName()})
+		fix := "kubectl -n " + r.Namespace() + " describe " + strings.ToLower(r.Kind()) + " " + r.ObjectName()
+		for _, t := range judged {
+			m := byType[t]
+			if m == nil || m["status"] == "True" {
+				continue
+			}
+			reason, message := fmt.Sprint(m["reason"]), fmt.Sprint(m["message"])
+			what := strings.TrimSpace(fmt.Sprintf("is not %v: %s %s", t, strings.TrimSuffix(reason, "<nil>"), strings.TrimSuffix(message, "<nil>")))
+			f := fix
+			if strings.Contains(reason, "as a baseline") {
+				f = "an Experiment's default model can be the baseline of one Experiment only, and the controller does not retry a refused one: " +
+					"delete the other Experiment, then change this one (any spec change retries it), or delete and create it again"
+			}
+			add(Finding{Severity: Error, Check: "readiness", Object: where(r), What: what, Fix: f})
+		}
+	}
+}
+
+// checkSchedulerReplicas: SchedulerReady is what the controller reads off the scheduler StatefulSet's status,
+// readyReplicas >= status.replicas (operator/controllers/reconcilers/seldon/statefulset_reconciler.go:
+// GetConditions), which holds for a StatefulSet whose status is still empty: a runtime can say SchedulerReady with
+// no scheduler pod ready, and Models then wait for a scheduler that is not there.
+func checkSchedulerReplicas(s snapshot, add func(Finding)) {
+	for _, rt := range s.byKind["SeldonRuntime"] {
+		if !conditionTrue(rt, "SchedulerReady") {
+			continue
+		}
+		for _, sts := range s.byKind["StatefulSet"] {
+			if sts.Namespace() != rt.Namespace() || sts.ObjectName() != seldonspec.SchedulerService {
+				continue
+			}
+			ready, want := number(sts.Get("status", "readyReplicas")), replicasOf(sts)
+			if ready < want {
+				add(Finding{Severity: Warning, Check: "schedulers", Object: where(rt),
+					What: fmt.Sprintf("says SchedulerReady, but its seldon-scheduler StatefulSet has %d of %d replicas ready: the controller "+
+						"reads readyReplicas against status.replicas, which holds before the pod starts", ready, want),
+					Fix: "kubectl -n " + rt.Namespace() + " describe pod seldon-scheduler-0 (its volume claim, image pull, scheduling)"})
 			}
 		}
 	}
+}
+
+// checkServerPods: an agent that exits at start-up shows only on its pod (the controller writes no Server
+// condition for it): restarts in CrashLoopBackOff, the reason in its log.
+func checkServerPods(s snapshot, add func(Finding)) {
+	for _, pod := range s.byKind["Pod"] {
+		server := pod.String("metadata", "labels", "seldon-server-name")
+		if server == "" {
+			continue
+		}
+		for _, c := range pod.List("status", "containerStatuses") {
+			m, _ := c.(map[string]any)
+			waiting, _ := m["state"].(map[string]any)["waiting"].(map[string]any)
+			if waiting["reason"] != "CrashLoopBackOff" {
+				continue
+			}
+			fix := fmt.Sprintf("kubectl -n %s logs %s -c %v --previous", pod.Namespace(), pod.ObjectName(), m["name"])
+			if m["name"] == seldonspec.AgentContainer {
+				fix += "; an agent exits when an rclone Secret its runtime or the SeldonConfig lists is missing (see the model-storage findings)"
+			}
+			add(Finding{Severity: Error, Check: "servers", Object: where(pod),
+				What: fmt.Sprintf("container %v of Server %s restarts in CrashLoopBackOff (%v restarts)", m["name"], server, m["restartCount"]),
+				Fix:  fix})
+		}
+	}
+}
+
+func conditionTrue(r policies.Resource, condType string) bool {
+	for _, c := range r.List("status", "conditions") {
+		m, _ := c.(map[string]any)
+		if m["type"] == condType {
+			return m["status"] == "True"
+		}
+	}
+	return false
 }
 
 func enabledComponentConditions(runtime policies.Resource) []string {
@@ -231,14 +314,23 @@ func serverNeeds(s snapshot) []ServerNeed {
 	return out
 }
 
-func replicasOf(srv policies.Resource) int64 {
-	switch n := srv.Get("spec", "replicas").(type) {
+// replicasOf is a workload's or Server's spec.replicas, 1 when unset.
+func replicasOf(r policies.Resource) int64 {
+	if r.Get("spec", "replicas") == nil {
+		return 1
+	}
+	return number(r.Get("spec", "replicas"))
+}
+
+// number reads a JSON number; 0 when absent.
+func number(v any) int64 {
+	switch n := v.(type) {
 	case int64:
 		return n
 	case float64:
 		return int64(n)
 	}
-	return 1
+	return 0
 }
 
 // checkCapacity: the Models that name a Server must fit its replicas' memory (the mlserver request plus 10%), or

@@ -64,6 +64,8 @@ var (
 	eventsGVR         = schema.GroupVersionResource{Version: "v1", Resource: "events"}
 	daemonSetsGVR     = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}
 	ingressClassesGVR = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"}
+	statefulSetsGVR   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+	podsGVR           = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 	seldonGVR         = func(resource string) schema.GroupVersionResource {
 		return schema.GroupVersionResource{Group: seldonspec.Group, Version: seldonspec.Version, Resource: resource}
 	}
@@ -115,6 +117,7 @@ var reads = []readSpec{
 	{secretsGVR, "Secret", false}, {nodesGVR, "Node", false}, {endpointSlicesGVR, "EndpointSlice", false},
 	{ingressesGVR, "Ingress", false}, {poolsGVR, "IPAddressPool", true},
 	{daemonSetsGVR, "DaemonSet", false}, {ingressClassesGVR, "IngressClass", false}, {eventsGVR, "Event", false},
+	{statefulSetsGVR, "StatefulSet", false}, {podsGVR, "Pod", false},
 }
 
 // scope is what a check sees: one read of the cluster and the run's settings.
@@ -133,8 +136,10 @@ var checks = []struct {
 }{
 	{false, func(s *scope) { checkClusterConflicts(s.snap, s.add, s.ingressClass) }},
 	{true, func(s *scope) { checkController(s.snap, s.add) }},
-	{true, func(s *scope) { checkSchedulers(s.snap, s.add, s.simulated) }},
+	{true, func(s *scope) { checkSchedulers(s.snap, s.add) }},
 	{true, func(s *scope) { checkReadiness(s.snap, s.add, s.simulated) }},
+	{true, func(s *scope) { checkSchedulerReplicas(s.snap, s.add) }},
+	{true, func(s *scope) { checkServerPods(s.snap, s.add) }},
 	{true, func(s *scope) { checkCapacity(s.snap, s.add) }},
 	{true, func(s *scope) { checkNodeMemory(s.snap, s.add, serverNeeds(s.snap)) }},
 	{true, func(s *scope) { checkTerminating(s.snap, s.add) }},

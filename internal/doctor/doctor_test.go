@@ -259,3 +259,54 @@ func TestDoctorChecksTheRcloneSecrets(t *testing.T) {
 		}
 	}
 }
+
+func cond(typ, status, reason, message string) map[string]any {
+	return map[string]any{"type": typ, "status": status, "reason": reason, "message": message}
+}
+
+// What the controller and kubelet report, read as they mean it: SchedulerReady with no scheduler pod ready is named;
+// a failure condition beside Ready=True is history, not a fault; a refused Experiment (only ModelReady, the
+// scheduler's error as reason) is named with the way out; an agent that exits shows on its pod.
+func TestDoctorReadsConditionsAsTheControllerWritesThem(t *testing.T) {
+	status := func(conds ...map[string]any) map[string]any {
+		list := make([]any, len(conds))
+		for i, c := range conds {
+			list[i] = c
+		}
+		return map[string]any{"conditions": list}
+	}
+	c := fakeCluster{
+		"customresourcedefinitions": seldonCRDs(),
+		"deployments":               {controller("")},
+		"seldonruntimes": {obj("mlops.seldon.io/v1alpha1", "SeldonRuntime", "seldon-system", "seldon", map[string]any{
+			"status": status(cond("SchedulerReady", "True", "StatefulSet replicas matches desired replicas", ""),
+				cond("EnvoyReady", "True", "Deployment replicas matches desired replicas", ""))})},
+		"statefulsets": {obj("apps/v1", "StatefulSet", "seldon-system", "seldon-scheduler", map[string]any{
+			"spec": map[string]any{"replicas": int64(1)}, "status": map[string]any{"replicas": int64(1), "readyReplicas": int64(0)}})},
+		"experiments": {
+			obj("mlops.seldon.io/v1alpha1", "Experiment", "seldon-system", "served", map[string]any{"status": status(
+				cond("ModelReady", "False", "rpc error: code = Unavailable desc = connection refused", ""), cond("Ready", "True", "", ""))}),
+			obj("mlops.seldon.io/v1alpha1", "Experiment", "seldon-system", "renamed", map[string]any{"status": status(
+				cond("ModelReady", "False", "rpc error: code = FailedPrecondition desc = Resource baseline-predictor already in experiment renamed as a baseline. "+
+					"A model or pipeline can only appear in one experiment as a baseline", ""))}),
+		},
+		"pods": {obj("v1", "Pod", "seldon-system", "mlserver-0", map[string]any{
+			"metadata": map[string]any{"name": "mlserver-0", "namespace": "seldon-system", "labels": map[string]any{"seldon-server-name": "mlserver"}},
+			"status": map[string]any{"containerStatuses": []any{map[string]any{"name": "agent", "restartCount": int64(4),
+				"state": map[string]any{"waiting": map[string]any{"reason": "CrashLoopBackOff"}}}}}})},
+	}
+	text := report(t, c)
+	for _, want := range []string{
+		"says SchedulerReady, but its seldon-scheduler StatefulSet has 0 of 1 replicas ready",
+		"Experiment seldon-system/renamed\n  is not ModelReady: rpc error: code = FailedPrecondition",
+		"delete the other Experiment, then change this one",
+		"container agent of Server mlserver restarts in CrashLoopBackOff (4 restarts)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the report lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "seldon-system/served") {
+		t.Errorf("a stale condition beside Ready=True was reported:\n%s", text)
+	}
+}

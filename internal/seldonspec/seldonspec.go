@@ -1,5 +1,5 @@
 // Package seldonspec holds Seldon Core v2's names and behaviours at the pinned version (2.10.2), each with the
-// upstream file it comes from, so the stack model, the components, the policies and the sandbox's model of the
+// upstream file it comes from, so the stack model, the components, the policies and the sandbox's simulation of the
 // control plane spell them once. It imports nothing of this project.
 package seldonspec
 
@@ -106,7 +106,7 @@ const (
 // SetupConfigSecrets are the rclone Secrets the setup chart's SeldonConfig "default" lists in
 // config.agentConfig.rclone.config_secrets. The controller appends them to every runtime's own list and each
 // agent exits at start-up when one is missing (scheduler/pkg/agent/rclone/rclone_config.go); only the runtime
-// chart creates them. tests/charts checks this list against the rendered chart, and the sandbox's model of the
+// chart creates them. tests/charts checks this list against the rendered chart, and the sandbox's simulation of the
 // control plane reads the list from the SeldonConfig the chart rendered.
 var SetupConfigSecrets = []string{"seldon-rclone-gs-public"}
 

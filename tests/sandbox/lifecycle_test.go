@@ -309,7 +309,7 @@ func conditions(t *testing.T, ctx context.Context, args ...string) map[string]st
 	return out
 }
 
-// assertSeldonReady checks what `up` waited for, as the sandbox's model of Seldon's control plane reported it:
+// assertSeldonReady checks what `up` waited for, as the sandbox's simulation of Seldon's control plane reported it:
 // the runtime's enabled components (its Ready never turns True without Kafka), the Server, the Models and, when
 // named, the Experiment; and the finalizers Seldon adds.
 func assertSeldonReady(t *testing.T, ctx context.Context, ns string, models []string, experiment string) {
@@ -322,7 +322,7 @@ func assertSeldonReady(t *testing.T, ctx context.Context, ns string, models []st
 		t.Errorf("server %s/mlserver conditions = %v", ns, c)
 	}
 	for _, m := range models {
-		if c := conditions(t, ctx, "-n", ns, "get", "model", m); c["Ready"] != "True" {
+		if c := conditions(t, ctx, "-n", ns, "get", "model", m); c["Ready"] != "True: ModelAvailable" {
 			t.Errorf("model %s/%s conditions = %v", ns, m, c)
 		}
 		if f := field(kubeJSON(t, ctx, "-n", ns, "get", "model", m), "metadata", "finalizers", 0); f != "seldon.model.finalizer" {

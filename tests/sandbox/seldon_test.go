@@ -50,7 +50,7 @@ func exists(ctx context.Context, args ...string) bool {
 }
 
 // TestSecondModelNamespaceAndTeardownWithFinalizers runs the sandbox stack with two model namespaces against the
-// model of Seldon's control plane: both reconciled only because the controller is clusterwide, the runtime
+// simulation of Seldon's control plane: both reconciled only because the controller is clusterwide, the runtime
 // deleted before its Models as a user might, doctor's account of it and its way out, and a destroy that leaves no
 // finalizer behind.
 func TestSecondModelNamespaceAndTeardownWithFinalizers(t *testing.T) {
