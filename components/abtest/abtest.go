@@ -140,7 +140,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		Kind:        pulumi.String(seldonspec.KindExperiment),
 		Metadata:    objectMeta(args.Experiment.Name, args.Namespace, readyAnnotations(args.WaitForReady)),
 		OtherFields: map[string]any{"spec": ExperimentSpec(args.Experiment)},
-	}, parent, pulumi.DependsOn(models))
+		// A replacement (a rename) deletes the old Experiment first: while it exists, the scheduler refuses a second
+		// one with the same default model as baseline (ExperimentBaselineExists) and the controller never retries
+		// it; created first, the new one would also adopt an object of the same name before the old one is deleted.
+	}, parent, pulumi.DependsOn(models), pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return nil, err
 	}

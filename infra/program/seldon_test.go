@@ -124,6 +124,9 @@ func TestHomelabExperiment(t *testing.T) {
 		}
 	}
 	e := g.Find(t, experimentType, "ab-test-experiment")
+	if !e.DeleteBeforeReplace {
+		t.Error("a renamed Experiment would be created before the old one goes: the scheduler refuses its baseline for good")
+	}
 	if !e.DependsOn("ab-test-model-seldon-system-baseline-predictor") || !e.DependsOn("ab-test-model-seldon-system-enhanced-predictor") {
 		t.Errorf("the experiment does not depend on its models (teardown order): %v", e.Dependencies)
 	}

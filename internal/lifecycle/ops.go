@@ -186,14 +186,21 @@ func (s *Stack) refresh(ctx context.Context, extra ...optrefresh.Option) (auto.R
 }
 
 // Recover makes a stack usable after an interrupted update: it releases the lock of a process that no longer
-// runs on this machine (never a live one) and settles the creates the update left pending by reading the
-// cluster (`pulumi refresh --clear-pending-creates`).
+// runs on this machine (never a live one), deletes what the update was still creating (pending.go), and settles the
+// state from the cluster (`pulumi refresh --clear-pending-creates`).
 func (s *Stack) Recover(ctx context.Context) error {
 	recorded, live := s.clusterIdentity(ctx)
 	if recreated(recorded, live) {
 		return s.claimCluster(ctx)
 	}
 	if err := s.releaseDeadLocks(); err != nil {
+		return err
+	}
+	pending, err := s.pendingCreates(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.deletePending(ctx, pending, s.interruptedSince(ctx)); err != nil {
 		return err
 	}
 	if _, err := s.refresh(ctx, optrefresh.ClearPendingCreates()); err != nil {

@@ -23,10 +23,11 @@ type Resource struct {
 	Name   string
 	Inputs resource.PropertyMap
 	// Parent and Dependencies are URNs; a URN ends with "::<name>".
-	Parent         string
-	Dependencies   []string
-	RetainOnDelete bool
-	Remote         bool
+	Parent              string
+	Dependencies        []string
+	RetainOnDelete      bool
+	DeleteBeforeReplace bool
+	Remote              bool
 }
 
 // DependsOn reports whether r names the resource called name among its explicit dependencies.
@@ -54,6 +55,7 @@ func (g *Graph) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent, r.Dependencies, r.Remote = rpc.GetParent(), rpc.GetDependencies(), rpc.GetRemote()
 		r.RetainOnDelete = rpc.RetainOnDelete != nil && *rpc.RetainOnDelete
+		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 	}
 	g.mu.Lock()
 	g.Resources = append(g.Resources, r)

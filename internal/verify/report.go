@@ -20,6 +20,9 @@ func (r Report) Summary() string {
 		}
 		fmt.Fprintf(&b, "  %s %-40s HTTP %d  %.1f ms\n", mark, p.Name, p.Status, p.Duration)
 	}
+	if r.SettleNote != "" {
+		b.WriteString("  " + r.SettleNote + "\n")
+	}
 	if len(r.Candidates) > 0 {
 		fmt.Fprintf(&b, "  %-24s %7s %9s %15s %9s %9s %9s %9s %11s\n", "candidate", "count", "share", "interval", "expected", "p50 ms", "p95 ms", "p99 ms", "p95 budget")
 		for _, c := range r.Candidates {

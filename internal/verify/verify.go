@@ -55,6 +55,9 @@ type Config struct {
 	Seed     int64
 	// Progress, if set, is called after each experiment request (never concurrently).
 	Progress func(Progress)
+	// Settle, when set, is how long the mesh may take to serve the configured split after an update, before the
+	// split test starts (see settle).
+	Settle time.Duration
 	// Proxy, if set, tunnels every connection (CONNECT) to the ingress: the sandbox's cluster network; nil dials
 	// the ingress directly.
 	Proxy *url.URL
@@ -166,7 +169,11 @@ type Report struct {
 	Candidates []CandidateStats `json:"candidates"`
 	Split      *SplitTest       `json:"split,omitempty"`
 	// SplitNote says why the split test did not run, when it did not.
-	SplitNote   string    `json:"splitNote,omitempty"`
+	SplitNote string `json:"splitNote,omitempty"`
+	// After an update: how long the mesh took to serve the configured split, and whether it did within Settle.
+	SettleSec   float64   `json:"settleSeconds,omitempty"`
+	Settled     bool      `json:"settled,omitempty"`
+	SettleNote  string    `json:"settleNote,omitempty"`
 	Findings    []Finding `json:"findings"`
 	DurationSec float64   `json:"durationSeconds"`
 	Deadline    float64   `json:"deadlineSeconds"`
@@ -326,6 +333,16 @@ func (v *Verifier) Run(parent context.Context) Report {
 	// experiment's route.
 	health := v.call(probes, http.MethodGet, v.baseURL+"/v2/health/ready", v.headers, nil)
 	rep.Health = append(rep.Health, v.probe("GET /v2/health/ready", health, false))
+	if v.cfg.Settle > 0 && !hopeless(&rep) {
+		took, settled := v.settle(ctx)
+		rep.SettleSec, rep.Settled = took.Seconds(), settled
+		rep.SettleNote = settleNote(took, settled, v.cfg.Settle)
+		if !settled {
+			rep.Findings = append(rep.Findings, Finding{Severity: SeverityWarning, Layer: LayerExperiment, Problem: rep.SettleNote,
+				Cause: "the Experiment's new weights (or a Model's new version) had not reached envoy, or calls still failed",
+				Fix:   "kubectl get experiment,models -A; the split test below judges what was served after settling"})
+		}
+	}
 	for _, c := range v.cfg.Candidates {
 		r := v.call(probes, http.MethodPost, v.baseURL+"/v2/models/"+c.Name+"/infer", inferenceHeaders(c.Name), v.body(0))
 		rep.Direct = append(rep.Direct, v.probe(c.Name, r, true))

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -542,4 +543,31 @@ func TestTheAgentsNotFoundIsAVersionNotOnTheReplica(t *testing.T) {
 	})
 	rep := run(t, config(serve(t, agent)))
 	findingIn(t, rep, verify.LayerModel, "does not hold the model version")
+}
+
+// After an update, the mesh may still serve the old weights for a moment: the verifier waits for the configured
+// split, says how long it took, and judges the calls after it.
+func TestTheSplitSettlesAfterAnUpdate(t *testing.T) {
+	stack := newFakeStack()
+	stack.servedWeights = map[string]float64{"baseline-predictor": 50, "enhanced-predictor": 50}
+	var calls atomic.Int64
+	switching := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 700 {
+			stack.mu.Lock()
+			stack.servedWeights = map[string]float64{"baseline-predictor": 70, "enhanced-predictor": 30}
+			stack.mu.Unlock()
+		}
+		stack.ServeHTTP(w, r)
+	})
+	cfg := config(serve(t, switching))
+	cfg.Settle = 20 * time.Second
+	rep := run(t, cfg)
+	if !rep.Passed || !rep.Settled || rep.SettleSec <= 0 || !strings.Contains(rep.Summary(), "the split settled") {
+		t.Fatalf("want a settled, passing split:\n%s", rep.Summary())
+	}
+	stack.servedWeights = map[string]float64{"baseline-predictor": 50, "enhanced-predictor": 50}
+	calls.Store(-1 << 40) // never switches
+	cfg.Settle = time.Second
+	rep = run(t, cfg)
+	findingIn(t, rep, verify.LayerExperiment, "had not settled")
 }

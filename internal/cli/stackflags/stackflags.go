@@ -28,7 +28,7 @@ func (f *Flags) Add(cmd *cobra.Command, confirms bool) {
 	fl.StringVarP(&f.Stack, "stack", "s", DefaultStack, "the stack: stacks/Pulumi.<stack>.yaml")
 	fl.StringVar(&f.ConfigFile, "config-file", "", "use this stack file instead of stacks/Pulumi.<stack>.yaml")
 	fl.StringVar(&f.Toolchain, "toolchain", "auto", "the Pulumi CLI: installed (yours, on PATH), offline (built from Go modules by scripts/toolchain.sh) or auto (installed when there is one)")
-	fl.StringVar(&f.Proxy, "proxy", os.Getenv("SELDON_AB_PROXY"), "an HTTP proxy for this machine's calls to the stack's addresses (seeds, verification): the sandbox's cluster network ($SELDON_AB_PROXY)")
+	fl.StringVar(&f.Proxy, "proxy", os.Getenv("SELDON_AB_PROXY"), "an HTTP proxy that tunnels (CONNECT) this machine's connections to the stack's addresses (seeds, verification): the sandbox's cluster network ($SELDON_AB_PROXY)")
 	if confirms {
 		fl.BoolVarP(&f.Yes, "yes", "y", false, "do not ask: run unattended")
 	}

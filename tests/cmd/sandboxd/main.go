@@ -61,7 +61,7 @@ func main() {
 	agent := &seldonsim.RcloneAgent{Bin: *bin, StateDir: filepath.Join(*stateDir, "agent"), ProxyURL: proxyURL, Log: os.Stderr}
 	defer agent.Stop()
 	seldon := &seldonsim.ControlPlane{Client: dyn, Log: os.Stderr, Agent: agent}
-	plane := &dataplane.Plane{Client: client, Network: network, Routes: seldon.Routes}
+	plane := &dataplane.Plane{Client: client, Network: network, Routes: seldon.Routes, Loaded: seldon.Loaded}
 	node.Simulators = []sandboxnode.Simulator{plane}
 	go func() { fail(http.Serve(listener, network)) }()
 	if err := os.WriteFile(*proxyFile, []byte(proxyURL+"\n"), 0o644); err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -97,16 +96,9 @@ func (a *agent) model(w http.ResponseWriter, r *http.Request, rest string) {
 	}
 }
 
-// loaded says whether a versioned model is loaded on this pod: a version the scheduler routes to this replica.
+// loaded says whether a versioned model is loaded on this pod.
 func (a *agent) loaded(versioned string) bool {
-	for _, route := range a.plane.Routes(a.pod.Namespace) {
-		for _, c := range route.Clusters {
-			if c.VersionedName() == versioned && slices.Contains(c.Pods, a.pod.Name) {
-				return true
-			}
-		}
-	}
-	return false
+	return a.plane.Loaded(a.pod.Namespace, versioned, a.pod.Name)
 }
 
 func mlserverError(w http.ResponseWriter, status int, message string) {

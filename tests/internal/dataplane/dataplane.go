@@ -41,8 +41,10 @@ const (
 type Plane struct {
 	Client  kubernetes.Interface
 	Network *sandboxnode.Network
-	// Routes are what each namespace's scheduler has programmed its envoy with.
+	// Routes are what each namespace's scheduler has programmed its envoy with; Loaded says whether a version is
+	// loaded on a Server pod.
 	Routes func(namespace string) seldonsim.Routes
+	Loaded func(namespace, versioned, pod string) bool
 
 	mu      sync.Mutex
 	ingress ingressSnapshot

@@ -50,8 +50,7 @@ func (m *ControlPlane) experiments(ctx context.Context, w *world, tracks map[str
 			continue
 		}
 		if problem := w.schedulerProblem(ns); problem != "" {
-			keep(m.settle(ctx, Experiments, e, seldonspec.ExperimentFinalizer, []condition{
-				falseCond(seldonspec.ConditionReady, problem, "")}, nil))
+			keep(m.failed(ctx, e, problem))
 			continue
 		}
 		run := readExperiment(e)
@@ -106,8 +105,7 @@ func asInt64(v any) int64 {
 	return 0
 }
 
-// refuse records the baseline refusal as the controller does: a ModelReady condition (sic) with the scheduler's
-// error as its reason and no message; the Experiment's other conditions are left as they were.
+// refuse records the baseline refusal, which the controller does not retry.
 func (m *ControlPlane) refuse(ctx context.Context, e *unstructured.Unstructured, run *experimentRun) error {
 	m.mu.Lock()
 	if m.refused == nil {
@@ -115,8 +113,14 @@ func (m *ControlPlane) refuse(ctx context.Context, e *unstructured.Unstructured,
 	}
 	m.refused[e.GetUID()] = refusal{generation: e.GetGeneration()}
 	m.mu.Unlock()
-	reason := fmt.Sprintf("rpc error: code = FailedPrecondition desc = Resource %s already in experiment %s as a baseline. "+
-		"A model or pipeline can only appear in one experiment as a baseline", run.def, run.name)
+	return m.failed(ctx, e, fmt.Sprintf("rpc error: code = FailedPrecondition desc = Resource %s already in experiment %s as a baseline. "+
+		"A model or pipeline can only appear in one experiment as a baseline", run.def, run.name))
+}
+
+// failed records an error of the controller's call to the scheduler as the controller does: a ModelReady condition
+// (sic) with the error as its reason and no message (operator/controllers/mlops/experiment_controller.go:
+// updateStatusFromError); the Experiment's other conditions are left as they were.
+func (m *ControlPlane) failed(ctx context.Context, e *unstructured.Unstructured, reason string) error {
 	conds := []condition{falseCond(seldonspec.ModelReadyCondition, reason, "")}
 	old, _, _ := unstructured.NestedSlice(e.Object, "status", "conditions")
 	for _, c := range old {

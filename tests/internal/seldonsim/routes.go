@@ -38,6 +38,24 @@ func (m *ControlPlane) Routes(namespace string) Routes {
 	return m.routes[namespace]
 }
 
+// Loaded says whether a version is loaded on a pod: it is routed there, or was until the last pass. The scheduler
+// unloads an old version only after envoy got the routes without it (incremental.go: modelSync, then
+// callVersionCleanupIfNeeded), so a request envoy sent it just before still finds it.
+func (m *ControlPlane) Loaded(namespace, versioned, pod string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, routes := range []Routes{m.routes[namespace], m.previous[namespace]} {
+		for _, route := range routes {
+			for _, c := range route.Clusters {
+				if c.VersionedName() == versioned && slices.Contains(c.Pods, pod) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // program computes each namespace's routes from its Models' versions and started Experiments. A Model has a route
 // once a version can take traffic, the newest available one (store.go: CanReceiveTraffic, GetLastAvailableModel):
 // while a new version loads, the old one keeps the whole weight (incremental.go: updateEnvoyForModelVersion, a
@@ -91,6 +109,6 @@ func (m *ControlPlane) program(w *world, tracks map[string]*track, runs []*exper
 		next[ns] = routes
 	}
 	m.mu.Lock()
-	m.routes = next
+	m.previous, m.routes = m.routes, next
 	m.mu.Unlock()
 }

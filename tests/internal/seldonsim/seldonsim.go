@@ -63,11 +63,12 @@ type ControlPlane struct {
 	// for tests of the scheduling rules alone.
 	Agent Agent
 
-	mu      sync.Mutex
-	loads   map[string]*load
-	tracks  map[types.UID]*track
-	refused map[types.UID]refusal
-	routes  map[string]Routes
+	mu       sync.Mutex
+	loads    map[string]*load
+	tracks   map[types.UID]*track
+	refused  map[types.UID]refusal
+	routes   map[string]Routes
+	previous map[string]Routes // the routes of the pass before: versions still loaded while envoy switches
 }
 
 // load is one agent download: pending until done, then its error (nil when the files arrived).

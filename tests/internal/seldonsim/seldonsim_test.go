@@ -3,6 +3,7 @@ package seldonsim_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -95,8 +96,15 @@ func modelIn(ns, name string, order int) *unstructured.Unstructured {
 	return m
 }
 
-// run builds the cluster, reconciles twice (finalizers, then settled status), and returns a reader of results.
+// run builds the cluster and reconciles it (with the cluster's own controllers played by kube between passes), with
+// no agent: placed Models load at once.
 func (c *cluster) run(t *testing.T) *result {
+	t.Helper()
+	return c.runWith(t, nil)
+}
+
+// runWith is run with agent loading the Models.
+func (c *cluster) runWith(t *testing.T, agent seldonsim.Agent) *result {
 	t.Helper()
 	controller := object("apps/v1", "Deployment", "seldon-system", "seldon-v2-controller-manager", map[string]any{"spec": map[string]any{
 		"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "manager", "env": []any{
@@ -112,7 +120,7 @@ func (c *cluster) run(t *testing.T) *result {
 	}
 	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), seldonsim.ListKinds, objs...)
 	var log strings.Builder
-	model := &seldonsim.ControlPlane{Client: client, Log: &log}
+	model := &seldonsim.ControlPlane{Client: client, Log: &log, Agent: agent}
 	for range 4 {
 		if err := model.Reconcile(context.Background()); err != nil {
 			t.Fatalf("reconcile: %v", err)
@@ -207,6 +215,20 @@ func (r *result) get(gvr schema.GroupVersionResource, ns, name string) *unstruct
 		r.t.Fatalf("get %s %s/%s: %v", gvr.Resource, ns, name, err)
 	}
 	return o
+}
+
+// update edits an object in the cluster, raising its generation when its spec changed, as the API server does.
+func (r *result) update(t *testing.T, gvr schema.GroupVersionResource, name string, edit func(*unstructured.Unstructured)) {
+	t.Helper()
+	o := r.get(gvr, "seldon-system", name)
+	before, _, _ := unstructured.NestedMap(o.Object, "spec")
+	edit(o)
+	if after, _, _ := unstructured.NestedMap(o.Object, "spec"); !reflect.DeepEqual(before, after) {
+		o.SetGeneration(o.GetGeneration() + 1)
+	}
+	if _, err := r.client.Resource(gvr).Namespace("seldon-system").Update(context.Background(), o, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // cond is "Status: reason: message" of one condition (the parts it has), "" when absent.

@@ -1,0 +1,199 @@
+package seldonsim_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/seldon-ab/provisioner/tests/internal/seldonsim"
+)
+
+// gatedAgent loads a storageUri only once it is opened, and fails the ones marked missing.
+type gatedAgent struct {
+	mu      sync.Mutex
+	open    map[string]chan struct{}
+	missing map[string]bool
+}
+
+func (a *gatedAgent) gate(uri string) chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.open == nil {
+		a.open = map[string]chan struct{}{}
+	}
+	if a.open[uri] == nil {
+		a.open[uri] = make(chan struct{})
+	}
+	return a.open[uri]
+}
+
+func (a *gatedAgent) Load(_ context.Context, _, _, uri string, _ []seldonsim.RcloneSecret) error {
+	<-a.gate(uri)
+	if a.missing[uri] {
+		return errors.New("Failed to download from " + uri + " any files")
+	}
+	return nil
+}
+
+// settle runs passes until no Model is progressing (the agent's loads run in the background) and then one more.
+func settle(t *testing.T, r *result) {
+	t.Helper()
+	for range 200 {
+		if err := r.model.Reconcile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		kube(t, r.client)
+		progressing := false
+		for _, m := range []string{"baseline-predictor", "enhanced-predictor"} {
+			progressing = progressing || strings.HasSuffix(r.cond(seldonsim.Models, "seldon-system", m, "Ready"), "ModelProgressing")
+		}
+		if !progressing {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := r.model.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// served is a route's clusters as "<model>_<version>=<weight>,...".
+func served(routes seldonsim.Routes, route string) string {
+	var parts []string
+	for _, c := range routes[route].Clusters {
+		parts = append(parts, c.VersionedName()+"="+strconv.Itoa(c.Weight))
+	}
+	return strings.Join(parts, ",")
+}
+
+// A candidate's new artifact: its old version serves until the new one is loaded, then the new one alone; the
+// experiment's route and its default's split follow (scheduler/pkg/envoy/processor/incremental.go).
+func TestANewVersionServesOnlyOnceLoaded(t *testing.T) {
+	agent := &gatedAgent{}
+	for _, uri := range []string{"s3://mlflow-artifacts/baseline-predictor", "s3://mlflow-artifacts/enhanced-predictor"} {
+		close(agent.gate(uri))
+	}
+	c := fieldSetup()
+	c.serverMemory = "3Gi" // room for a second version beside the two loaded Models
+	r := c.runWith(t, agent)
+	settle(t, r)
+	routes := r.model.Routes("seldon-system")
+	if got := served(routes, "financial-ab-test-experiment.experiment"); got != "baseline-predictor_1=70,enhanced-predictor_1=30" {
+		t.Fatalf("the experiment's route = %q", got)
+	}
+	if got := served(routes, "baseline-predictor"); got != "baseline-predictor_1=70,enhanced-predictor_1=30" {
+		t.Errorf("the default model's own route is not split: %q", got)
+	}
+
+	r.update(t, seldonsim.Models, "enhanced-predictor", func(o *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(o.Object, "s3://mlflow-artifacts/enhanced-predictor-v2", "spec", "storageUri")
+	})
+	settle(t, r)
+	if got := served(r.model.Routes("seldon-system"), "enhanced-predictor"); got != "enhanced-predictor_1=100" {
+		t.Errorf("while version 2 loads, the model's route = %q, want version 1 alone", got)
+	}
+	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "False: ModelProgressing")
+
+	close(agent.gate("s3://mlflow-artifacts/enhanced-predictor-v2"))
+	settle(t, r)
+	if got := served(r.model.Routes("seldon-system"), "financial-ab-test-experiment.experiment"); got != "baseline-predictor_1=70,enhanced-predictor_2=30" {
+		t.Errorf("once version 2 loaded, the experiment's route = %q", got)
+	}
+	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "True: ModelAvailable")
+}
+
+// A new version that cannot load leaves the old one serving, the Model not Ready with the agent's reason, and
+// the experiment inactive (its candidate's latest version is not available).
+func TestAFailedVersionLeavesTheOldOneServing(t *testing.T) {
+	agent := &gatedAgent{missing: map[string]bool{"s3://mlflow-artifacts/missing": true}}
+	for _, uri := range []string{"s3://mlflow-artifacts/baseline-predictor", "s3://mlflow-artifacts/enhanced-predictor", "s3://mlflow-artifacts/missing"} {
+		close(agent.gate(uri))
+	}
+	c := fieldSetup()
+	c.serverMemory = "3Gi"
+	r := c.runWith(t, agent)
+	settle(t, r)
+	r.update(t, seldonsim.Models, "enhanced-predictor", func(o *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(o.Object, "s3://mlflow-artifacts/missing", "spec", "storageUri")
+	})
+	settle(t, r)
+	routes := r.model.Routes("seldon-system")
+	if got := served(routes, "enhanced-predictor"); got != "enhanced-predictor_1=100" {
+		t.Errorf("after a failed version 2, the model's route = %q, want version 1", got)
+	}
+	if _, ok := routes["financial-ab-test-experiment.experiment"]; ok {
+		t.Error("the experiment kept its route with a candidate whose latest version failed")
+	}
+	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "False: Failed to download from s3://mlflow-artifacts/missing any files: ModelFailed")
+}
+
+// A second Experiment with the same default is refused, recorded as the controller records it, and not retried
+// when the first goes: only a change of the refused one retries it.
+func TestASecondBaselineIsRefusedAndNotRetried(t *testing.T) {
+	c := fieldSetup()
+	renamed := c.objects["experiment"].DeepCopy()
+	renamed.SetName("renamed-experiment")
+	renamed.SetUID("Experiment/seldon-system/renamed-experiment")
+	renamed.SetCreationTimestamp(metav1.Now())
+	c.objects["experiment-2"] = renamed
+	r := c.run(t)
+	refused := "False: rpc error: code = FailedPrecondition desc = Resource baseline-predictor already in experiment renamed-experiment as a baseline. " +
+		"A model or pipeline can only appear in one experiment as a baseline"
+	r.expect(seldonsim.Experiments, "seldon-system", "renamed-experiment", "ModelReady", refused)
+	r.expect(seldonsim.Experiments, "seldon-system", "renamed-experiment", "Ready", "")
+	if _, ok := r.model.Routes("seldon-system")["renamed-experiment.experiment"]; ok {
+		t.Error("the refused Experiment got a route")
+	}
+
+	if err := r.client.Resource(seldonsim.Experiments).Namespace("seldon-system").Delete(context.Background(), "financial-ab-test-experiment", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, r)
+	r.expect(seldonsim.Experiments, "seldon-system", "renamed-experiment", "Ready", "")
+	r.update(t, seldonsim.Experiments, "renamed-experiment", func(o *unstructured.Unstructured) {
+		o.SetGeneration(o.GetGeneration() + 1)
+	})
+	settle(t, r)
+	r.expect(seldonsim.Experiments, "seldon-system", "renamed-experiment", "Ready", "True")
+}
+
+// Seldon never writes status.observedGeneration, and neither does the simulation.
+func TestNoObservedGeneration(t *testing.T) {
+	r := fieldSetup().run(t)
+	for _, o := range []*unstructured.Unstructured{r.get(seldonsim.Models, "seldon-system", "baseline-predictor"),
+		r.get(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment"), r.get(seldonsim.Servers, "seldon-system", "mlserver"),
+		r.get(seldonsim.SeldonRuntimes, "seldon-system", "seldon")} {
+		if _, found, _ := unstructured.NestedFieldNoCopy(o.Object, "status", "observedGeneration"); found {
+			t.Errorf("%s %s has status.observedGeneration", o.GetKind(), o.GetName())
+		}
+	}
+}
+
+// A new version loads beside the old one (the old is unloaded only once the new is available), so it needs room
+// of its own on a replica (scheduler/pkg/scheduler/filters/replicamemory.go counts the memory the loaded
+// versions hold): on a Server that its Models fill, the new version cannot be placed, the old keeps serving, and
+// the experiment goes inactive.
+func TestANewVersionNeedsRoomBesideTheOld(t *testing.T) {
+	agent := &gatedAgent{}
+	for _, uri := range []string{"s3://mlflow-artifacts/baseline-predictor", "s3://mlflow-artifacts/enhanced-predictor", "s3://mlflow-artifacts/v2"} {
+		close(agent.gate(uri))
+	}
+	r := fieldSetup().runWith(t, agent) // 2Gi: both 1Gi Models, no room for a third
+	settle(t, r)
+	r.update(t, seldonsim.Models, "enhanced-predictor", func(o *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(o.Object, "s3://mlflow-artifacts/v2", "spec", "storageUri")
+	})
+	settle(t, r)
+	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready",
+		"False: Failed to schedule model as no matching server had enough suitable replicas: ScheduleFailed")
+	if got := served(r.model.Routes("seldon-system"), "enhanced-predictor"); got != "enhanced-predictor_1=100" {
+		t.Errorf("the model's route = %q, want version 1 still serving", got)
+	}
+}
