@@ -24,9 +24,10 @@ const MeshService = seldonspec.MeshService
 // Args configure the experiment.
 type Args struct {
 	// Namespace holds the Experiment and the mesh Ingress: a model namespace with a SeldonRuntime.
-	Namespace  string
-	Models     []Model
-	Experiment Experiment
+	Namespace string
+	Models    []Model
+	// Experiment is nil once a winner is promoted: the Models are then called by name.
+	Experiment *Experiment
 	Ingress    Ingress
 	// Input is the V2 tensor the sample request sends.
 	Input        Input
@@ -135,19 +136,22 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 
 	ab.Children = append(ab.Children, models...)
-	experiment, err := apiextensions.NewCustomResource(ctx, name+"-experiment", &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(seldonspec.APIVersion),
-		Kind:        pulumi.String(seldonspec.KindExperiment),
-		Metadata:    objectMeta(args.Experiment.Name, args.Namespace, readyAnnotations(args.WaitForReady)),
-		OtherFields: map[string]any{"spec": ExperimentSpec(args.Experiment)},
-		// A replacement (a rename) deletes the old Experiment first: while it exists, the scheduler refuses a second
-		// one with the same default model as baseline (ExperimentBaselineExists) and the controller never retries
-		// it; created first, the new one would also adopt an object of the same name before the old one is deleted.
-	}, parent, pulumi.DependsOn(models), pulumi.DeleteBeforeReplace(true))
-	if err != nil {
-		return nil, err
+	if args.Experiment != nil {
+		experiment, err := apiextensions.NewCustomResource(ctx, name+"-experiment", &apiextensions.CustomResourceArgs{
+			ApiVersion:  pulumi.String(seldonspec.APIVersion),
+			Kind:        pulumi.String(seldonspec.KindExperiment),
+			Metadata:    objectMeta(args.Experiment.Name, args.Namespace, readyAnnotations(args.WaitForReady)),
+			OtherFields: map[string]any{"spec": ExperimentSpec(*args.Experiment)},
+			// A replacement (a rename) deletes the old Experiment first: while it exists, the scheduler refuses a
+			// second one with the same default model as baseline (ExperimentBaselineExists) and the controller never
+			// retries it; created first, the new one would also adopt an object of the same name before the old one
+			// is deleted.
+		}, parent, pulumi.DependsOn(models), pulumi.DeleteBeforeReplace(true))
+		if err != nil {
+			return nil, err
+		}
+		ab.Children = append(ab.Children, experiment)
 	}
-	ab.Children = append(ab.Children, experiment)
 
 	ingressAnnotations := map[string]string{}
 	if !args.WaitForAddress {
@@ -251,11 +255,13 @@ func meshIngress(args *Args, name, path, pathType string, annotations map[string
 	}
 }
 
-// Call is how a client calls the experiment through the ingress.
+// Call is how a client calls the experiment (or, without one, the first Model) through the ingress.
 type Call struct {
 	// BaseURL is the ingress with the path prefix, if any; Model is the path's model segment.
-	BaseURL     string
-	Model       string
+	BaseURL string
+	Model   string
+	// Namespace is where the called objects and the mesh Ingress live.
+	Namespace   string
 	URL         string
 	Host        string
 	SeldonModel string
@@ -264,18 +270,30 @@ type Call struct {
 }
 
 // HowToCall describes the experiment call: any model segment works once seldon-model names the experiment;
-// the default model's name is used so the path also reads right.
+// the default model's name is used so the path also reads right. Without an experiment it calls the first Model of
+// the namespace by its name.
 func HowToCall(args *Args) Call {
-	model := args.Experiment.Default
-	if model == "" && len(args.Experiment.Candidates) > 0 {
-		model = args.Experiment.Candidates[0].Name
+	model, seldonModel := "", ""
+	if e := args.Experiment; e != nil {
+		model, seldonModel = e.Default, seldonspec.ExperimentHeader(e.Name)
+		if model == "" && len(e.Candidates) > 0 {
+			model = e.Candidates[0].Name
+		}
+	} else {
+		for _, m := range args.Models {
+			if m.Namespace == args.Namespace {
+				model, seldonModel = m.Name, m.Name
+				break
+			}
+		}
 	}
 	base := fmt.Sprintf("http://%s%s", args.Ingress.IP, args.Ingress.PathPrefix)
 	c := Call{
 		BaseURL:     base,
 		Model:       model,
+		Namespace:   args.Namespace,
 		URL:         fmt.Sprintf("%s/v2/models/%s/infer", base, model),
-		SeldonModel: seldonspec.ExperimentHeader(args.Experiment.Name),
+		SeldonModel: seldonModel,
 		Body:        SampleRequest(args.Input),
 	}
 	if len(args.Ingress.Hosts) > 0 {

@@ -10,7 +10,7 @@ import (
 
 func TestHowToCallTheExperiment(t *testing.T) {
 	call := abtest.HowToCall(&abtest.Args{
-		Experiment: abtest.Experiment{Name: "financial-ab-test-experiment", Default: "baseline-predictor"},
+		Experiment: &abtest.Experiment{Name: "financial-ab-test-experiment", Default: "baseline-predictor"},
 		Ingress:    abtest.Ingress{IP: "192.168.1.249", Hosts: []string{"financial-predictor.local", "ml-api.local"}},
 		Input:      abtest.Input{Name: "input_data", Shape: []int{1, 10, 35}, Datatype: "FP32"},
 	})

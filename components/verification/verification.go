@@ -21,12 +21,14 @@ const Token = "seldon-ab:verification:Verification"
 // Args configure the run.
 type Args struct {
 	// ProjectDir is where `go run ./cmd/seldon-ab` works.
-	ProjectDir   string
-	URL          string
-	Host         string
+	ProjectDir string
+	URL        string
+	Host       string
+	// Experiment and its Candidates; without an Experiment (a promoted winner), Models are called by name.
 	Experiment   string
 	Model        string
 	Candidates   []seldonspec.Candidate
+	Models       []string
 	InputName    string
 	Shape        []int
 	Datatype     string
@@ -39,6 +41,8 @@ type Args struct {
 	LatencyRatio float64
 	Timeout      time.Duration
 	Deadline     time.Duration
+	// Settle is how long the split may take to be served as configured, after an update, before the split test.
+	Settle time.Duration
 	// ReportDir, when set, receives report.json and report.svg.
 	ReportDir string
 	// Triggers re-run verification when they change: models, weights, chart versions, the nonce.
@@ -91,12 +95,17 @@ func Argv(args *Args) []string {
 	for i, d := range args.Shape {
 		shape[i] = fmt.Sprint(d)
 	}
-	argv := []string{"verify", "--url", args.URL, "--host", args.Host, "--experiment", args.Experiment, "--model", args.Model,
-		"--candidates", strings.Join(candidates, ","), "--input-name", args.InputName, "--shape", strings.Join(shape, ","),
+	argv := []string{"verify", "--url", args.URL, "--host", args.Host}
+	if args.Experiment != "" {
+		argv = append(argv, "--experiment", args.Experiment, "--model", args.Model, "--candidates", strings.Join(candidates, ","))
+	} else {
+		argv = append(argv, "--models", strings.Join(args.Models, ","))
+	}
+	argv = append(argv, "--input-name", args.InputName, "--shape", strings.Join(shape, ","),
 		"--datatype", args.Datatype, "--requests", fmt.Sprint(args.Requests), "--concurrency", fmt.Sprint(args.Concurrency),
 		"--tolerance", fmt.Sprint(args.Tolerance), "--significance", fmt.Sprint(args.Significance), "--power", fmt.Sprint(args.Power),
 		"--latency-p95", args.LatencyP95.String(), "--latency-ratio", fmt.Sprint(args.LatencyRatio),
-		"--timeout", args.Timeout.String(), "--deadline", args.Deadline.String()}
+		"--timeout", args.Timeout.String(), "--deadline", args.Deadline.String(), "--settle", args.Settle.String())
 	if args.ReportDir != "" {
 		argv = append(argv, "--json", filepath.Join(args.ReportDir, "report.json"), "--svg", filepath.Join(args.ReportDir, "report.svg"))
 	}

@@ -411,3 +411,19 @@ func TestNamespacesDefaultToTheFirstModelNamespace(t *testing.T) {
 		t.Errorf("namespaces: model %q experiment %q server %q", s.Models[0].Namespace, s.Experiment.Namespace, s.Seldon.Servers[0].Namespace)
 	}
 }
+
+// A Server that holds its Models but no new version beside them is accepted (the first up works) with a warning
+// that names the Model, the key and the memory a roll needs.
+func TestAServerWithNoRoomToRollAModelIsWarnedAbout(t *testing.T) {
+	objects := stackObjects(t, "homelab")
+	set(t, objects, "seldon.servers", []any{map[string]any{"name": "mlserver", "replicas": 1,
+		"extraCapabilities": []any{"torch", "numpy"}, "memory": "2Gi"}})
+	s, err := load(t, objects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Warnings) != 2 || !strings.Contains(s.Warnings[0], "no room to roll Model baseline-predictor (models[0])") ||
+		!strings.Contains(s.Warnings[0], "set seldon.servers[0].memory to at least 2793Mi (e.g. 3Gi)") {
+		t.Errorf("warnings = %q", s.Warnings)
+	}
+}

@@ -1,6 +1,10 @@
 package config
 
-import "github.com/seldon-ab/provisioner/internal/verify"
+import (
+	"time"
+
+	"github.com/seldon-ab/provisioner/internal/verify"
+)
 
 // Pinned upstream versions. A stack may override them, but only with another exact version.
 const (
@@ -18,6 +22,13 @@ const (
 	IngressNginxChartName = "ingress-nginx"
 	MinIOChartName        = "minio"
 )
+
+// DefaultExperimentName is the field setup's Experiment.
+const DefaultExperimentName = "financial-ab-test-experiment"
+
+// DefaultRolloutTimeout bounds an update's proof by traffic: a new Model version downloads its artifact and loads
+// before it answers.
+const DefaultRolloutTimeout = 5 * time.Minute
 
 func boolPtr(b bool) *bool { return &b }
 
@@ -61,12 +72,12 @@ func Defaults(stackName string) Stack {
 			Envoy:               Envoy{Replicas: 1, ServiceType: "ClusterIP"},
 			WaitForReady:        boolPtr(true),
 		},
-		Experiment: Experiment{Name: "financial-ab-test-experiment"},
 		Verification: Verification{
 			Input:       TensorSpec{Name: "input_data", Shape: []int{1, 10, 35}, Datatype: "FP32"},
 			Concurrency: 4, Tolerance: verify.DefaultTolerance, Significance: verify.DefaultSignificance, Power: verify.DefaultPower,
 			LatencyP95: verify.DefaultLatencyP95.String(), LatencyRatio: verify.DefaultLatencyRatio,
 			Timeout: verify.DefaultTimeout.String(), Deadline: verify.DefaultDeadline.String(),
+			RolloutTimeout: DefaultRolloutTimeout.String(),
 		},
 		ModelStore: ModelStore{
 			Type:               StoreMinIO,

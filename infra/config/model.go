@@ -9,15 +9,16 @@ const Namespace = "seldon-ab"
 
 // Stack is everything one stack deploys, after defaults and validation.
 type Stack struct {
-	Name         string       `json:"-"`
-	Cluster      Cluster      `json:"cluster"`
-	Charts       Charts       `json:"charts"`
-	MetalLB      MetalLB      `json:"metallb"`
-	Ingress      Ingress      `json:"ingress"`
-	ModelStore   ModelStore   `json:"modelStore"`
-	Seldon       Seldon       `json:"seldon"`
-	Models       []Model      `json:"models"`
-	Experiment   Experiment   `json:"experiment"`
+	Name       string     `json:"-"`
+	Cluster    Cluster    `json:"cluster"`
+	Charts     Charts     `json:"charts"`
+	MetalLB    MetalLB    `json:"metallb"`
+	Ingress    Ingress    `json:"ingress"`
+	ModelStore ModelStore `json:"modelStore"`
+	Seldon     Seldon     `json:"seldon"`
+	Models     []Model    `json:"models"`
+	// Experiment is the A/B split; nil once a winner is promoted (the key removed): the Models are served by name.
+	Experiment   *Experiment  `json:"experiment"`
 	Verification Verification `json:"verification"`
 	Commands     Commands     `json:"commands"`
 	// Warnings are settings that are valid but do not do what they look like they do.
@@ -195,6 +196,9 @@ type Verification struct {
 	// Timeout is each call's, Deadline the whole run's (Go durations: 5s, 45s).
 	Timeout  string `json:"timeout"`
 	Deadline string `json:"deadline"`
+	// RolloutTimeout bounds how long an update's changes may take to show in traffic after the engine is done: a
+	// Model's new version to answer, a removed route to go, an Experiment's new split to be served (Go duration).
+	RolloutTimeout string `json:"rolloutTimeout"`
 	// Nonce forces a re-run when changed (pulumi config set --path verification.nonce $(date +%s)).
 	Nonce string `json:"nonce"`
 }

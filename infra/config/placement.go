@@ -37,11 +37,29 @@ func (v *validator) placement(s *Stack) {
 			placed = append(placed, load)
 		}
 		if packs(placed, srv.Replicas, seldonspec.ReplicaCapacity(request)) {
+			s.Warnings = append(s.Warnings, rollWarnings(i, srv, request, placed)...)
 			continue
 		}
 		v.add(fmt.Sprintf("seldon.servers[%d].memory", i), srv.Memory, memoryProblem(srv, request, placed),
 			memoryFix(i, srv, placed))
 	}
+}
+
+// rollWarnings: a Model's new version loads beside the old one, which stays loaded and keeps serving until the new
+// one is available (scheduler/pkg/store/memory_status.go; the memory filter counts every loaded version,
+// scheduler/pkg/scheduler/filters/replicamemory.go). A Server with no room for that makes the new version
+// ScheduleFailed and takes an experiment naming it inactive: the first up works, the first roll does not.
+func rollWarnings(i int, srv Server, request resource.Quantity, placed []modelLoad) []string {
+	var out []string
+	for _, m := range placed {
+		if m.bytes == 0 || packs(append(slices.Clone(placed), m), srv.Replicas, seldonspec.ReplicaCapacity(request)) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("seldon.servers[%d].memory: Server %s/%s (%s) has no room to roll Model %s (%s): a new "+
+			"version loads beside the old one, so it would stay ScheduleFailed and the old version keep serving; %s",
+			i, srv.Namespace, srv.Name, srv.MemoryRequest(), m.name, m.key, memoryFix(i, srv, append(slices.Clone(placed), m))))
+	}
+	return out
 }
 
 type modelLoad struct {

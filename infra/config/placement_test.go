@@ -28,8 +28,8 @@ func TestServerMemoryMustHoldItsModels(t *testing.T) {
 			server["replicas"] = 2
 		}, nil},
 		{"a model bigger than any replica", func(t *testing.T, o map[string]any) {
-			set(t, o, "models.1.memory", "3Gi")
-		}, []string{"seldon-ab:seldon.servers[0].memory = \"2Gi\"", "enhanced-predictor (models[1]: 3Gi)", "at least 3724Mi (e.g. 4Gi)"}},
+			set(t, o, "models.1.memory", "3Gi") // with the other 1Gi: 4Gi on a 3Gi replica
+		}, []string{"seldon-ab:seldon.servers[0].memory = \"3Gi\"", "enhanced-predictor (models[1]: 3Gi)", "at least 3724Mi (e.g. 4Gi)"}},
 		{"model replicas beyond the server's", func(t *testing.T, o map[string]any) {
 			set(t, o, "models.0.replicas", 2)
 			set(t, o, "models.0.memory", "100Mi")

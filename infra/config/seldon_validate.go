@@ -27,7 +27,10 @@ func normalizeSeldon(s *Stack) {
 	for i := range s.Models {
 		s.Models[i].Namespace = or(s.Models[i].Namespace, first)
 	}
-	s.Experiment.Namespace = or(s.Experiment.Namespace, first)
+	if e := s.Experiment; e != nil {
+		e.Name = or(e.Name, DefaultExperimentName)
+		e.Namespace = or(e.Namespace, first)
+	}
 }
 
 func or(value, fallback string) string {
@@ -101,7 +104,9 @@ func (v *validator) seldon(s *Stack) {
 	}
 	models := v.models(s, servers)
 	v.placement(s)
-	v.experiment(s.Experiment, models, sd.ModelNamespaces)
+	if s.Experiment != nil {
+		v.experiment(*s.Experiment, models, sd.ModelNamespaces)
+	}
 	v.verification(s)
 }
 
@@ -119,7 +124,7 @@ func (v *validator) verification(s *Stack) {
 		v.add("verification.latencyRatio", fmt.Sprint(vf.LatencyRatio), "must be at least 1", "use e.g. 3")
 	}
 	for _, kv := range [][2]string{{"verification.latencyP95", vf.LatencyP95}, {"verification.timeout", vf.Timeout},
-		{"verification.deadline", vf.Deadline}} {
+		{"verification.deadline", vf.Deadline}, {"verification.rolloutTimeout", vf.RolloutTimeout}} {
 		if d, err := time.ParseDuration(kv[1]); err != nil || d <= 0 {
 			v.add(kv[0], kv[1], "is not a positive duration", "use Go duration syntax, e.g. 1s, 500ms, 45s")
 		}

@@ -228,13 +228,12 @@ func seldonArgs(s *config.Stack, baseDir string, rcloneConfig pulumi.StringOutpu
 }
 
 func verificationArgs(s *config.Stack, baseDir string) *verification.Args {
-	e, vf := s.Experiment, s.Verification
+	vf := s.Verification
 	call := abtest.HowToCall(abtestArgs(s))
 	args := &verification.Args{
 		ProjectDir:   baseDir,
 		URL:          call.BaseURL,
 		Host:         call.Host,
-		Experiment:   e.Name,
 		Model:        call.Model,
 		InputName:    vf.Input.Name,
 		Shape:        vf.Input.Shape,
@@ -248,33 +247,41 @@ func verificationArgs(s *config.Stack, baseDir string) *verification.Args {
 		LatencyRatio: vf.LatencyRatio,
 		Timeout:      mustDuration(vf.Timeout),
 		Deadline:     mustDuration(vf.Deadline),
+		Settle:       mustDuration(vf.RolloutTimeout),
 		ReportDir:    filepath.Join(baseDir, ".state", "verify", s.Name),
 		Triggers: []string{"nonce=" + vf.Nonce, "seldon=" + s.Charts.SeldonSetup.Version, "ingress=" + s.Charts.IngressNginx.Version,
 			"input=" + fmt.Sprint(vf.Input)},
 	}
-	args.Candidates = e.Candidates
-	for _, c := range e.Candidates {
-		args.Triggers = append(args.Triggers, fmt.Sprintf("candidate=%s:%d", c.Name, c.Weight))
+	if e := s.Experiment; e != nil {
+		args.Experiment, args.Candidates = e.Name, e.Candidates
+		for _, c := range e.Candidates {
+			args.Triggers = append(args.Triggers, fmt.Sprintf("candidate=%s:%d", c.Name, c.Weight))
+		}
 	}
 	for _, m := range s.Models {
+		if s.Experiment == nil && m.Namespace == call.Namespace {
+			args.Models = append(args.Models, m.Name)
+		}
 		args.Triggers = append(args.Triggers, fmt.Sprintf("model=%s/%s:%s:%s", m.Namespace, m.Name, m.StorageURI, strings.Join(m.Requirements, "+")))
 	}
 	return args
 }
 
 func abtestArgs(s *config.Stack) *abtest.Args {
-	e := s.Experiment
 	args := &abtest.Args{
-		Namespace:  e.Namespace,
-		Experiment: abtest.Experiment{Name: e.Name, Default: e.Default, Candidates: e.Candidates},
+		Namespace: s.Seldon.ModelNamespaces[0],
 		Ingress: abtest.Ingress{ClassName: s.Ingress.ClassName, IP: s.Ingress.LoadBalancerIP, Hosts: s.Ingress.Hosts,
 			PathPrefix: s.Seldon.PathPrefix},
 		Input:          abtest.Input{Name: s.Verification.Input.Name, Shape: s.Verification.Input.Shape, Datatype: s.Verification.Input.Datatype},
 		WaitForReady:   s.Seldon.WaitsForReady(),
 		WaitForAddress: s.Ingress.WaitsForAddress(),
 	}
-	if e.Mirror != nil {
-		args.Experiment.Mirror = &abtest.Mirror{Name: e.Mirror.Name, Percent: e.Mirror.Percent}
+	if e := s.Experiment; e != nil {
+		args.Namespace = e.Namespace
+		args.Experiment = &abtest.Experiment{Name: e.Name, Default: e.Default, Candidates: e.Candidates}
+		if e.Mirror != nil {
+			args.Experiment.Mirror = &abtest.Mirror{Name: e.Mirror.Name, Percent: e.Mirror.Percent}
+		}
 	}
 	for _, m := range s.Models {
 		args.Models = append(args.Models, abtest.Model{Name: m.Name, Namespace: m.Namespace, StorageURI: m.StorageURI, Requirements: m.Requirements,

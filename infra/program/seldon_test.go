@@ -1,6 +1,7 @@
 package program_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -102,9 +103,9 @@ func TestHomelabSeldonPlatform(t *testing.T) {
 		t.Error("the homelab does not wait for the Server to be Ready")
 	}
 	if server.String("spec", "podSpec", "containers", "0", "name") != "mlserver" ||
-		server.String("spec", "podSpec", "containers", "0", "resources", "requests", "memory") != "2Gi" ||
-		server.String("spec", "podSpec", "containers", "0", "resources", "limits", "memory") != "2Gi" {
-		t.Errorf("spec.podSpec = %v, want the mlserver container's memory request and limit at 2Gi (seldon.servers[0].memory)",
+		server.String("spec", "podSpec", "containers", "0", "resources", "requests", "memory") != "3Gi" ||
+		server.String("spec", "podSpec", "containers", "0", "resources", "limits", "memory") != "3Gi" {
+		t.Errorf("spec.podSpec = %v, want the mlserver container's memory request and limit at 3Gi (seldon.servers[0].memory)",
 			server.Get("spec", "podSpec"))
 	}
 }
@@ -281,6 +282,37 @@ func TestHomelabEndsWithVerificationUnlessOptedOut(t *testing.T) {
 
 // Without command resources verification is a step of `seldon-ab up`, not of the program: nothing runs on the
 // operator's machine from inside the program, and the stack is accepted. It still needs Seldon's readiness awaited.
+// Promoting the winner is removing the experiment key and the other Model: the Experiment goes, the mesh Ingress
+// stays, and the winner is called by its name.
+func TestAPromotedWinnerIsServedByNameWithoutAnExperiment(t *testing.T) {
+	cfg := homelabConfig(t)
+	delete(cfg.Values, "seldon-ab:experiment")
+	var models []map[string]any
+	if err := json.Unmarshal([]byte(cfg.Values["seldon-ab:models"]), &models); err != nil {
+		t.Fatal(err)
+	}
+	winner, _ := json.Marshal(models[1:])
+	cfg.Values["seldon-ab:models"] = string(winner)
+	cfg.Values["seldon-ab:commands"] = `{"enabled": true}`
+	g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(g.OfType(experimentType)); n != 0 {
+		t.Errorf("%d Experiments after the promotion", n)
+	}
+	if n := len(g.OfType(modelType)); n != 1 {
+		t.Errorf("%d Models, want the winner only", n)
+	}
+	if n := len(g.OfType(ingressType)); n != 1 {
+		t.Errorf("%d mesh Ingresses, want 1", n)
+	}
+	create := g.Find(t, "command:local:Command", "verify-run").String("create")
+	if !strings.Contains(create, `'--models' 'enhanced-predictor'`) || strings.Contains(create, "--experiment") {
+		t.Errorf("verify command:\n%s", create)
+	}
+}
+
 func TestVerificationWithoutCommandsIsTheLifecyclesStepAndNeedsReadiness(t *testing.T) {
 	cfg := homelabConfig(t)
 	cfg.Values["seldon-ab:commands"] = `{"enabled": false}`

@@ -72,3 +72,8 @@ func (l *Live) NamespaceUID(ctx context.Context, name string) (string, error) {
 	}
 	return string(ns.GetUID()), nil
 }
+
+// Get reads one object.
+func (l *Live) Get(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error) {
+	return l.client.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+}

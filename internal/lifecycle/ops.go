@@ -19,6 +19,7 @@ import (
 	"github.com/seldon-ab/provisioner/components/abtest"
 	"github.com/seldon-ab/provisioner/infra/config"
 	"github.com/seldon-ab/provisioner/infra/program"
+	"github.com/seldon-ab/provisioner/internal/rollout"
 )
 
 // ErrDeclined is returned when the user answers no to a confirmation.
@@ -52,7 +53,7 @@ func (s *Stack) Preview(ctx context.Context, po PreviewOptions) (auto.PreviewRes
 	return s.stack.Preview(ctx, opts...)
 }
 
-func (s *Stack) previewOptions(diff, refresh bool) ([]optpreview.Option, error) {
+func (s *Stack) previewOptions(diff, refresh bool, streams ...chan<- events.EngineEvent) ([]optpreview.Option, error) {
 	pack, err := s.policyPack()
 	if err != nil {
 		return nil, err
@@ -65,7 +66,7 @@ func (s *Stack) previewOptions(diff, refresh bool) ([]optpreview.Option, error) 
 	if refresh {
 		opts = append(opts, optpreview.Refresh())
 	}
-	opts = append(opts, optpreview.EventStreams(s.observers()...))
+	opts = append(opts, optpreview.EventStreams(append(s.observers(), streams...)...))
 	return opts, nil
 }
 
@@ -74,24 +75,28 @@ func (s *Stack) previewOptions(diff, refresh bool) ([]optpreview.Option, error) 
 //   - when the stack seeds artifacts and no command resource runs the seeds (commands.enabled false), everything
 //     but the A/B test goes up first, then the seeds (the stack's seedArgs, the very command lines a command
 //     resource would run), then the rest: an agent that finds no files fails its Model for good;
+//   - when the update creates, removes or gives a new version to Seldon Models or Experiments, it returns only
+//     once calls through the ingress show the change (rollout.Prove): Seldon never writes observedGeneration, so
+//     the Ready condition the engine waited on may predate the change;
 //   - when verification is on and no command resource runs it, the verifier runs last, and its verdict is
 //     the update's: a failed verification fails Up and names the broken layer.
 func (s *Stack) Up(ctx context.Context) (auto.UpResult, error) {
 	if err := s.prepareChange(ctx); err != nil {
 		return auto.UpResult{}, err
 	}
-	if _, err := s.preview(ctx, !s.opts.Yes); err != nil {
+	plan := newEventLog()
+	if _, err := s.preview(ctx, !s.opts.Yes, plan.ch); err != nil {
 		return auto.UpResult{}, err
 	}
 	if err := s.confirm(fmt.Sprintf("Do you want to perform this update of stack %s?", s.opts.Stack)); err != nil {
 		return auto.UpResult{}, err
 	}
-	return s.update(ctx)
+	return s.update(ctx, s.snapshot(ctx, plan.changes()))
 }
 
-// preview runs the whole program once with the policy pack before an update.
-func (s *Stack) preview(ctx context.Context, diff bool) (auto.PreviewResult, error) {
-	opts, err := s.previewOptions(diff, s.opts.Refresh)
+// preview runs the whole program once with the policy pack before an update; its steps go to plan too.
+func (s *Stack) preview(ctx context.Context, diff bool, plan chan<- events.EngineEvent) (auto.PreviewResult, error) {
+	opts, err := s.previewOptions(diff, s.opts.Refresh, plan)
 	if err != nil {
 		return auto.PreviewResult{}, err
 	}
@@ -102,8 +107,8 @@ func (s *Stack) preview(ctx context.Context, diff bool) (auto.PreviewResult, err
 	return res, nil
 }
 
-// update runs the update's steps (see Up) without previewing again.
-func (s *Stack) update(ctx context.Context) (auto.UpResult, error) {
+// update runs the update's steps (see Up) without previewing again; before is what served before it.
+func (s *Stack) update(ctx context.Context, before *rollout.Before) (auto.UpResult, error) {
 	pack, err := s.policyPack()
 	if err != nil {
 		return auto.UpResult{}, err
@@ -113,7 +118,10 @@ func (s *Stack) update(ctx context.Context) (auto.UpResult, error) {
 	if s.opts.Refresh {
 		opts = append(opts, optup.Refresh())
 	}
-	observed := func(opts []optup.Option) []optup.Option { return append(opts, optup.EventStreams(s.observers()...)) }
+	steps := newEventLog()
+	observed := func(opts []optup.Option, streams ...chan<- events.EngineEvent) []optup.Option {
+		return append(opts, optup.EventStreams(append(s.observers(), streams...)...))
+	}
 	if s.seedsAreAStep() {
 		s.logf("seeding without command resources: up to the model store, then the seeds, then the Models")
 		abTest := fmt.Sprintf("urn:pulumi:%s::%s::%s::%s", s.opts.Stack, config.Namespace, abtest.Token, program.ABTestName)
@@ -124,8 +132,11 @@ func (s *Stack) update(ctx context.Context) (auto.UpResult, error) {
 			return auto.UpResult{}, err
 		}
 	}
-	res, err := s.stack.Up(ctx, observed(opts)...)
+	res, err := s.stack.Up(ctx, observed(opts, steps.ch)...)
 	if err != nil {
+		return res, err
+	}
+	if err := s.proveRollout(ctx, res.Outputs, steps.changes(), before); err != nil {
 		return res, err
 	}
 	if s.verificationIsAStep() {

@@ -26,7 +26,7 @@ type Invocation struct {
 // components/verification.Argv.
 type Flags struct {
 	inv                                  Invocation
-	candidates, inputName, shape, sample string
+	candidates, models, inputName, shape, sample string
 }
 
 // AddFlags registers the verify command's flags on fs.
@@ -38,6 +38,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&cfg.Experiment, "experiment", "financial-ab-test-experiment", "experiment name")
 	fs.StringVar(&cfg.Model, "model", "", "model segment of the path (default: the first candidate)")
 	fs.StringVar(&f.candidates, "candidates", "baseline-predictor=70,enhanced-predictor=30", "candidates and weights: name=weight,...")
+	fs.StringVar(&f.models, "models", "", "with no experiment (a promoted winner): the Models to call by name, name,...; replaces --experiment and --candidates")
 	fs.StringVar(&f.inputName, "input-name", "input_data", "V2 input tensor name")
 	fs.StringVar(&f.shape, "shape", "1,10,35", "input shape")
 	fs.StringVar(&cfg.Input.Datatype, "datatype", "FP32", "input datatype")
@@ -45,7 +46,8 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	fs.IntVar(&cfg.Requests, "requests", 0, "experiment requests (0: what the split test needs at this tolerance, significance and power)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "requests in flight")
 	fs.DurationVar(&cfg.Timeout, "timeout", DefaultTimeout, "per-request timeout")
-	fs.DurationVar(&cfg.Deadline, "deadline", DefaultDeadline, "the whole verification's time limit")
+	fs.DurationVar(&cfg.Deadline, "deadline", DefaultDeadline, "the verification's time limit, from when the split settled")
+	fs.DurationVar(&cfg.Settle, "settle", 0, "how long the split may take to be served as configured (after an update) before the split test; 0 does not wait")
 	fs.IntVar(&cfg.Retries, "retries", 2, "retries of health checks and of requests that never connected")
 	fs.Float64Var(&cfg.Tolerance, "tolerance", DefaultTolerance, "the smallest drift of a candidate's share that matters (0.10: ±10 points)")
 	fs.Float64Var(&cfg.Significance, "significance", DefaultSignificance, "the chance that a drift of the tolerance passes")
@@ -66,7 +68,12 @@ func (f *Flags) Invocation() (Invocation, error) {
 		return out, errors.New("--url and --host are required (stack outputs ingressIP and hostHeader)")
 	}
 	var err error
-	if cfg.Candidates, err = parseCandidates(f.candidates); err != nil {
+	if f.models != "" {
+		cfg.Experiment, cfg.Candidates = "", nil
+		for _, name := range strings.Split(f.models, ",") {
+			cfg.Candidates = append(cfg.Candidates, Candidate{Name: strings.TrimSpace(name)})
+		}
+	} else if cfg.Candidates, err = parseCandidates(f.candidates); err != nil {
 		return out, err
 	}
 	cfg.Input.Name = f.inputName

@@ -20,7 +20,7 @@ func TestVerifyArgumentsRoundTrip(t *testing.T) {
 		Candidates: []seldonspec.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}},
 		InputName:  `it's "$(x)" ` + "`y`", Shape: []int{1, 10, 35}, Datatype: "FP32", Requests: 94, Concurrency: 4,
 		Tolerance: 0.05, Significance: 0.01, Power: 0.9, LatencyP95: 750 * time.Millisecond, LatencyRatio: 2.5,
-		Timeout: 3 * time.Second, Deadline: 40 * time.Second, ReportDir: "/tmp/a dir/$HOME"}
+		Timeout: 3 * time.Second, Deadline: 40 * time.Second, Settle: 2 * time.Minute, ReportDir: "/tmp/a dir/$HOME"}
 	argv := verification.Argv(args)
 	if argv[0] != "verify" {
 		t.Fatalf("argv starts with %q", argv[0])
@@ -34,12 +34,22 @@ func TestVerifyArgumentsRoundTrip(t *testing.T) {
 		c.Input.Name != args.InputName || !reflect.DeepEqual(c.Input.Shape, args.Shape) || c.Input.Datatype != args.Datatype ||
 		c.Requests != args.Requests || c.Concurrency != args.Concurrency || c.Significance != args.Significance ||
 		c.Tolerance != args.Tolerance || c.Power != args.Power || c.LatencyP95 != args.LatencyP95 || c.LatencyRatio != args.LatencyRatio ||
-		c.Timeout != args.Timeout || c.Deadline != args.Deadline ||
+		c.Timeout != args.Timeout || c.Deadline != args.Deadline || c.Settle != args.Settle ||
 		got.JSONPath != "/tmp/a dir/$HOME/report.json" || got.SVGPath != "/tmp/a dir/$HOME/report.svg" {
 		t.Errorf("parsed %+v (json %q, svg %q) from %q", c, got.JSONPath, got.SVGPath, argv)
 	}
 	if len(c.Candidates) != 2 || c.Candidates[0].Name != "baseline-predictor" || c.Candidates[0].Weight != 70 || c.Candidates[1].Weight != 30 {
 		t.Errorf("candidates %+v", c.Candidates)
+	}
+
+	// A promoted winner: no experiment, the Models called by name.
+	args.Experiment, args.Candidates, args.Models = "", nil, []string{"enhanced-predictor"}
+	got, err = verify.ParseArgs(verification.Argv(args)[1:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got.Config; c.Experiment != "" || len(c.Candidates) != 1 || c.Candidates[0].Name != "enhanced-predictor" {
+		t.Errorf("without an experiment: %+v", c)
 	}
 }
 

@@ -47,36 +47,36 @@ func (v *Verifier) diagnoseResponse(r response, inference bool) *Finding {
 			Cause:    "the Ingress for this host has TLS (spec.tls): ingress-nginx redirects plain http to https (ssl-redirect, 308)",
 			Fix:      "call the https URL the redirect names, or set nginx.ingress.kubernetes.io/ssl-redirect: \"false\" on the Ingress",
 			Evidence: evidence}
-		if who != byNginx {
+		if who != ByIngress {
 			f.Layer, f.Cause, f.Fix = LayerNetwork, "something between this machine and the mesh redirects: a proxy, a captive portal, a load balancer", "call the address the redirect names, or the ingress directly"
 		}
 		return f
-	case who == byOther:
+	case who == ByOther:
 		return &Finding{Layer: LayerNetwork, Problem: fmt.Sprintf("HTTP %d from something that is neither the ingress nor the mesh", r.status),
 			Cause:    "another server answers on this address: a router's or proxy's page, or another service holding the IP",
 			Fix:      "check that the ingressIP is the ingress controller's (kubectl -n ingress-nginx get svc) and that no proxy is in the way",
 			Evidence: evidence}
-	case r.status == http.StatusNotFound && who == byNginx:
+	case r.status == http.StatusNotFound && who == ByIngress:
 		return &Finding{Layer: LayerIngress, Problem: "the ingress controller answered 404: no Ingress rule matched",
 			Cause:    fmt.Sprintf("the Host header %q or the path matches no Ingress host/path (or the Ingress is in another class)", v.cfg.Host),
 			Fix:      "call with the stack's hostHeader output; check `kubectl get ingress -A` for the host, class nginx and path / (Prefix)",
 			Evidence: evidence}
-	case r.status == http.StatusNotFound && who == byEnvoy:
+	case r.status == http.StatusNotFound && who == ByMesh:
 		return &Finding{Layer: LayerMesh, Problem: "envoy answered 404: no route for this request",
 			Cause: "the seldon-model header is missing or names nothing active (use <experiment>.experiment), the Experiment is not " +
 				"active yet (a candidate not Ready), or the path reaching envoy does not start with /v2 (a path prefix that was not rewritten)",
 			Fix:      fmt.Sprintf("send seldon-model: %s.experiment; kubectl get experiment %s; with a path prefix, rewrite-target /$2 on its own Ingress", v.cfg.Experiment, v.cfg.Experiment),
 			Evidence: evidence}
-	case r.status == http.StatusNotFound && who == byAgent:
+	case r.status == http.StatusNotFound && who == ByAgent:
 		return &Finding{Layer: LayerModel, Problem: "the Server replica envoy chose does not hold the model version",
 			Cause: "the version was unloaded or is not loaded yet on that replica (a model roll or a Server restart)",
 			Fix:   "kubectl get models,servers -A; retry once the Model is Ready", Evidence: evidence}
-	case who == byNginx:
+	case who == ByIngress:
 		return &Finding{Layer: LayerMesh, Problem: fmt.Sprintf("the ingress controller could not reach seldon-mesh (HTTP %d)", r.status),
 			Cause:    "the seldon-mesh Service has no ready envoy endpoints (503), or envoy did not answer the controller (502, 504)",
 			Fix:      "kubectl -n <model namespace> get endpoints seldon-mesh; kubectl get seldonruntime -A; check the envoy pods",
 			Evidence: evidence}
-	case who == byEnvoy:
+	case who == ByMesh:
 		return &Finding{Layer: LayerModel, Problem: fmt.Sprintf("the mesh has no healthy server for the model (HTTP %d)", r.status),
 			Cause:    "the Server pods (agent + MLServer) are down or not ready, or the model is still loading",
 			Fix:      "kubectl get servers,models -A; kubectl logs <server pod> -c agent and -c mlserver",
@@ -101,11 +101,11 @@ func (v *Verifier) diagnoseResponse(r response, inference bool) *Finding {
 // x-envoy-upstream-service-time) and is MLServer's JSON, or the agent's Go 404 page when the version is not on the
 // replica (scheduler/pkg/agent/rproxy.go).
 const (
-	byNginx = "ingress controller"
-	byEnvoy = "mesh (envoy)"
-	byModel = "model"
-	byAgent = "model's agent"
-	byOther = "unknown server"
+	ByIngress = "ingress controller"
+	ByMesh    = "mesh (envoy)"
+	ByModel   = "model"
+	ByAgent   = "model's agent"
+	ByOther   = "unknown server"
 )
 
 func answeredBy(r response) string {
@@ -114,18 +114,18 @@ func answeredBy(r response) string {
 	server := strings.ToLower(r.header.Get("Server"))
 	switch {
 	case strings.Contains(body, "<center>nginx</center>") || strings.HasPrefix(server, "nginx"):
-		return byNginx
+		return ByIngress
 	case passedEnvoy && body == "404 page not found":
-		return byAgent
+		return ByAgent
 	case passedEnvoy && looksJSON(r.body):
-		return byModel
+		return ByModel
 	case server == "envoy" || body == "" && r.status == http.StatusNotFound || body == "no healthy upstream" ||
 		strings.HasPrefix(body, "upstream connect error"):
-		return byEnvoy
+		return ByMesh
 	case looksJSON(r.body):
-		return byModel
+		return ByModel
 	}
-	return byOther
+	return ByOther
 }
 
 func evidenceOf(r response) string {

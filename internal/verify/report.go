@@ -11,8 +11,12 @@ import (
 // Summary is the human report.
 func (r Report) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "A/B verification of %s: %s (%d of %d requests, %d errors, %.1f s)\n", r.Experiment, r.Verdict(),
-		r.Requests, r.Planned, r.Errors, r.DurationSec)
+	if r.Experiment == "" {
+		fmt.Fprintf(&b, "verification of the Models, no experiment: %s (%.1f s)\n", r.Verdict(), r.DurationSec)
+	} else {
+		fmt.Fprintf(&b, "A/B verification of %s: %s (%d of %d requests, %d errors, %.1f s)\n", r.Experiment, r.Verdict(),
+			r.Requests, r.Planned, r.Errors, r.DurationSec)
+	}
 	for _, p := range append(append([]Probe{}, r.Health...), r.Direct...) {
 		mark := "ok  "
 		if !p.OK {

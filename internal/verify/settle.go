@@ -51,7 +51,7 @@ func (v *Verifier) settle(ctx context.Context) (time.Duration, bool) {
 		}
 		close(jobs)
 		wg.Wait()
-		if failed == 0 && nearWeights(served, shares, v.cfg.Tolerance/2) {
+		if ctx.Err() == nil && failed == 0 && nearWeights(served, shares, v.cfg.Tolerance/2) {
 			return time.Since(start), true
 		}
 	}
@@ -78,7 +78,7 @@ func nearWeights(served []int, shares []float64, margin float64) bool {
 // settleNote is what a report says of settling.
 func settleNote(took time.Duration, settled bool, bound time.Duration) string {
 	if settled {
-		return fmt.Sprintf("the split settled %.1f s after the update", took.Seconds())
+		return fmt.Sprintf("the split was served as configured after %.1f s", took.Seconds())
 	}
-	return fmt.Sprintf("the split had not settled %.0f s after the update: the calls still saw errors or other weights", bound.Seconds())
+	return fmt.Sprintf("the split had not settled after %.0f s: the calls still saw errors or other weights", bound.Seconds())
 }

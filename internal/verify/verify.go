@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -199,10 +200,11 @@ const (
 	DefaultTimeout      = 5 * time.Second
 )
 
-// New checks cfg and fills its defaults.
+// New checks cfg and fills its defaults. Without an Experiment (a stack whose winner was promoted), the
+// Candidates are the Models, each called by its name, and there is no split to test.
 func New(cfg Config) (*Verifier, error) {
-	if cfg.BaseURL == "" || cfg.Experiment == "" || len(cfg.Candidates) < 2 {
-		return nil, errors.New("verify needs a base URL, an experiment and at least two candidates")
+	if cfg.BaseURL == "" || len(cfg.Candidates) == 0 || cfg.Experiment != "" && len(cfg.Candidates) < 2 {
+		return nil, errors.New("verify needs a base URL and an experiment with at least two candidates, or Models to call by name")
 	}
 	if cfg.Model == "" {
 		cfg.Model = cfg.Candidates[0].Name
@@ -219,10 +221,19 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, fmt.Errorf("tolerance %v must be in (0, 1), significance %v in (0, 0.5), power %v in (0, 1)",
 			cfg.Tolerance, cfg.Significance, cfg.Power)
 	}
+	if cfg.Experiment == "" {
+		cfg.Requests = 0
+		return newVerifier(cfg, cfg.Candidates[0].Name), nil
+	}
 	if cfg.Requests == 0 {
 		// A tenth more than the test needs, so a few failed calls do not leave it short.
 		cfg.Requests = SampleSize(cfg.shares(), cfg.Tolerance, cfg.Significance, cfg.Power) * 11 / 10
 	}
+	return newVerifier(cfg, cfg.Experiment+".experiment"), nil
+}
+
+// newVerifier makes the client every call goes through; seldonModel is the header of the verifier's own calls.
+func newVerifier(cfg Config, seldonModel string) *Verifier {
 	transport := &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency, MaxConnsPerHost: cfg.Concurrency,
 		DialContext: (&net.Dialer{Timeout: cfg.Timeout}).DialContext}
 	if cfg.Proxy != nil {
@@ -231,12 +242,12 @@ func New(cfg Config) (*Verifier, error) {
 	// A redirect is an answer to report (the ingress's http->https, a proxy's page), never one to follow.
 	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	v := &Verifier{cfg: cfg, client: &http.Client{Transport: transport, CheckRedirect: noRedirects}, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"),
-		headers: inferenceHeaders(cfg.Experiment + ".experiment")}
+		headers: inferenceHeaders(seldonModel)}
 	// Bodies are made once: generating and encoding a tensor per call would cost the load test its throughput.
 	for i := 0; i < bodyVariants; i++ {
 		v.bodies = append(v.bodies, v.makeBody(i))
 	}
-	return v, nil
+	return v
 }
 
 const (
@@ -323,18 +334,20 @@ func (v *Verifier) call(clock *callClock, method, url string, headers http.Heade
 // Run verifies health, each candidate directly, then the experiment split, within the deadline.
 func (v *Verifier) Run(parent context.Context) Report {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(parent, v.cfg.Deadline)
-	defer cancel()
 	rep := Report{Experiment: v.cfg.Experiment, Planned: v.cfg.Requests, Deadline: v.cfg.Deadline.Seconds()}
-	probes := newCallClock(ctx, v.cfg.Timeout)
-	defer probes.release()
 	// Envoy routes nothing without a seldon-model header (its Lua filter derives one from /v2/models/<name>/
 	// paths only: scheduler/pkg/envoy/xdscache/resource.go, createHeaderFilter), so health asks a server of the
 	// experiment's route.
-	health := v.call(probes, http.MethodGet, v.baseURL+"/v2/health/ready", v.headers, nil)
+	healthClock := newCallClock(parent, v.cfg.Timeout)
+	health := v.call(healthClock, http.MethodGet, v.baseURL+"/v2/health/ready", v.headers, nil)
+	healthClock.release()
 	rep.Health = append(rep.Health, v.probe("GET /v2/health/ready", health, false))
-	if v.cfg.Settle > 0 && !hopeless(&rep) {
-		took, settled := v.settle(ctx)
+	settling := start
+	if v.cfg.Settle > 0 && v.cfg.Experiment != "" && !hopeless(&rep) {
+		settleCtx, stopSettling := context.WithTimeout(parent, v.cfg.Settle)
+		took, settled := v.settle(settleCtx)
+		stopSettling()
+		settling = time.Now()
 		rep.SettleSec, rep.Settled = took.Seconds(), settled
 		rep.SettleNote = settleNote(took, settled, v.cfg.Settle)
 		if !settled {
@@ -343,12 +356,20 @@ func (v *Verifier) Run(parent context.Context) Report {
 				Fix:   "kubectl get experiment,models -A; the split test below judges what was served after settling"})
 		}
 	}
+	// The deadline bounds the verification proper, which starts once the split settled.
+	ctx, cancel := context.WithDeadline(parent, settling.Add(v.cfg.Deadline))
+	defer cancel()
+	probes := newCallClock(ctx, v.cfg.Timeout)
+	defer probes.release()
 	for _, c := range v.cfg.Candidates {
 		r := v.call(probes, http.MethodPost, v.baseURL+"/v2/models/"+c.Name+"/infer", inferenceHeaders(c.Name), v.body(0))
 		rep.Direct = append(rep.Direct, v.probe(c.Name, r, true))
 	}
-	outcomes := v.runExperiment(ctx, &rep)
-	v.summarize(&rep, outcomes)
+	if v.cfg.Experiment == "" {
+		rep.SplitNote = "not run: the stack has no experiment; each Model was called by its name"
+	} else {
+		v.summarize(&rep, v.runExperiment(ctx, &rep))
+	}
 	if ctx.Err() != nil && parent.Err() == nil && rep.Requests < rep.Planned {
 		rep.Findings = append(rep.Findings, v.deadlineFinding(rep))
 	}
@@ -731,29 +752,33 @@ func inferenceHeaders(seldonModel string) http.Header {
 }
 
 func routedModel(r response) string {
-	if route := strings.TrimLeft(r.header.Get("x-seldon-route"), ":"); route != "" {
-		first, _, _ := strings.Cut(route, ":")
-		return unversioned(first)
-	}
-	var body struct {
-		ModelName string `json:"model_name"`
-	}
-	_ = json.Unmarshal(r.body, &body)
-	return unversioned(body.ModelName)
+	name, _ := routedVersion(r)
+	return name
 }
 
-// unversioned strips MLServer's internal "_<version>" suffix.
-func unversioned(name string) string {
-	i := strings.LastIndexByte(name, '_')
-	if i < 0 || i == len(name)-1 {
-		return name
-	}
-	for _, c := range name[i+1:] {
-		if c < '0' || c > '9' {
-			return name
+// routedVersion is the model and Seldon version that answered: envoy's x-seldon-route (":<model>_<version>:",
+// scheduler/pkg/envoy/xdscache/resource.go, wrapRouteHeader), or MLServer's model_name ("<model>_<version>") when
+// no route header came back; version 0 when neither names one.
+func routedVersion(r response) (string, int) {
+	name := ""
+	if route := strings.TrimLeft(r.header.Get("x-seldon-route"), ":"); route != "" {
+		name, _, _ = strings.Cut(route, ":")
+	} else {
+		var body struct {
+			ModelName string `json:"model_name"`
 		}
+		_ = json.Unmarshal(r.body, &body)
+		name = body.ModelName
 	}
-	return name[:i]
+	i := strings.LastIndexByte(name, '_')
+	if i < 0 {
+		return name, 0
+	}
+	version, err := strconv.Atoi(name[i+1:])
+	if err != nil || version < 0 {
+		return name, 0
+	}
+	return name[:i], version
 }
 
 // body is a V2 request for the configured input (one of bodyVariants, data seeded by number).

@@ -80,9 +80,12 @@ func (f *fakeStack) envoy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := r.Header.Get("seldon-model")
+	f.mu.Lock()
+	active := f.active
+	f.mu.Unlock()
 	var model string
 	switch {
-	case target == experiment+".experiment" && f.active:
+	case target == experiment+".experiment" && active:
 		model = f.pick()
 		if f.flakyCall() {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -562,7 +565,7 @@ func TestTheSplitSettlesAfterAnUpdate(t *testing.T) {
 	cfg := config(serve(t, switching))
 	cfg.Settle = 20 * time.Second
 	rep := run(t, cfg)
-	if !rep.Passed || !rep.Settled || rep.SettleSec <= 0 || !strings.Contains(rep.Summary(), "the split settled") {
+	if !rep.Passed || !rep.Settled || rep.SettleSec <= 0 || !strings.Contains(rep.Summary(), "the split was served as configured after") {
 		t.Fatalf("want a settled, passing split:\n%s", rep.Summary())
 	}
 	stack.servedWeights = map[string]float64{"baseline-predictor": 50, "enhanced-predictor": 50}
@@ -570,4 +573,55 @@ func TestTheSplitSettlesAfterAnUpdate(t *testing.T) {
 	cfg.Settle = time.Second
 	rep = run(t, cfg)
 	findingIn(t, rep, verify.LayerExperiment, "had not settled")
+}
+
+// After the winner is promoted the stack has no experiment: each Model is called by its name, and a Model that
+// is gone fails the verdict at the mesh.
+func TestAStackWithoutAnExperimentIsVerifiedModelByModel(t *testing.T) {
+	stack := newFakeStack()
+	stack.active = false
+	cfg := config(serve(t, stack))
+	cfg.Experiment, cfg.Candidates = "", []verify.Candidate{{Name: "enhanced-predictor"}}
+	rep := run(t, cfg)
+	if !rep.Passed || rep.Requests != 0 || rep.Split != nil || !strings.Contains(rep.Summary(), "no experiment: PASSED") {
+		t.Fatalf("want a pass without a split:\n%s", rep.Summary())
+	}
+	delete(stack.versions, "enhanced-predictor")
+	rep = run(t, cfg)
+	findingIn(t, rep, verify.LayerMesh, "")
+}
+
+func TestWatchCountsEveryCallAndTheWindowOfFailures(t *testing.T) {
+	stack := newFakeStack()
+	cfg := config(serve(t, stack))
+	caller, err := verify.NewCaller(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := caller.Infer(context.Background(), "enhanced-predictor", "enhanced-predictor", 0); !a.OK() || a.Model != "enhanced-predictor" || a.Version != 3 {
+		t.Fatalf("answer = %+v", a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	go func() {
+		// The experiment's route is gone for a while (a rename), then back.
+		time.Sleep(500 * time.Millisecond)
+		stack.mu.Lock()
+		stack.active = false
+		stack.mu.Unlock()
+		time.Sleep(300 * time.Millisecond)
+		stack.mu.Lock()
+		stack.active = true
+		stack.mu.Unlock()
+	}()
+	traffic := caller.Watch(ctx, experiment+".experiment", "baseline-predictor", 4)
+	if traffic.Failed == 0 || traffic.Calls <= traffic.Failed || traffic.Failures["HTTP 404 from the mesh (envoy)"] != traffic.Failed {
+		t.Fatalf("traffic = %+v", traffic)
+	}
+	if traffic.Window < 200*time.Millisecond || traffic.Window > 400*time.Millisecond {
+		t.Errorf("window %s, want about 300ms", traffic.Window)
+	}
+	if traffic.Served["baseline-predictor_1"] == 0 || traffic.Served["enhanced-predictor_3"] == 0 {
+		t.Errorf("served = %v", traffic.Served)
+	}
 }
