@@ -25,7 +25,7 @@ type Invocation struct {
 // Flags are the verify command's flags, bound to a flag set by AddFlags: the other end of
 // components/verification.Argv.
 type Flags struct {
-	inv                                  Invocation
+	inv                                          Invocation
 	candidates, models, inputName, shape, sample string
 }
 
