@@ -47,8 +47,10 @@ func (v *validator) placement(s *Stack) {
 
 // rollWarnings: a Model's new version loads beside the old one, which stays loaded and keeps serving until the new
 // one is available (scheduler/pkg/store/memory_status.go; the memory filter counts every loaded version,
-// scheduler/pkg/scheduler/filters/replicamemory.go). A Server with no room for that makes the new version
-// ScheduleFailed and takes an experiment naming it inactive: the first up works, the first roll does not.
+// scheduler/pkg/scheduler/filters/replicamemory.go). On a Server with no room for that, the new version fails to
+// schedule and loses its Server (scheduler/pkg/scheduler/scheduler.go: scheduleToServer), and envoy then drops
+// the Model's route, old version included, and every experiment's naming it (scheduler/pkg/envoy/processor/
+// incremental.go: modelUpdate, addModelTraffic): the first up works, the first roll takes the Model off the air.
 func rollWarnings(i int, srv Server, request resource.Quantity, placed []modelLoad) []string {
 	var out []string
 	for _, m := range placed {
@@ -56,7 +58,8 @@ func rollWarnings(i int, srv Server, request resource.Quantity, placed []modelLo
 			continue
 		}
 		out = append(out, fmt.Sprintf("seldon.servers[%d].memory: Server %s/%s (%s) has no room to roll Model %s (%s): a new "+
-			"version loads beside the old one, so it would stay ScheduleFailed and the old version keep serving; %s",
+			"version loads beside the old one, so it would stay ScheduleFailed and Seldon's envoy would drop the Model's route, "+
+			"old version included, and its experiment's; %s",
 			i, srv.Namespace, srv.Name, srv.MemoryRequest(), m.name, m.key, memoryFix(i, srv, append(slices.Clone(placed), m))))
 	}
 	return out

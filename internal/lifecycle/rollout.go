@@ -66,6 +66,19 @@ func (s *Stack) caller(outputs auto.OutputMap) *verify.Caller {
 	return caller
 }
 
+// Caller calls through the deployed stack's ingress as its verifier does: to watch traffic during a change.
+func (s *Stack) Caller(ctx context.Context) (*verify.Caller, error) {
+	outputs, err := s.stack.Outputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	caller := s.caller(outputs)
+	if caller == nil {
+		return nil, fmt.Errorf("stack %s has no verifyArgs output: set verification.enabled and run `seldon-ab up --stack %s`", s.opts.Stack, s.opts.Stack)
+	}
+	return caller, nil
+}
+
 // snapshot is what serves before an update that plans changes to Seldon's objects; nil without a caller.
 func (s *Stack) snapshot(ctx context.Context, planned []rollout.Change) *rollout.Before {
 	if len(planned) == 0 {

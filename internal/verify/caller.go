@@ -73,8 +73,10 @@ type Traffic struct {
 	// Failures counts failed calls per description of what they got.
 	Failures map[string]int
 	// Window spans the first to the last failed call (0 without failures).
-	Window   time.Duration
-	Duration time.Duration
+	Window time.Duration
+	// FirstAnswer and LastAnswer are when a model first and last answered (zero if none did).
+	FirstAnswer, LastAnswer time.Time
+	Duration                time.Duration
 }
 
 // Watch calls seldonModel without a pause, concurrency calls at a time, until ctx ends, and counts what every
@@ -99,6 +101,10 @@ func (c *Caller) Watch(ctx context.Context, seldonModel, pathModel string, concu
 				t.Calls++
 				if a.OK() {
 					t.Served[fmt.Sprintf("%s_%d", a.Model, a.Version)]++
+					if t.FirstAnswer.IsZero() {
+						t.FirstAnswer = now
+					}
+					t.LastAnswer = now
 				} else {
 					t.Failed++
 					t.Failures[strings.TrimSpace(a.String())]++

@@ -100,12 +100,12 @@ spec:
 		names(t, verdict(t, "--requests", "2000"), verify.LayerExperiment, "")
 	})
 
-	t.Run("a candidate that cannot load: the experiment goes inactive", func(t *testing.T) {
+	t.Run("a candidate whose new version fits no Server: the experiment goes inactive", func(t *testing.T) {
 		if _, err := env.Kubectl(ctx, "-n", "seldon-system", "patch", "model", "enhanced-predictor", "--type", "merge", "-p",
-			`{"spec":{"storageUri":"s3://mlflow-artifacts/no-such-prefix"}}`); err != nil {
+			`{"spec":{"memory":"10Gi"}}`); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the candidate's new version to fail", time.Minute, func() string {
+		waitFor(t, "the candidate's new version to fail scheduling", time.Minute, func() string {
 			if c := conditions(t, ctx, "-n", "seldon-system", "get", "model", "enhanced-predictor"); !strings.HasPrefix(c["Ready"], "False") {
 				return c["Ready"]
 			}

@@ -137,34 +137,45 @@ func (m *ControlPlane) failed(ctx context.Context, e *unstructured.Unstructured,
 
 // judge is a started Experiment's conditions as the controller writes them from the scheduler's events: reasons
 // only (operator/scheduler/experiment.go: SubscribeExperimentEvents; experiment_types.go: CreateAndSetCondition).
+func candidateNames(run *experimentRun) []string {
+	names := make([]string, len(run.candidates))
+	for i, c := range run.candidates {
+		names[i] = c.name
+	}
+	return names
+}
+
 func (m *ControlPlane) judge(run *experimentRun, tracks map[string]*track) []condition {
 	route := run.name + seldonspec.ExperimentHeaderSuffix
-	notLive := ""
-	for _, c := range run.candidates {
-		if t := tracks[run.namespace+"/"+c.name]; t == nil || t.latest().state != stateAvailable {
-			notLive = c.name
-			break
+	// A candidate is ready when its latest version is available (store/experiment/store.go: handleModelEvents);
+	// the experiment is active when envoy could route to every candidate and the mirror (incremental.go:
+	// addTrafficForExperiment), whose first failure becomes the status description.
+	unready, unroutable := "", ""
+	for _, name := range append(candidateNames(run), run.mirror) {
+		if name == "" {
+			continue
+		}
+		t := tracks[run.namespace+"/"+name]
+		if t == nil || t.latest().state != stateAvailable {
+			unready = name
+		}
+		if why := routable(t, name, route); why != "" && unroutable == "" {
+			unroutable = why
 		}
 	}
 	candidates := condition{Type: seldonspec.ExperimentCandidatesReady, Status: "True", Reason: "Candidates ready"}
-	if notLive != "" {
+	if unready != "" && unready != run.mirror {
 		candidates = falseCond(seldonspec.ExperimentCandidatesReady, "Candidates not ready", "")
 	}
 	mirror := condition{Type: seldonspec.ExperimentMirrorReady, Status: "True", Reason: "Mirror ready"}
-	if run.mirror != "" {
-		if t := tracks[run.namespace+"/"+run.mirror]; t == nil || t.latest().state != stateAvailable {
-			mirror = falseCond(seldonspec.ExperimentMirrorReady, "Mirror not ready", "")
-			if notLive == "" {
-				notLive = run.mirror
-			}
-		}
+	if run.mirror != "" && unready == run.mirror {
+		mirror = falseCond(seldonspec.ExperimentMirrorReady, "Mirror not ready", "")
 	}
 	active := condition{Type: seldonspec.ExperimentReadyCondition, Status: "True", Reason: "experiment active"}
-	if notLive != "" {
-		// scheduler/pkg/envoy/processor/incremental.go: addModelTraffic's error becomes the status description.
-		active = falseCond(seldonspec.ExperimentReadyCondition, fmt.Sprintf("no live replica for model %s for model route %s", notLive, route), "")
+	if unroutable != "" {
+		active = falseCond(seldonspec.ExperimentReadyCondition, unroutable, "")
 	}
-	run.active = notLive == ""
+	run.active = unroutable == ""
 	conds := []condition{candidates, active, mirror}
 	return append(conds, readyOver(conds, []string{seldonspec.ExperimentCandidatesReady, seldonspec.ExperimentReadyCondition, seldonspec.ExperimentMirrorReady}))
 }

@@ -56,6 +56,20 @@ func (m *ControlPlane) Loaded(namespace, versioned, pod string) bool {
 	return false
 }
 
+// routable is why envoy gets no route for a Model ("" when it does), in incremental.go's words: no version can take
+// traffic (store.go: CanReceiveTraffic; the sandbox's agents report a version live once it is available), or the
+// latest version has no Server (a new version that failed to schedule: modelUpdate and addModelTraffic look its
+// Server up, memory.go: GetServer), which takes the route away from the old version too.
+func routable(t *track, model, route string) string {
+	switch {
+	case t == nil || t.lastAvailable() == nil:
+		return fmt.Sprintf("no live replica for model %s for model route %s", model, route)
+	case t.latest().server == "":
+		return "Server [] not found"
+	}
+	return ""
+}
+
 // program computes each namespace's routes from its Models' versions and started Experiments. A Model has a route
 // once a version can take traffic, the newest available one (store.go: CanReceiveTraffic, GetLastAvailableModel):
 // while a new version loads, the old one keeps the whole weight (incremental.go: updateEnvoyForModelVersion, a
@@ -79,7 +93,7 @@ func (m *ControlPlane) program(w *world, tracks map[string]*track, runs []*exper
 			if key[:len(key)-len(model)-1] != ns {
 				continue
 			}
-			if v := t.lastAvailable(); v != nil {
+			if v := t.lastAvailable(); v != nil && routable(t, model, model) == "" {
 				routes[model] = Route{Clusters: []Cluster{{Model: model, Version: v.number, Weight: 100, Pods: slices.Clone(v.pods)}}}
 			}
 		}

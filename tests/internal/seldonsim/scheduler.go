@@ -96,6 +96,11 @@ func (m *ControlPlane) models(ctx context.Context, w *world, servers map[string]
 			reserve(servers, old)
 		}
 		if !place(model, latest, servers, int(replicas)) {
+			// FailedScheduling forgets the Server of a version without live replicas (scheduler/pkg/scheduler/
+			// scheduler.go: scheduleToServer), which removes the Model's route (see routable).
+			if latest.state != stateAvailable {
+				latest.server, latest.pods = "", nil
+			}
 			latest.state, latest.reason = stateScheduleFailed, seldonspec.ScheduleFailedMessage
 			keep(m.settle(ctx, Models, model, seldonspec.ModelFinalizer, modelConds(false, latest.state, latest.reason),
 				map[string]any{"replicas": int64(0), "availableReplicas": int64(0)}))

@@ -109,8 +109,9 @@ func TestANewVersionServesOnlyOnceLoaded(t *testing.T) {
 	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "True: ModelAvailable")
 }
 
-// A new version that cannot load leaves the old one serving, the Model not Ready with the agent's reason, and
-// the experiment inactive (its candidate's latest version is not available).
+// A new version that cannot load leaves the old one serving, by name and in the experiment (envoy routes to the last
+// available version while the latest has no replica, incremental.go: addModelTraffic), the Model not Ready with
+// the agent's reason, and the Experiment not Ready (its candidate's latest version is not available) yet active.
 func TestAFailedVersionLeavesTheOldOneServing(t *testing.T) {
 	agent := &gatedAgent{missing: map[string]bool{"s3://mlflow-artifacts/missing": true}}
 	for _, uri := range []string{"s3://mlflow-artifacts/baseline-predictor", "s3://mlflow-artifacts/enhanced-predictor", "s3://mlflow-artifacts/missing"} {
@@ -128,10 +129,12 @@ func TestAFailedVersionLeavesTheOldOneServing(t *testing.T) {
 	if got := served(routes, "enhanced-predictor"); got != "enhanced-predictor_1=100" {
 		t.Errorf("after a failed version 2, the model's route = %q, want version 1", got)
 	}
-	if _, ok := routes["financial-ab-test-experiment.experiment"]; ok {
-		t.Error("the experiment kept its route with a candidate whose latest version failed")
+	if got := served(routes, "financial-ab-test-experiment.experiment"); got != "baseline-predictor_1=70,enhanced-predictor_1=30" {
+		t.Errorf("after a failed version 2, the experiment's route = %q, want the old versions", got)
 	}
 	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", "False: Failed to download from s3://mlflow-artifacts/missing any files: ModelFailed")
+	r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "CandidatesReady", "False: Candidates not ready")
+	r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "ExperimentReady", "True: experiment active")
 }
 
 // A second Experiment with the same default is refused, recorded as the controller records it, and not retried
@@ -178,8 +181,10 @@ func TestNoObservedGeneration(t *testing.T) {
 
 // A new version loads beside the old one (the old is unloaded only once the new is available), so it needs room
 // of its own on a replica (scheduler/pkg/scheduler/filters/replicamemory.go counts the memory the loaded
-// versions hold): on a Server that its Models fill, the new version cannot be placed, the old keeps serving, and
-// the experiment goes inactive.
+// versions hold): on a Server that its Models fill, the new version cannot be placed and loses its Server
+// (scheduler.go: scheduleToServer, FailedScheduling), and envoy drops the Model's route, old version and all, and the
+// experiment's (incremental.go: modelUpdate and addModelTraffic look the latest version's Server up); the default
+// model's own route goes back to the default model alone (addModel).
 func TestANewVersionNeedsRoomBesideTheOld(t *testing.T) {
 	agent := &gatedAgent{}
 	for _, uri := range []string{"s3://mlflow-artifacts/baseline-predictor", "s3://mlflow-artifacts/enhanced-predictor", "s3://mlflow-artifacts/v2"} {
@@ -193,7 +198,14 @@ func TestANewVersionNeedsRoomBesideTheOld(t *testing.T) {
 	settle(t, r)
 	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready",
 		"False: Failed to schedule model as no matching server had enough suitable replicas: ScheduleFailed")
-	if got := served(r.model.Routes("seldon-system"), "enhanced-predictor"); got != "enhanced-predictor_1=100" {
-		t.Errorf("the model's route = %q, want version 1 still serving", got)
+	routes := r.model.Routes("seldon-system")
+	for _, gone := range []string{"enhanced-predictor", "financial-ab-test-experiment.experiment"} {
+		if _, ok := routes[gone]; ok {
+			t.Errorf("route %s stayed: %q", gone, served(routes, gone))
+		}
 	}
+	if got := served(routes, "baseline-predictor"); got != "baseline-predictor_1=100" {
+		t.Errorf("the default model's route = %q, want itself alone", got)
+	}
+	r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "ExperimentReady", "False: Server [] not found")
 }
