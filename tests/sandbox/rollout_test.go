@@ -3,7 +3,6 @@
 package sandbox_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,108 +10,39 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/seldon-ab/provisioner/internal/lifecycle"
 	"github.com/seldon-ab/provisioner/internal/verify"
+	"github.com/seldon-ab/provisioner/tests/internal/changes"
 )
 
-const (
-	experimentRoute = "financial-ab-test-experiment.experiment"
-	renamedRoute    = "financial-ab-test-renamed.experiment"
-)
-
-// edit is one change to the sandbox stack file's config.
-type edit func(cfg map[string]any)
-
-func weights(baseline, enhanced int) edit {
-	return func(cfg map[string]any) {
-		candidates := cfg["seldon-ab:experiment"].(map[string]any)["candidates"].([]any)
-		candidates[0].(map[string]any)["weight"] = baseline
-		candidates[1].(map[string]any)["weight"] = enhanced
-	}
-}
-
-// enhancedFrom points the enhanced Model at prefix, seeded with the enhanced artifacts when seeded is set.
-func enhancedFrom(prefix string, seeded bool) edit {
-	return func(cfg map[string]any) {
-		cfg["seldon-ab:models"].([]any)[1].(map[string]any)["storageUri"] = "s3://mlflow-artifacts/" + prefix
-		if seeded {
-			store := cfg["seldon-ab:modelStore"].(map[string]any)
-			store["seed"] = append(store["seed"].([]any), map[string]any{
-				"source": "testdata/artifacts/enhanced-predictor", "bucket": "mlflow-artifacts", "prefix": prefix})
-		}
-	}
-}
-
-func renamed(cfg map[string]any) {
-	cfg["seldon-ab:experiment"].(map[string]any)["name"] = "financial-ab-test-renamed"
-}
-
-// promoteEnhanced removes the experiment and the baseline Model: the winner alone is served, by its name.
-func promoteEnhanced(cfg map[string]any) {
-	delete(cfg, "seldon-ab:experiment")
-	cfg["seldon-ab:models"] = cfg["seldon-ab:models"].([]any)[1:]
-}
-
-// changeRun is one `up` of an edited stack file while calls go to routes without a pause.
-type changeRun struct {
-	err     error
-	log     string
-	traffic map[string]verify.Traffic
-}
-
-// upWhileCalling brings the stack, its file edited by edits, up through the lifecycle users run, while every route
-// is called without a pause by caller, two calls at a time, from before the update starts until it returns.
-func upWhileCalling(t *testing.T, ctx context.Context, caller *verify.Caller, routes map[string]string, edits ...edit) changeRun {
+// upWhileCalling is changes.Up with the calls' figures logged.
+func upWhileCalling(t *testing.T, ctx context.Context, caller *verify.Caller, routes map[string]string, edits ...changes.Edit) changeRun {
 	t.Helper()
-	var log bytes.Buffer
-	stack, err := env.Open(ctx, "sandbox", t.TempDir(), func(cfg map[string]any) {
-		for _, e := range edits {
-			e(cfg)
-		}
-	}, func(o *lifecycle.Options) { o.Stderr = &log })
+	run, err := changes.Up(ctx, env, t.TempDir(), caller, routes, edits...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls, stop := context.WithCancel(ctx)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	run := changeRun{traffic: map[string]verify.Traffic{}}
-	for route, pathModel := range routes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			traffic := caller.Watch(calls, route, pathModel, 2)
-			mu.Lock()
-			run.traffic[route] = traffic
-			mu.Unlock()
-		}()
-	}
-	time.Sleep(500 * time.Millisecond) // calls answered before the change starts
-	_, run.err = stack.Up(ctx)
-	stop()
-	wg.Wait()
-	run.log = log.String()
-	for route, traffic := range run.traffic {
+	for route, traffic := range run.Traffic {
 		t.Logf("%s: %d calls, %d failed (window %s), served %v, failures %v", route, traffic.Calls, traffic.Failed,
 			traffic.Window.Round(time.Millisecond), traffic.Served, traffic.Failures)
 	}
-	return run
+	return changeRun{run}
 }
+
+type changeRun struct{ changes.Run }
 
 func (r changeRun) mustSucceed(t *testing.T) {
 	t.Helper()
-	if r.err != nil {
-		t.Fatalf("up: %v\n%s", r.err, r.log)
+	if r.Err != nil {
+		t.Fatalf("up: %v\n%s", r.Err, r.Log)
 	}
 }
 
 func (r changeRun) noFailedCalls(t *testing.T, route string) {
 	t.Helper()
-	traffic := r.traffic[route]
+	traffic := r.Traffic[route]
 	if traffic.Calls < 100 || traffic.Failed != 0 {
 		t.Errorf("calls to %s during the change: %d, %d failed: %v", route, traffic.Calls, traffic.Failed, traffic.Failures)
 	}
@@ -159,15 +89,15 @@ func TestChangesAfterTheFirstUpAreProvenByTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	experimentCalls := map[string]string{experimentRoute: "baseline-predictor"}
+	experimentCalls := map[string]string{changes.ExperimentRoute: "baseline-predictor"}
 	// Each change starts from what the one before left.
-	var declared []edit
+	var declared []changes.Edit
 
 	t.Run("the split moved in place: 70/30 to 50/50", func(t *testing.T) {
-		declared = append(declared, weights(50, 50))
+		declared = append(declared, changes.Weights(50, 50))
 		run := upWhileCalling(t, ctx, caller, experimentCalls, declared...)
 		run.mustSucceed(t)
-		run.noFailedCalls(t, experimentRoute)
+		run.noFailedCalls(t, changes.ExperimentRoute)
 		rep := lastReport(t)
 		if !rep.Passed || rep.Split == nil || !rep.Split.Passed || rep.Candidates[0].Expected != 0.5 || !rep.Settled {
 			t.Errorf("the verdict right after up does not prove 50/50:\n%s", rep.Summary())
@@ -176,18 +106,18 @@ func TestChangesAfterTheFirstUpAreProvenByTraffic(t *testing.T) {
 
 	t.Run("a candidate's new artifact: the old version serves until the new one is loaded", func(t *testing.T) {
 		before := servedBy(t, ctx, caller, "enhanced-predictor")
-		declared = append(declared, enhancedFrom("enhanced-predictor-v2", true))
+		declared = append(declared, changes.EnhancedFrom("enhanced-predictor-v2", true))
 		run := upWhileCalling(t, ctx, caller, experimentCalls, declared...)
 		run.mustSucceed(t)
-		run.noFailedCalls(t, experimentRoute)
+		run.noFailedCalls(t, changes.ExperimentRoute)
 		after := servedBy(t, ctx, caller, "enhanced-predictor")
 		if !before.OK() || !after.OK() || after.Version <= before.Version {
 			t.Fatalf("by name, enhanced-predictor answered %s before the update and %s after it", before, after)
 		}
-		if !strings.Contains(run.log, "Model seldon-system/enhanced-predictor (new version): served") {
-			t.Errorf("up did not wait for the new version's answers:\n%s", run.log)
+		if !strings.Contains(run.Log, "Model seldon-system/enhanced-predictor (new version): served") {
+			t.Errorf("up did not wait for the new version's answers:\n%s", run.Log)
 		}
-		served := run.traffic[experimentRoute].Served
+		served := run.Traffic[changes.ExperimentRoute].Served
 		if served[versioned("enhanced-predictor", before.Version)] == 0 || served[versioned("enhanced-predictor", after.Version)] == 0 {
 			t.Errorf("during the update the experiment's calls were served by %v: want the old version, then the new", served)
 		}
@@ -195,20 +125,20 @@ func TestChangesAfterTheFirstUpAreProvenByTraffic(t *testing.T) {
 
 	t.Run("a new version that cannot load fails up with the agent's reason; the old one keeps serving; undone", func(t *testing.T) {
 		before := servedBy(t, ctx, caller, "enhanced-predictor")
-		broken := append(append([]edit{}, declared...), enhancedFrom("no-such-artifact", false))
+		broken := append(append([]changes.Edit{}, declared...), changes.EnhancedFrom("no-such-artifact", false))
 		run := upWhileCalling(t, ctx, caller, experimentCalls, broken...)
-		if run.err == nil || !strings.Contains(run.err.Error(), "ModelFailed: Failed to download from s3://mlflow-artifacts/no-such-artifact") ||
-			!strings.Contains(run.err.Error(), "answered by enhanced-predictor version") {
-			t.Fatalf("want up to fail with the agent's reason and what still serves, got %v", run.err)
+		if run.Err == nil || !strings.Contains(run.Err.Error(), "ModelFailed: Failed to download from s3://mlflow-artifacts/no-such-artifact") ||
+			!strings.Contains(run.Err.Error(), "answered by enhanced-predictor version") {
+			t.Fatalf("want up to fail with the agent's reason and what still serves, got %v", run.Err)
 		}
-		run.noFailedCalls(t, experimentRoute)
+		run.noFailedCalls(t, changes.ExperimentRoute)
 		if now := servedBy(t, ctx, caller, "enhanced-predictor"); !now.OK() || now.Version != before.Version {
 			t.Errorf("after the failed version, enhanced-predictor answered %s; want version %d", now, before.Version)
 		}
 		// Undoing the change (the stack file as it was) converges.
 		undo := upWhileCalling(t, ctx, caller, experimentCalls, declared...)
 		undo.mustSucceed(t)
-		undo.noFailedCalls(t, experimentRoute)
+		undo.noFailedCalls(t, changes.ExperimentRoute)
 		assertNoChanges(t, ctx, openStack(t, ctx, "sandbox", func(cfg map[string]any) {
 			for _, e := range declared {
 				e(cfg)
@@ -217,17 +147,17 @@ func TestChangesAfterTheFirstUpAreProvenByTraffic(t *testing.T) {
 	})
 
 	t.Run("a renamed experiment is replaced delete-first; its window without a route is measured; undone", func(t *testing.T) {
-		calls := map[string]string{experimentRoute: "baseline-predictor", renamedRoute: "baseline-predictor", "baseline-predictor": "baseline-predictor"}
-		run := upWhileCalling(t, ctx, caller, calls, append(append([]edit{}, declared...), renamed)...)
+		calls := map[string]string{changes.ExperimentRoute: "baseline-predictor", changes.RenamedRoute: "baseline-predictor", "baseline-predictor": "baseline-predictor"}
+		run := upWhileCalling(t, ctx, caller, calls, append(append([]changes.Edit{}, declared...), changes.Renamed)...)
 		run.mustSucceed(t)
 		// Calls by the default model's name never lose their route: split while an experiment holds it, whole in between.
 		run.noFailedCalls(t, "baseline-predictor")
-		old, renamedTraffic := run.traffic[experimentRoute], run.traffic[renamedRoute]
-		if renamedTraffic.FirstAnswer.IsZero() || old.LastAnswer.IsZero() {
-			t.Fatalf("old route answered until %v, new route from %v", old.LastAnswer, renamedTraffic.FirstAnswer)
+		gap, err := run.RouteGap(changes.ExperimentRoute, changes.RenamedRoute)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Logf("rename window (no experiment route answering): %s", renamedTraffic.FirstAnswer.Sub(old.LastAnswer).Round(time.Millisecond))
-		if a := servedBy(t, ctx, caller, experimentRoute); a.Status != http.StatusNotFound || a.By != verify.ByMesh {
+		t.Logf("rename window (no experiment route answering): %s", gap.Round(time.Millisecond))
+		if a := servedBy(t, ctx, caller, changes.ExperimentRoute); a.Status != http.StatusNotFound || a.By != verify.ByMesh {
 			t.Errorf("the old name still routes: %s", a)
 		}
 		if rep := lastReport(t); !rep.Passed || rep.Experiment != "financial-ab-test-renamed" {
@@ -241,21 +171,21 @@ func TestChangesAfterTheFirstUpAreProvenByTraffic(t *testing.T) {
 		if len(experiments) != 1 || field(experiments[0], "metadata", "name") != "financial-ab-test-experiment" {
 			t.Errorf("after renaming back, the cluster holds %d Experiments: %v", len(experiments), experiments)
 		}
-		if a := servedBy(t, ctx, caller, experimentRoute); !a.OK() {
+		if a := servedBy(t, ctx, caller, changes.ExperimentRoute); !a.OK() {
 			t.Errorf("after renaming back, the experiment answers %s", a)
 		}
 	})
 
 	t.Run("the winner promoted: it alone is served, by name, and the experiment goes", func(t *testing.T) {
 		calls := map[string]string{"enhanced-predictor": "enhanced-predictor"}
-		declared = append(declared, promoteEnhanced)
+		declared = append(declared, changes.PromoteEnhanced)
 		run := upWhileCalling(t, ctx, caller, calls, declared...)
 		run.mustSucceed(t)
 		run.noFailedCalls(t, "enhanced-predictor")
 		if n := len(field(kubeJSON(t, ctx, "-n", "seldon-system", "get", "experiments"), "items").([]any)); n != 0 {
 			t.Errorf("%d Experiments after the promotion", n)
 		}
-		for _, gone := range []string{experimentRoute, "baseline-predictor"} {
+		for _, gone := range []string{changes.ExperimentRoute, "baseline-predictor"} {
 			if a := servedBy(t, ctx, caller, gone); a.Status != http.StatusNotFound || a.By != verify.ByMesh {
 				t.Errorf("%s still routes: %s", gone, a)
 			}

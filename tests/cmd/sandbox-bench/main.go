@@ -26,12 +26,16 @@ import (
 
 func main() {
 	timelineMode := flag.Bool("timeline", false, "print where a cold up's and a destroy's time goes instead of the comparison")
+	changesMode := flag.Bool("changes", false, "measure what each change to a running stack costs in failed calls instead of the comparison")
 	rounds := flag.Int("rounds", 3, "rounds of every side; the report shows each and the median")
-	page := flag.String("report", "", "a page whose <!-- bench:begin --> ... <!-- bench:end --> section gets the report")
+	page := flag.String("report", "", "a page whose <!-- bench:begin --> ... <!-- bench:end --> section (bench:changes with -changes) gets the report")
 	flag.Parse()
 	f := func() error { return run(*rounds, *page) }
-	if *timelineMode {
+	switch {
+	case *timelineMode:
 		f = runTimeline
+	case *changesMode:
+		f = func() error { return runChanges(*page) }
 	}
 	if err := f(); err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox-bench:", err)
@@ -175,7 +179,7 @@ func run(rounds int, readme string) error {
 	table := report(results, resources)
 	fmt.Print(table)
 	if readme != "" {
-		return replaceBetweenMarkers(readme, table)
+		return replaceBetweenMarkers(readme, "bench", table)
 	}
 	return nil
 }
@@ -383,10 +387,10 @@ func report(results []round, objects int) string {
 	return b.String()
 }
 
-const beginMarker, endMarker = "<!-- bench:begin -->", "<!-- bench:end -->"
-
-// replaceBetweenMarkers puts the generated table into the page between its markers.
-func replaceBetweenMarkers(path, generated string) error {
+// replaceBetweenMarkers puts the generated table into the page between its <!-- section:begin --> and
+// <!-- section:end --> markers.
+func replaceBetweenMarkers(path, section, generated string) error {
+	beginMarker, endMarker := "<!-- "+section+":begin -->", "<!-- "+section+":end -->"
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
