@@ -133,9 +133,21 @@ build_metallb_controller() {
   (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-s -w" -o "$BIN/metallb-controller" go.universe.tf/metallb/controller)
 }
 
+# The Gateway API's standard-channel CRDs as its release's standard-install.yaml holds them (config/crd/standard),
+# from the Go module: a manifest, not a binary, for stacks on machines that cannot reach the release page.
+gateway_api_manifest() {
+  local out=$CACHE/gateway-api/$GATEWAY_API_VERSION/standard-install.yaml src
+  [ -s "$out" ] && return
+  src=$(module_dir sigs.k8s.io/gateway-api "$GATEWAY_API_VERSION")
+  [ -d "$src/config/crd/standard" ] || die "the module proxy did not serve sigs.k8s.io/gateway-api $GATEWAY_API_VERSION"
+  mkdir -p "$(dirname "$out")"
+  for f in "$src"/config/crd/standard/*.yaml; do printf -- '---\n'; cat "$f"; done >"$out.tmp" && mv "$out.tmp" "$out"
+  log "gateway-api $GATEWAY_API_VERSION: wrote $out"
+}
+
 build_helm() { GOBIN=$BIN CGO_ENABLED=0 go install -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; }
 
-all=(pulumi language-host kubernetes-provider kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok minio rclone metallb-controller)
+all=(pulumi language-host kubernetes-provider kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok minio rclone metallb-controller gateway-api)
 # Built only when asked for: the benchmark's helm peer needs it, the sandbox and the tests do not.
 optional=(helm)
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=("${all[@]}")
@@ -154,6 +166,7 @@ for c in "${want[@]}"; do
     rclone) step rclone "$RCLONE_VERSION" build_rclone ;;
     metallb-controller) step metallb-controller "$METALLB_VERSION" build_metallb_controller ;;
     helm) step helm "$HELM_VERSION" build_helm ;;
+    gateway-api) gateway_api_manifest ;;
     *) die "unknown component '$c' (known: ${all[*]} ${optional[*]})" ;;
   esac
 done

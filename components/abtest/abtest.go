@@ -12,6 +12,7 @@ import (
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/seldon-ab/provisioner/internal/gatewayapi"
 	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
@@ -70,8 +71,15 @@ type Ingress struct {
 	ClassName string
 	IP        string
 	Hosts     []string
-	// PathPrefix, when set, gets its own Ingress that strips it and keeps /v2.
+	// PathPrefix, when set, gets its own Ingress (or HTTPRoute rule) that strips it and keeps /v2.
 	PathPrefix string
+	// Gateway, when set, is the Gateway an HTTPRoute attaches to (NGINX Gateway Fabric) instead of an Ingress.
+	Gateway *GatewayRef
+}
+
+// GatewayRef names a Gateway's listener.
+type GatewayRef struct {
+	Name, Namespace, Listener string
 }
 
 // Input is a V2 tensor spec.
@@ -153,31 +161,19 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		ab.Children = append(ab.Children, experiment)
 	}
 
-	ingressAnnotations := map[string]string{}
-	if !args.WaitForAddress {
-		ingressAnnotations["pulumi.com/skipAwait"] = "true"
-	}
-	mesh, err := networkingv1.NewIngress(ctx, name+"-mesh", meshIngress(args, MeshService, "/", "Prefix", ingressAnnotations), parent, pulumi.DependsOn(args.After))
-	if err != nil {
-		return nil, err
-	}
-	ab.Children = append(ab.Children, mesh)
-	if args.Ingress.PathPrefix != "" {
-		// A prefixed path needs its own Ingress: rewrite-target applies to every path of an Ingress, and the
-		// capture group keeps /v2/... (envoy routes nothing else).
-		prefixed := map[string]string{
-			"nginx.ingress.kubernetes.io/use-regex":      "true",
-			"nginx.ingress.kubernetes.io/rewrite-target": "/$2",
-		}
-		for k, v := range ingressAnnotations {
-			prefixed[k] = v
-		}
-		path := args.Ingress.PathPrefix + "(/|$)(.*)"
-		prefixedMesh, err := networkingv1.NewIngress(ctx, name+"-mesh-prefix", meshIngress(args, "seldon-mesh-prefix", path, "ImplementationSpecific", prefixed), parent, pulumi.DependsOn(args.After))
+	if args.Ingress.Gateway != nil {
+		route, err := apiextensions.NewCustomResource(ctx, name+"-mesh-route", &apiextensions.CustomResourceArgs{
+			ApiVersion:  pulumi.String(gatewayapi.APIVersion),
+			Kind:        pulumi.String(gatewayapi.KindHTTPRoute),
+			Metadata:    objectMeta(MeshService, args.Namespace, routeAnnotations(args.WaitForAddress)),
+			OtherFields: map[string]any{"spec": MeshRouteSpec(args)},
+		}, parent, pulumi.DependsOn(args.After))
 		if err != nil {
 			return nil, err
 		}
-		ab.Children = append(ab.Children, prefixedMesh)
+		ab.Children = append(ab.Children, route)
+	} else if err := ab.meshIngresses(ctx, name, args, parent); err != nil {
+		return nil, err
 	}
 
 	call := HowToCall(args)
@@ -194,6 +190,82 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	return ab, nil
+}
+
+// meshIngresses route each host to seldon-mesh through ingress-nginx.
+func (ab *ABTest) meshIngresses(ctx *pulumi.Context, name string, args *Args, parent pulumi.ResourceOption) error {
+	ingressAnnotations := map[string]string{}
+	if !args.WaitForAddress {
+		ingressAnnotations["pulumi.com/skipAwait"] = "true"
+	}
+	mesh, err := networkingv1.NewIngress(ctx, name+"-mesh", meshIngress(args, MeshService, "/", "Prefix", ingressAnnotations), parent, pulumi.DependsOn(args.After))
+	if err != nil {
+		return err
+	}
+	ab.Children = append(ab.Children, mesh)
+	if args.Ingress.PathPrefix != "" {
+		// A prefixed path needs its own Ingress: rewrite-target applies to every path of an Ingress, and the
+		// capture group keeps /v2/... (envoy routes nothing else).
+		prefixed := map[string]string{
+			"nginx.ingress.kubernetes.io/use-regex":      "true",
+			"nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+		}
+		for k, v := range ingressAnnotations {
+			prefixed[k] = v
+		}
+		path := args.Ingress.PathPrefix + "(/|$)(.*)"
+		prefixedMesh, err := networkingv1.NewIngress(ctx, name+"-mesh-prefix", meshIngress(args, "seldon-mesh-prefix", path, "ImplementationSpecific", prefixed), parent, pulumi.DependsOn(args.After))
+		if err != nil {
+			return err
+		}
+		ab.Children = append(ab.Children, prefixedMesh)
+	}
+
+	return nil
+}
+
+// routeAnnotations await the HTTPRoute's acceptance by the Gateway and its resolved backend, as NGF writes them in
+// status.parents (internal/controller/status/prepare_requests.go: prepareRouteStatus); off where no controller
+// runs.
+func routeAnnotations(wait bool) map[string]string {
+	if !wait {
+		return map[string]string{"pulumi.com/skipAwait": "true"}
+	}
+	var conds []string
+	for _, c := range []string{gatewayapi.ConditionAccepted, gatewayapi.ConditionResolvedRefs} {
+		conds = append(conds, fmt.Sprintf(`jsonpath={.status.parents[0].conditions[?(@.type=="%s")].status}=True`, c))
+	}
+	b, _ := json.Marshal(conds)
+	return map[string]string{seldonspec.PulumiWaitForAnnotation: string(b)}
+}
+
+// MeshRouteSpec routes each host's /v2 to seldon-mesh:80 with the path kept (envoy routes only /v2 paths), attached
+// to the Gateway's listener; with a path prefix, a second rule strips it back to /v2 (URLRewrite
+// ReplacePrefixMatch, which the HTTPRoute CRD allows only on a single PathPrefix match). No seldon-model header is
+// set: NGF's RequestHeaderModifier set overrides the client's own header (proxy_set_header,
+// internal/controller/nginx/config/servers.go), which would turn every call by model name into an experiment call.
+func MeshRouteSpec(args *Args) pulumi.Map {
+	backend := pulumi.Array{pulumi.Map{"name": pulumi.String(MeshService), "port": pulumi.Int(seldonspec.MeshServicePort)}}
+	prefixMatch := func(path string) pulumi.Array {
+		return pulumi.Array{pulumi.Map{"path": pulumi.Map{"type": pulumi.String("PathPrefix"), "value": pulumi.String(path)}}}
+	}
+	rules := pulumi.Array{pulumi.Map{"matches": prefixMatch("/v2"), "backendRefs": backend}}
+	if p := args.Ingress.PathPrefix; p != "" {
+		rules = append(rules, pulumi.Map{
+			"matches": prefixMatch(p + "/v2"),
+			"filters": pulumi.Array{pulumi.Map{"type": pulumi.String("URLRewrite"), "urlRewrite": pulumi.Map{
+				"path": pulumi.Map{"type": pulumi.String("ReplacePrefixMatch"), "replacePrefixMatch": pulumi.String("/v2")},
+			}}},
+			"backendRefs": backend,
+		})
+	}
+	gw := args.Ingress.Gateway
+	return pulumi.Map{
+		"parentRefs": pulumi.Array{pulumi.Map{"name": pulumi.String(gw.Name), "namespace": pulumi.String(gw.Namespace),
+			"sectionName": pulumi.String(gw.Listener)}},
+		"hostnames": pulumi.ToStringArray(args.Ingress.Hosts),
+		"rules":     rules,
+	}
 }
 
 func readyAnnotations(wait bool) map[string]string {

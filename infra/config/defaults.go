@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/seldon-ab/provisioner/internal/pins"
 	"github.com/seldon-ab/provisioner/internal/verify"
 )
 
@@ -10,7 +11,9 @@ import (
 const (
 	MetalLBChartVersion      = "0.16.1"
 	IngressNginxChartVersion = "4.15.1"
-	MinIOChartVersion        = "5.4.0"
+	// NginxGatewayFabricChartVersion is NGF 2.6.7, built against the Gateway API v1.5.1 (its go.mod).
+	NginxGatewayFabricChartVersion = "2.6.7"
+	MinIOChartVersion              = "5.4.0"
 	// RcloneImage runs the bucket Job: the rclone release Seldon 2.10.2's own rclone image ships (v1.71.1),
 	// the version the sandbox builds and runs (scripts/toolchain.sh).
 	RcloneImage = "docker.io/rclone/rclone:1.71.1"
@@ -18,10 +21,14 @@ const (
 
 // Chart names as their archives' Chart.yaml spell them.
 const (
-	MetalLBChartName      = "metallb"
-	IngressNginxChartName = "ingress-nginx"
-	MinIOChartName        = "minio"
+	MetalLBChartName            = "metallb"
+	IngressNginxChartName       = "ingress-nginx"
+	NginxGatewayFabricChartName = "nginx-gateway-fabric"
+	MinIOChartName              = "minio"
 )
+
+// GatewayAPIVersion is the Gateway API release whose CRDs go with NGINX Gateway Fabric (internal/pins/pins.env).
+var GatewayAPIVersion = pins.GatewayAPIVersion
 
 // DefaultExperimentName is the field setup's Experiment.
 const DefaultExperimentName = "financial-ab-test-experiment"
@@ -46,11 +53,14 @@ func Defaults(stackName string) Stack {
 		Name:    stackName,
 		Cluster: Cluster{Identifier: stackName},
 		Charts: Charts{
-			MetalLB:      Chart{Version: MetalLBChartVersion, Repository: "https://metallb.github.io/metallb"},
-			IngressNginx: Chart{Version: IngressNginxChartVersion, Repository: "https://kubernetes.github.io/ingress-nginx"},
-			MinIO:        Chart{Version: MinIOChartVersion, Repository: "https://charts.min.io"},
-			SeldonCRDs:   Chart{Version: SeldonChartVersion, Repository: seldonChartRepository},
-			SeldonSetup:  Chart{Version: SeldonChartVersion, Repository: seldonChartRepository},
+			MetalLB:            Chart{Version: MetalLBChartVersion, Repository: "https://metallb.github.io/metallb"},
+			IngressNginx:       Chart{Version: IngressNginxChartVersion, Repository: "https://kubernetes.github.io/ingress-nginx"},
+			NginxGatewayFabric: Chart{Version: NginxGatewayFabricChartVersion, Repository: "oci://ghcr.io/nginx/charts"},
+			GatewayAPI: Manifest{Version: GatewayAPIVersion,
+				URL: "https://github.com/kubernetes-sigs/gateway-api/releases/download/" + GatewayAPIVersion + "/standard-install.yaml"},
+			MinIO:       Chart{Version: MinIOChartVersion, Repository: "https://charts.min.io"},
+			SeldonCRDs:  Chart{Version: SeldonChartVersion, Repository: seldonChartRepository},
+			SeldonSetup: Chart{Version: SeldonChartVersion, Repository: seldonChartRepository},
 		},
 		MetalLB: MetalLB{
 			Namespace:          "metallb-system",
@@ -60,10 +70,10 @@ func Defaults(stackName string) Stack {
 			Speaker:            resources("50m", "64Mi", "256Mi"),
 		},
 		Ingress: Ingress{
-			Namespace: "ingress-nginx",
-			ClassName: "nginx",
-			Replicas:  1,
-			Resources: resources("100m", "128Mi", "512Mi"),
+			Controller: ControllerIngressNginx,
+			ClassName:  "nginx",
+			Replicas:   1,
+			Resources:  resources("100m", "128Mi", "512Mi"),
 		},
 		Seldon: Seldon{
 			Namespace: "seldon-system",

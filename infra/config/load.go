@@ -64,6 +64,7 @@ func Load(src Source, opts Options) (*Stack, error) {
 	errs = append(errs, unknownTopLevelKeys(src.Keys(), targets)...)
 	stack.Credentials, errs = readCredentials(src, opts.StackName, errs)
 	normalizeSeldon(&stack)
+	normalizeIngress(&stack.Ingress)
 	// Sections with shape problems still decoded what they could: validate anyway, so one run shows everything.
 	errs = append(errs, Validate(&stack, opts.BaseDir)...)
 	if len(errs) > 0 {

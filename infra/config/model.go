@@ -50,10 +50,20 @@ type Chart struct {
 	Archive    string `json:"archive"`
 }
 
+// Manifest is a pinned release manifest: its upstream URL, or a local copy (File wins).
+type Manifest struct {
+	Version string `json:"version"`
+	URL     string `json:"url"`
+	File    string `json:"file"`
+}
+
 // Charts lists every chart the stack installs.
 type Charts struct {
-	MetalLB      Chart `json:"metallb"`
-	IngressNginx Chart `json:"ingressNginx"`
+	MetalLB            Chart `json:"metallb"`
+	IngressNginx       Chart `json:"ingressNginx"`
+	NginxGatewayFabric Chart `json:"nginxGatewayFabric"`
+	// GatewayAPI is the Gateway API's standard-channel CRDs NGINX Gateway Fabric needs (not in its chart).
+	GatewayAPI Manifest `json:"gatewayAPI"`
 	MinIO        Chart `json:"minio"`
 	SeldonCRDs   Chart `json:"seldonCrds"`
 	SeldonSetup  Chart `json:"seldonSetup"`
@@ -96,9 +106,21 @@ type L2Advertisement struct {
 	Interfaces []string `json:"interfaces"`
 }
 
-// Ingress configures the NGINX ingress controller.
+// Ingress controllers.
+const (
+	// ControllerIngressNginx is ingress-nginx on an Ingress: retired upstream, no fixes since March 2026.
+	ControllerIngressNginx = "ingress-nginx"
+	// ControllerGatewayFabric is NGINX Gateway Fabric on the Gateway API: the maintained NGINX path.
+	ControllerGatewayFabric = "nginx-gateway-fabric"
+)
+
+// Ingress configures the NGINX controller that takes the LAN's calls to the mesh.
 type Ingress struct {
+	// Controller is ingress-nginx (an Ingress per host rule) or nginx-gateway-fabric (a Gateway and an HTTPRoute).
+	Controller string `json:"controller"`
+	// Namespace holds the controller: ingress-nginx or nginx-gateway by default, after the controller.
 	Namespace string `json:"namespace"`
+	// ClassName is the IngressClass, or with NGINX Gateway Fabric the GatewayClass, the controller serves.
 	ClassName string `json:"className"`
 	// LoadBalancerIP is the fixed MetalLB IP of the controller's Service.
 	LoadBalancerIP string `json:"loadBalancerIP"`

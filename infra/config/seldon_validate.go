@@ -33,6 +33,14 @@ func normalizeSeldon(s *Stack) {
 	}
 }
 
+// normalizeIngress puts the controller in its usual namespace unless the stack names one.
+func normalizeIngress(in *Ingress) {
+	if in.Controller == ControllerGatewayFabric {
+		in.Namespace = or(in.Namespace, "nginx-gateway")
+	}
+	in.Namespace = or(in.Namespace, "ingress-nginx")
+}
+
 func or(value, fallback string) string {
 	if value == "" {
 		return fallback

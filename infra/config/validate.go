@@ -35,7 +35,12 @@ func Validate(s *Stack, baseDir string) Errors {
 	v := &validator{baseDir: baseDir}
 	v.cluster(s.Cluster)
 	v.chart("charts.metallb", MetalLBChartName, s.Charts.MetalLB)
-	v.chart("charts.ingressNginx", IngressNginxChartName, s.Charts.IngressNginx)
+	if s.Ingress.Controller == ControllerGatewayFabric {
+		v.chart("charts.nginxGatewayFabric", NginxGatewayFabricChartName, s.Charts.NginxGatewayFabric)
+		v.manifest("charts.gatewayAPI", s.Charts.GatewayAPI)
+	} else {
+		v.chart("charts.ingressNginx", IngressNginxChartName, s.Charts.IngressNginx)
+	}
 	if s.ModelStore.Type == StoreMinIO {
 		v.chart("charts.minio", MinIOChartName, s.Charts.MinIO)
 	}
@@ -109,6 +114,26 @@ func ResolvePath(baseDir, path string) string {
 		return path
 	}
 	return filepath.Join(baseDir, path)
+}
+
+// manifest checks a pinned release manifest: an exact version, and a readable file or an http(s) URL naming it.
+func (v *validator) manifest(key string, m Manifest) {
+	if !exactVersion.MatchString(m.Version) {
+		v.add(key+".version", m.Version, "is not an exact version", "pin the release, e.g. "+GatewayAPIVersion)
+		return
+	}
+	if m.File != "" {
+		if _, err := os.Stat(ResolvePath(v.baseDir, m.File)); err != nil {
+			v.add(key+".file", m.File, "cannot be read: "+err.Error(),
+				"give the path of the release's standard-install.yaml (scripts/toolchain.sh gateway-api writes one from the Go module), or set url instead")
+		}
+		return
+	}
+	u, err := url.Parse(m.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.Contains(m.URL, m.Version) {
+		v.add(key+".url", m.URL, "is not an http(s) URL of the pinned release "+m.Version,
+			"use https://github.com/kubernetes-sigs/gateway-api/releases/download/"+m.Version+"/standard-install.yaml")
+	}
 }
 
 func (v *validator) chart(key, name string, c Chart) {
@@ -218,6 +243,10 @@ func (v *validator) hostname(key, host string) {
 }
 
 func (v *validator) ingress(in Ingress) {
+	if in.Controller != ControllerIngressNginx && in.Controller != ControllerGatewayFabric {
+		v.add("ingress.controller", in.Controller, "is not a controller this stack deploys",
+			"write nginx-gateway-fabric (the maintained NGINX path, on the Gateway API) or ingress-nginx (retired upstream: no fixes since March 2026)")
+	}
 	v.label("ingress.namespace", in.Namespace)
 	v.label("ingress.className", in.ClassName)
 	v.resources("ingress.resources", in.Resources)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/seldon-ab/provisioner/components/abtest"
+	"github.com/seldon-ab/provisioner/components/gateway"
 	"github.com/seldon-ab/provisioner/components/ingress"
 	"github.com/seldon-ab/provisioner/components/metallb"
 	"github.com/seldon-ab/provisioner/components/modelstore"
@@ -22,6 +23,7 @@ import (
 	"github.com/seldon-ab/provisioner/infra/config"
 	"github.com/seldon-ab/provisioner/internal/charts"
 	"github.com/seldon-ab/provisioner/internal/doctor"
+	"github.com/seldon-ab/provisioner/internal/gatewayapi"
 )
 
 // ABTestName is the A/B test component's name: its Models, Experiment and mesh Ingresses are named after it.
@@ -131,14 +133,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	if err != nil {
 		return nil, err
 	}
-	nginx, err := ingress.New(ctx, "ingress-nginx", &ingress.Args{
-		Namespace:      s.Ingress.Namespace,
-		Chart:          location(config.IngressNginxChartName, s.Charts.IngressNginx, baseDir),
-		ClassName:      s.Ingress.ClassName,
-		LoadBalancerIP: s.Ingress.LoadBalancerIP,
-		Replicas:       s.Ingress.Replicas,
-		Resources:      s.Ingress.Resources,
-	}, withCluster)
+	entry, err := deployEntry(ctx, s, baseDir, withCluster)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +152,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	experimentArgs := abtestArgs(s)
 	// MetalLB too: the ingress and MinIO charts do not wait for it (their Services await their IPs), but calling
 	// the experiment from the LAN needs the L2Advertisement and the speakers that announce those IPs.
-	experimentArgs.After = append(append(append(append([]pulumi.Resource{}, platform.Children...), nginx.Children...),
+	experimentArgs.After = append(append(append(append([]pulumi.Resource{}, platform.Children...), entry.children...),
 		lb.Children...), store.Ready...)
 	experiment, err := abtest.New(ctx, ABTestName, experimentArgs, withCluster)
 	if err != nil {
@@ -180,8 +175,9 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	outputs["verifyCommand"] = pulumi.String(verification.Command(&handArgs))
 	outputs["verifyArgs"] = pulumi.ToStringArray(verification.Argv(&handArgs))
 
-	outputs["ingressIP"] = nginx.LoadBalancerIP
-	outputs["ingressClassName"] = nginx.ClassName
+	outputs["ingressIP"] = entry.ip
+	outputs["ingressClassName"] = entry.className
+	outputs["ingressController"] = pulumi.String(s.Ingress.Controller)
 	outputs["hosts"] = pulumi.ToStringArray(s.Ingress.Hosts)
 	outputs["metallbPools"] = lb.PoolNames
 	outputs["modelStoreEndpoint"] = store.Endpoint
@@ -202,6 +198,60 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 		ctx.Export(name, value)
 	}
 	return outputs, nil
+}
+
+// entryPoint is the NGINX controller the LAN's calls come in through.
+type entryPoint struct {
+	children      []pulumi.Resource
+	ip, className pulumi.StringOutput
+}
+
+// deployEntry deploys the configured controller: ingress-nginx, or NGINX Gateway Fabric with its Gateway.
+func deployEntry(ctx *pulumi.Context, s *config.Stack, baseDir string, opts ...pulumi.ResourceOption) (entryPoint, error) {
+	in := s.Ingress
+	if in.Controller == config.ControllerGatewayFabric {
+		gw, err := gateway.New(ctx, "nginx-gateway-fabric", &gateway.Args{
+			Namespace:       in.Namespace,
+			Chart:           location(config.NginxGatewayFabricChartName, s.Charts.NginxGatewayFabric, baseDir),
+			CRDs:            gatewayAPIManifest(s.Charts.GatewayAPI, baseDir),
+			ClassName:       in.ClassName,
+			LoadBalancerIP:  in.LoadBalancerIP,
+			RouteNamespaces: s.Seldon.ModelNamespaces,
+			Replicas:        in.Replicas,
+			Resources:       in.Resources,
+		}, opts...)
+		if err != nil {
+			return entryPoint{}, err
+		}
+		return entryPoint{children: gw.Children, ip: gw.LoadBalancerIP, className: gw.ClassName}, nil
+	}
+	nginx, err := ingress.New(ctx, "ingress-nginx", &ingress.Args{
+		Namespace:      in.Namespace,
+		Chart:          location(config.IngressNginxChartName, s.Charts.IngressNginx, baseDir),
+		ClassName:      in.ClassName,
+		LoadBalancerIP: in.LoadBalancerIP,
+		Replicas:       in.Replicas,
+		Resources:      in.Resources,
+	}, opts...)
+	if err != nil {
+		return entryPoint{}, err
+	}
+	return entryPoint{children: nginx.Children, ip: nginx.LoadBalancerIP, className: nginx.ClassName}, nil
+}
+
+func entryChartVersion(s *config.Stack) string {
+	if s.Ingress.Controller == config.ControllerGatewayFabric {
+		return s.Charts.NginxGatewayFabric.Version
+	}
+	return s.Charts.IngressNginx.Version
+}
+
+// gatewayAPIManifest is the local copy when the stack names one, else the release URL.
+func gatewayAPIManifest(m config.Manifest, baseDir string) string {
+	if m.File != "" {
+		return config.ResolvePath(baseDir, m.File)
+	}
+	return m.URL
 }
 
 func seldonArgs(s *config.Stack, baseDir string, rcloneConfig pulumi.StringOutput) *seldon.Args {
@@ -249,7 +299,7 @@ func verificationArgs(s *config.Stack, baseDir string) *verification.Args {
 		Deadline:     mustDuration(vf.Deadline),
 		Settle:       mustDuration(vf.RolloutTimeout),
 		ReportDir:    filepath.Join(baseDir, ".state", "verify", s.Name),
-		Triggers: []string{"nonce=" + vf.Nonce, "seldon=" + s.Charts.SeldonSetup.Version, "ingress=" + s.Charts.IngressNginx.Version,
+		Triggers: []string{"nonce=" + vf.Nonce, "seldon=" + s.Charts.SeldonSetup.Version, "ingress=" + s.Ingress.Controller + "@" + entryChartVersion(s),
 			"input=" + fmt.Sprint(vf.Input)},
 	}
 	if e := s.Experiment; e != nil {
@@ -275,6 +325,9 @@ func abtestArgs(s *config.Stack) *abtest.Args {
 		Input:          abtest.Input{Name: s.Verification.Input.Name, Shape: s.Verification.Input.Shape, Datatype: s.Verification.Input.Datatype},
 		WaitForReady:   s.Seldon.WaitsForReady(),
 		WaitForAddress: s.Ingress.WaitsForAddress(),
+	}
+	if s.Ingress.Controller == config.ControllerGatewayFabric {
+		args.Ingress.Gateway = &abtest.GatewayRef{Name: gatewayapi.GatewayName, Namespace: s.Ingress.Namespace, Listener: gatewayapi.ListenerName}
 	}
 	if e := s.Experiment; e != nil {
 		args.Namespace = e.Namespace

@@ -2,6 +2,8 @@
 package charts
 
 import (
+	"strings"
+
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -27,8 +29,13 @@ func (l Location) ChartArgs(namespace string, values map[string]any) *helmv4.Cha
 		args.Chart = pulumi.String(l.Archive)
 		return args
 	}
-	args.Chart = pulumi.String(l.Name)
 	args.Version = pulumi.String(l.Version)
+	if strings.HasPrefix(l.Repository, "oci://") {
+		// An OCI registry is named with the chart, not as a repository (Helm's oci:// references).
+		args.Chart = pulumi.String(strings.TrimSuffix(l.Repository, "/") + "/" + l.Name)
+		return args
+	}
+	args.Chart = pulumi.String(l.Name)
 	args.RepositoryOpts = &helmv4.RepositoryOptsArgs{Repo: pulumi.String(l.Repository)}
 	return args
 }

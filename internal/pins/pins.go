@@ -20,6 +20,7 @@ var (
 	KubernetesProvider = get("K8S_PROVIDER_VERSION")
 	KubeVersion        = get("KUBE_VERSION")
 	SandboxPassphrase  = get("SANDBOX_PASSPHRASE")
+	GatewayAPIVersion  = get("GATEWAY_API_VERSION")
 )
 
 func parse(text string) map[string]string {
