@@ -63,10 +63,10 @@ type Charts struct {
 	IngressNginx       Chart `json:"ingressNginx"`
 	NginxGatewayFabric Chart `json:"nginxGatewayFabric"`
 	// GatewayAPI is the Gateway API's standard-channel CRDs NGINX Gateway Fabric needs (not in its chart).
-	GatewayAPI Manifest `json:"gatewayAPI"`
-	MinIO        Chart `json:"minio"`
-	SeldonCRDs   Chart `json:"seldonCrds"`
-	SeldonSetup  Chart `json:"seldonSetup"`
+	GatewayAPI  Manifest `json:"gatewayAPI"`
+	MinIO       Chart    `json:"minio"`
+	SeldonCRDs  Chart    `json:"seldonCrds"`
+	SeldonSetup Chart    `json:"seldonSetup"`
 }
 
 // Resources are a container's requests and limits.
