@@ -36,6 +36,10 @@ var Rules = []Rule{
 		Description: "the scheduler Service is never LoadBalancer or NodePort"},
 	{Name: "mesh-ingress-keeps-v2", Mandatory: true, PerResource: true, Check: MeshIngressKeepsV2,
 		Description: "an Ingress to seldon-mesh keeps /v2 reachable (no rewrite that drops it, consistent capture groups)"},
+	{Name: "mesh-route-keeps-v2", Mandatory: true, PerResource: true, Check: MeshRouteKeepsV2,
+		Description: "an HTTPRoute to seldon-mesh keeps /v2 (no rewrite that drops it) and names the backend's port"},
+	{Name: "mesh-route-attaches", Mandatory: true, PerResource: false, Check: MeshRouteAttaches,
+		Description: "an HTTPRoute of the stack attaches to a listener of a Gateway of the stack: its section, its namespaces, its hostname"},
 	{Name: "metallb-annotation", Mandatory: true, PerResource: true, Check: MetalLBAnnotation,
 		Description: "fixed IPs are requested with an annotation MetalLB reads"},
 	{Name: "metallb-ips", Mandatory: true, PerResource: false, Check: MetalLBIPs,
@@ -255,19 +259,191 @@ func checkMeshPath(rule string, in Resource, path, rewrite string) []Violation {
 	return nil
 }
 
+// MeshRouteKeepsV2 checks HTTPRoutes to seldon-mesh: envoy routes only paths that start with /v2, and the CRD
+// refuses a Service backend without a port only once the object reaches the API server.
+func MeshRouteKeepsV2(stack []Resource) []Violation {
+	const rule = "mesh-route-keeps-v2"
+	var out []Violation
+	for _, r := range ofKind(stack, "HTTPRoute") {
+		for i, item := range r.List("spec", "rules") {
+			ru := asMap(item)
+			backends, _ := ru["backendRefs"].([]any)
+			toMesh := false
+			for j, b := range backends {
+				bm := asMap(b)
+				if bm["name"] != seldonspec.MeshService {
+					continue
+				}
+				toMesh = true
+				if _, ok := num(bm["port"]); !ok {
+					out = append(out, violation(rule, r, "spec.rules[%d].backendRefs[%d] names seldon-mesh without a port: the API server refuses it. Fix: set port: %d", i, j, seldonspec.MeshServicePort))
+				}
+			}
+			if !toMesh {
+				continue
+			}
+			matches, _ := ru["matches"].([]any)
+			filters, _ := ru["filters"].([]any)
+			for _, f := range filters {
+				path := asMap(asMap(asMap(f)["urlRewrite"])["path"])
+				if full, ok := path["replaceFullPath"].(string); ok {
+					out = append(out, violation(rule, r, "spec.rules[%d] rewrites every path to %q, so /v2/models/<name>/infer never reaches envoy as it is. Fix: drop the rewrite, or strip a prefix with replacePrefixMatch: /v2 on a PathPrefix match that ends in /v2", i, full))
+				}
+				replace, ok := path["replacePrefixMatch"].(string)
+				if !ok || len(matches) == 0 {
+					continue
+				}
+				prefix, _ := asMap(asMap(matches[0])["path"])["value"].(string)
+				kept := strings.TrimSuffix(replace, "/") + "/v2"
+				if strings.HasSuffix(strings.TrimSuffix(prefix, "/"), "/v2") {
+					kept = replace
+				}
+				if !strings.HasPrefix(kept, "/v2") {
+					out = append(out, violation(rule, r, "spec.rules[%d] rewrites prefix %q to %q, so a call to %s/models/<name>/infer reaches envoy as %s/models/<name>/infer and envoy routes only /v2...: every call is a 404. Fix: match %s/v2 and replacePrefixMatch: /v2",
+						i, prefix, replace, strings.TrimSuffix(prefix, "/"), strings.TrimSuffix(kept, "/"), strings.TrimSuffix(strings.TrimSuffix(prefix, "/"), "/v2")))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// MeshRouteAttaches checks that each HTTPRoute's parentRefs name a Gateway of the stack and a listener that admits
+// the route: its sectionName, allowedRoutes.namespaces (Same by default; a selector on kubernetes.io/metadata.name),
+// and a hostname in common (the Gateway API's attachment rules, which NGF applies in graph/route_common.go). A
+// route that attaches nowhere is Accepted=False and every call is the default server's 404.
+func MeshRouteAttaches(stack []Resource) []Violation {
+	const rule = "mesh-route-attaches"
+	gateways := map[string]Resource{}
+	for _, g := range ofKind(stack, "Gateway") {
+		gateways[g.Namespace()+"/"+g.ObjectName()] = g
+	}
+	var out []Violation
+	for _, r := range ofKind(stack, "HTTPRoute") {
+		hosts := r.List("spec", "hostnames")
+		for i, ref := range r.List("spec", "parentRefs") {
+			pm := asMap(ref)
+			ns, _ := pm["namespace"].(string)
+			if ns == "" {
+				ns = r.Namespace()
+			}
+			name, _ := pm["name"].(string)
+			g, ok := gateways[ns+"/"+name]
+			if !ok {
+				out = append(out, violation(rule, r, "spec.parentRefs[%d] names Gateway %s/%s, which the stack does not make, so the route attaches to nothing. Fix: name the stack's Gateway (its name and namespace)", i, ns, name))
+				continue
+			}
+			section, _ := pm["sectionName"].(string)
+			if problem := attachProblem(g, section, r.Namespace(), hosts); problem != "" {
+				out = append(out, violation(rule, r, "spec.parentRefs[%d] (Gateway %s/%s): %s", i, ns, name, problem))
+			}
+		}
+	}
+	return out
+}
+
+// attachProblem is why no listener of g admits a route ("" when one does).
+func attachProblem(g Resource, section, routeNS string, hosts []any) string {
+	sawSection, sawNamespace := false, false
+	for _, l := range g.List("spec", "listeners") {
+		lm := asMap(l)
+		if section != "" && lm["name"] != section {
+			continue
+		}
+		sawSection = true
+		if !admitsNamespace(asMap(asMap(lm["allowedRoutes"])["namespaces"]), g.Namespace(), routeNS) {
+			continue
+		}
+		sawNamespace = true
+		listenerHost, _ := lm["hostname"].(string)
+		if listenerHost == "" || len(hosts) == 0 {
+			return ""
+		}
+		for _, h := range hosts {
+			hs, _ := h.(string)
+			if hs == listenerHost || strings.HasPrefix(listenerHost, "*.") && strings.HasSuffix(hs, listenerHost[1:]) {
+				return ""
+			}
+		}
+	}
+	switch {
+	case !sawSection:
+		return fmt.Sprintf("it has no listener %q (NoMatchingParent). Fix: use the name of one of its listeners", section)
+	case !sawNamespace:
+		return fmt.Sprintf("no listener admits routes from namespace %s (NotAllowedByListeners). Fix: list it in the listener's allowedRoutes.namespaces, or move the route", routeNS)
+	}
+	return "no listener hostname matches the route's hostnames (NoMatchingListenerHostname). Fix: make spec.hostnames match the listener's hostname, or leave the listener's hostname empty"
+}
+
+// admitsNamespace reads allowedRoutes.namespaces: Same (the default), All, or a Selector; a selector on anything
+// but kubernetes.io/metadata.name cannot be judged before the namespace exists, and is taken to admit.
+func admitsNamespace(ns map[string]any, gatewayNS, routeNS string) bool {
+	from, _ := ns["from"].(string)
+	switch from {
+	case "All":
+		return true
+	case "Selector":
+		sel := asMap(ns["selector"])
+		for k, v := range asMap(sel["matchLabels"]) {
+			if k == "kubernetes.io/metadata.name" && v != routeNS {
+				return false
+			}
+		}
+		exprs, _ := sel["matchExpressions"].([]any)
+		for _, e := range exprs {
+			em := asMap(e)
+			if em["key"] != "kubernetes.io/metadata.name" {
+				continue
+			}
+			values, _ := em["values"].([]any)
+			in := slices.Contains(values, any(routeNS))
+			if (em["operator"] == "In" && !in) || (em["operator"] == "NotIn" && in) {
+				return false
+			}
+		}
+		return true
+	}
+	return routeNS == gatewayNS
+}
+
 var metallbAnnotations = []string{kube.LoadBalancerIPsAnnotation, kube.DeprecatedLoadBalancerIPsAnnotation}
 
 // MetalLBAnnotation catches annotations that look like MetalLB's fixed-IP annotation but are not read by it.
 func MetalLBAnnotation(stack []Resource) []Violation {
 	var out []Violation
-	for _, svc := range ofKind(stack, "Service") {
-		for key := range svc.Map("metadata", "annotations") {
+	for _, req := range ipRequesters(stack) {
+		for key := range req.annotations {
 			lower := strings.ToLower(key)
 			if strings.Contains(lower, "metallb") && strings.Contains(lower, "ip") && !slices.Contains(metallbAnnotations, key) &&
 				(strings.Contains(lower, "loadbalancer") || strings.Contains(lower, "address")) {
-				out = append(out, violation("metallb-annotation", svc, "annotation %q is not one MetalLB reads, so it is silently ignored. Fix: metallb.io/loadBalancerIPs", key))
+				out = append(out, violation("metallb-annotation", req.Resource, "annotation %q is not one MetalLB reads, so it is silently ignored. Fix: metallb.io/loadBalancerIPs", key))
 			}
 		}
+	}
+	for _, g := range ofKind(stack, "Gateway") {
+		if len(g.List("spec", "addresses")) > 0 {
+			out = append(out, violation("metallb-annotation", g, "spec.addresses becomes the externalIPs of the Service NGINX Gateway Fabric makes for the Gateway (provisioner/objects.go: buildNginxService), which MetalLB never assigns: the IP is never announced. Fix: drop spec.addresses and set spec.infrastructure.annotations.%s", kube.LoadBalancerIPsAnnotation))
+		}
+	}
+	return out
+}
+
+// ipRequester is an object whose annotations ask MetalLB for IPs: a LoadBalancer Service, or a Gateway, whose
+// infrastructure annotations NGINX Gateway Fabric copies onto the Service it makes for it.
+type ipRequester struct {
+	Resource
+	annotations map[string]any
+}
+
+func ipRequesters(stack []Resource) []ipRequester {
+	var out []ipRequester
+	for _, svc := range ofKind(stack, "Service") {
+		if svc.String("spec", "type") == "LoadBalancer" {
+			out = append(out, ipRequester{svc, svc.Map("metadata", "annotations")})
+		}
+	}
+	for _, g := range ofKind(stack, "Gateway") {
+		out = append(out, ipRequester{g, g.Map("spec", "infrastructure", "annotations")})
 	}
 	return out
 }
@@ -286,13 +462,12 @@ func MetalLBIPs(stack []Resource) []Violation {
 	}
 	owner := map[string]Resource{}
 	var out []Violation
-	for _, svc := range ofKind(stack, "Service") {
-		if svc.String("spec", "type") != "LoadBalancer" {
-			continue
-		}
+	for _, req := range ipRequesters(stack) {
+		svc := req.Resource
 		var requested []string
 		for _, key := range metallbAnnotations {
-			for _, ip := range strings.Split(svc.String("metadata", "annotations", key), ",") {
+			value, _ := req.annotations[key].(string)
+			for _, ip := range strings.Split(value, ",") {
 				if ip = strings.TrimSpace(ip); ip != "" {
 					requested = append(requested, ip)
 				}

@@ -190,3 +190,57 @@ func TestRules(t *testing.T) {
 		})
 	}
 }
+
+func meshRoute(prefix, replace string, port any) policies.Resource {
+	ru := obj{"matches": list{obj{"path": obj{"type": "PathPrefix", "value": prefix}}},
+		"backendRefs": list{obj{"name": "seldon-mesh", "port": port}}}
+	if replace != "" {
+		ru["filters"] = list{obj{"type": "URLRewrite", "urlRewrite": obj{"path": obj{"type": "ReplacePrefixMatch", "replacePrefixMatch": replace}}}}
+	}
+	return res("HTTPRoute", "seldon-system", "seldon-mesh", obj{"spec": obj{
+		"parentRefs": list{obj{"name": "seldon", "namespace": "nginx-gateway", "sectionName": "http"}},
+		"hostnames":  list{"ml-api.local"}, "rules": list{ru}}})
+}
+
+func stackGateway(allowed string, listenerHost string) policies.Resource {
+	l := obj{"name": "http", "port": 80.0, "protocol": "HTTP", "allowedRoutes": obj{"namespaces": obj{"from": "Selector",
+		"selector": obj{"matchExpressions": list{obj{"key": "kubernetes.io/metadata.name", "operator": "In", "values": list{allowed}}}}}}}
+	if listenerHost != "" {
+		l["hostname"] = listenerHost
+	}
+	return res("Gateway", "nginx-gateway", "seldon", obj{"spec": obj{"gatewayClassName": "nginx", "listeners": list{l}}})
+}
+
+func TestGatewayAPIRules(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		check func([]policies.Resource) []policies.Violation
+		stack []policies.Resource
+		want  string
+	}{
+		{"the stack's route", policies.MeshRouteKeepsV2, []policies.Resource{meshRoute("/v2", "", 80.0)}, ""},
+		{"a prefix stripped back to /v2", policies.MeshRouteKeepsV2, []policies.Resource{meshRoute("/seldon/v2", "/v2", 80.0)}, ""},
+		{"a prefix stripped to what holds /v2", policies.MeshRouteKeepsV2, []policies.Resource{meshRoute("/seldon", "/", 80.0)}, ""},
+		{"a rewrite that drops /v2", policies.MeshRouteKeepsV2, []policies.Resource{meshRoute("/v2", "/", 80.0)}, "reaches envoy as /models/<name>/infer"},
+		{"a backend without its port", policies.MeshRouteKeepsV2, []policies.Resource{meshRoute("/v2", "", nil)}, "without a port"},
+		{"attached", policies.MeshRouteAttaches, []policies.Resource{stackGateway("seldon-system", ""), meshRoute("/v2", "", 80.0)}, ""},
+		{"no such Gateway", policies.MeshRouteAttaches, []policies.Resource{meshRoute("/v2", "", 80.0)}, "which the stack does not make"},
+		{"a namespace the listener does not admit", policies.MeshRouteAttaches, []policies.Resource{stackGateway("team-a", ""), meshRoute("/v2", "", 80.0)}, "NotAllowedByListeners"},
+		{"no hostname in common", policies.MeshRouteAttaches, []policies.Resource{stackGateway("seldon-system", "other.local"), meshRoute("/v2", "", 80.0)}, "NoMatchingListenerHostname"},
+		{"addresses MetalLB never assigns", policies.MetalLBAnnotation, []policies.Resource{res("Gateway", "nginx-gateway", "seldon", obj{"spec": obj{
+			"addresses": list{obj{"type": "IPAddress", "value": "192.168.1.249"}}}})}, "externalIPs"},
+		{"the Gateway's IP requested twice", policies.MetalLBIPs, []policies.Resource{
+			res("Gateway", "nginx-gateway", "seldon", obj{"spec": obj{"infrastructure": obj{"annotations": obj{"metallb.io/loadBalancerIPs": "192.168.1.249"}}}}),
+			lb("other", obj{"metallb.io/loadBalancerIPs": "192.168.1.249"})}, "also requests"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.check(tc.stack)
+			if tc.want == "" && len(got) > 0 {
+				t.Fatalf("want no violation, got %v", got)
+			}
+			if tc.want != "" && (len(got) == 0 || !strings.Contains(got[0].Message, tc.want)) {
+				t.Fatalf("want a violation mentioning %q, got %v", tc.want, got)
+			}
+		})
+	}
+}

@@ -77,3 +77,9 @@ func (l *Live) NamespaceUID(ctx context.Context, name string) (string, error) {
 func (l *Live) Get(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error) {
 	return l.client.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 }
+
+// Delete deletes one object, its dependents in the background.
+func (l *Live) Delete(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) error {
+	background := metav1.DeletePropagationBackground
+	return l.client.Resource(gvr).Namespace(namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &background})
+}

@@ -75,6 +75,8 @@ func (s *Stack) previewOptions(diff, refresh bool, streams ...chan<- events.Engi
 //   - when the stack seeds artifacts and no command resource runs the seeds (commands.enabled false), everything
 //     but the A/B test goes up first, then the seeds (the stack's seedArgs, the very command lines a command
 //     resource would run), then the rest: an agent that finds no files fails its Model for good;
+//   - when it switches NGINX controllers (ingress-nginx and NGINX Gateway Fabric), the old one's hold on the
+//     ingress IP is released first (handOverIP);
 //   - when the update creates, removes or gives a new version to Seldon Models or Experiments, it returns only
 //     once calls through the ingress show the change (rollout.Prove): Seldon never writes observedGeneration, so
 //     the Ready condition the engine waited on may predate the change;
@@ -91,7 +93,13 @@ func (s *Stack) Up(ctx context.Context) (auto.UpResult, error) {
 	if err := s.confirm(fmt.Sprintf("Do you want to perform this update of stack %s?", s.opts.Stack)); err != nil {
 		return auto.UpResult{}, err
 	}
-	return s.update(ctx, s.snapshot(ctx, plan.changes()))
+	before := s.snapshot(ctx, plan.changes())
+	if retiring := retiredEntry(plan.steps()); retiring != "" {
+		if err := s.handOverIP(ctx, retiring); err != nil {
+			return auto.UpResult{}, err
+		}
+	}
+	return s.update(ctx, before)
 }
 
 // preview runs the whole program once with the policy pack before an update; its steps go to plan too.

@@ -37,15 +37,18 @@ func newEventLog() *eventLog {
 	return l
 }
 
-// changes are the Seldon changes of the operation, once it ended.
-func (l *eventLog) changes() []rollout.Change {
+// steps are the operation's step events, once it ended.
+func (l *eventLog) steps() []events.EngineEvent {
 	select {
 	case <-l.done:
 	case <-time.After(10 * time.Second):
 		return nil // the channel was never closed: the operation did not start
 	}
-	return rollout.Changes(l.events)
+	return l.events
 }
+
+// changes are the Seldon changes of the operation, once it ended.
+func (l *eventLog) changes() []rollout.Change { return rollout.Changes(l.steps()) }
 
 // caller calls through the stack's ingress as its verifier does (the verifyArgs output, with the stack's proxy),
 // nil when the stack has no verification or is not up.

@@ -95,9 +95,11 @@ func (v *Verifier) diagnoseResponse(r response, inference bool) *Finding {
 	}
 }
 
-// Who answered a call, read from what came back. ingress-nginx removes the Server header of every answer
-// (nginx.tmpl: more_clear_headers Server), its own pages end with <center>nginx</center>; envoy's local replies are
-// an empty 404 and "no healthy upstream"; what the model answers passed envoy (x-seldon-route, or
+// Who answered a call, read from what came back. Both NGINX controllers' own pages end with <center>nginx</center>;
+// ingress-nginx removes the Server header of every answer (nginx.tmpl: more_clear_headers Server), while NGINX
+// Gateway Fabric puts its own "nginx" on every answer, proxied ones included (server_tokens off, and nginx never
+// passes an upstream's Server header), so the header alone names no one. Envoy's local replies are an empty 404
+// and "no healthy upstream"; what the model answers passed envoy (x-seldon-route, or
 // x-envoy-upstream-service-time) and is MLServer's JSON, or the agent's Go 404 page when the version is not on the
 // replica (scheduler/pkg/agent/rproxy.go).
 const (
@@ -113,7 +115,7 @@ func answeredBy(r response) string {
 	passedEnvoy := r.header.Get("x-seldon-route") != "" || r.header.Get("x-envoy-upstream-service-time") != ""
 	server := strings.ToLower(r.header.Get("Server"))
 	switch {
-	case strings.Contains(body, "<center>nginx</center>") || strings.HasPrefix(server, "nginx"):
+	case strings.Contains(body, "<center>nginx</center>"):
 		return ByIngress
 	case passedEnvoy && body == "404 page not found":
 		return ByAgent

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/seldon-ab/provisioner/tests/internal/dataplane"
+	"github.com/seldon-ab/provisioner/tests/internal/ngfsim"
 	"github.com/seldon-ab/provisioner/tests/internal/sandboxnode"
 	"github.com/seldon-ab/provisioner/tests/internal/seldonsim"
 )
@@ -61,7 +62,8 @@ func main() {
 	agent := &seldonsim.RcloneAgent{Bin: *bin, StateDir: filepath.Join(*stateDir, "agent"), ProxyURL: proxyURL, Log: os.Stderr}
 	defer agent.Stop()
 	seldon := &seldonsim.ControlPlane{Client: dyn, Log: os.Stderr, Agent: agent}
-	plane := &dataplane.Plane{Client: client, Network: network, Routes: seldon.Routes, Loaded: seldon.Loaded}
+	gateways := &ngfsim.Controller{Client: client, Dynamic: dyn, Log: os.Stderr}
+	plane := &dataplane.Plane{Client: client, Network: network, Routes: seldon.Routes, Loaded: seldon.Loaded, Gateways: gateways.Graph}
 	node.Simulators = []sandboxnode.Simulator{plane}
 	go func() { fail(http.Serve(listener, network)) }()
 	if err := os.WriteFile(*proxyFile, []byte(proxyURL+"\n"), 0o644); err != nil {
@@ -72,6 +74,7 @@ func main() {
 	fmt.Fprintf(os.Stderr, "sandboxd: running pods of %s; network proxy %s; simulating Seldon's control plane and the data plane\n", cfg.Host, proxyURL)
 	go seldon.Run(ctx, *interval)
 	go plane.Run(ctx, *interval, os.Stderr)
+	go gateways.Run(ctx, *interval)
 	node.Run(ctx, *interval)
 }
 

@@ -1,5 +1,6 @@
 // Package dataplane answers, for the sandbox, the requests that a cluster's data plane would: the ingress-nginx
-// controller's pods route them by the cluster's Ingresses (package ingressnginx), Seldon's envoy pods by the routes
+// controller's pods route them by the cluster's Ingresses (package ingressnginx), NGINX Gateway Fabric's nginx pods
+// by the Gateways and HTTPRoutes its control plane serves (package ngfsim), Seldon's envoy pods by the routes
 // the simulated scheduler programs (tests/internal/seldonsim.Routes), and each Server pod's agent and MLServer
 // answer for the model versions loaded on it. Each rule cites the upstream source it follows. Requests travel
 // between these pods through the sandbox's cluster network (tests/internal/sandboxnode), as they would between
@@ -18,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/seldon-ab/provisioner/tests/internal/ngfsim"
 	"github.com/seldon-ab/provisioner/tests/internal/sandboxnode"
 	"github.com/seldon-ab/provisioner/tests/internal/seldonsim"
 )
@@ -45,6 +47,8 @@ type Plane struct {
 	// loaded on a Server pod.
 	Routes func(namespace string) seldonsim.Routes
 	Loaded func(namespace, versioned, pod string) bool
+	// Gateways is what NGINX Gateway Fabric's control plane serves now (nil when none runs).
+	Gateways func() *ngfsim.Graph
 
 	mu      sync.Mutex
 	ingress ingressSnapshot
@@ -66,6 +70,8 @@ func (p *Plane) Handler(pod *corev1.Pod, port int32) http.Handler {
 	switch {
 	case port == nginxHTTPPort && hasImage(pod, IngressNginxImage):
 		return &nginx{plane: p, pod: pod}
+	case port == nginxHTTPPort && hasImage(pod, ngfsim.NginxImage) && p.Gateways != nil:
+		return &gatewayNginx{plane: p, pod: pod}
 	case port == envoyHTTPPort && hasImage(pod, EnvoyImage):
 		return &envoy{plane: p, namespace: pod.Namespace}
 	case port == agentHTTPPort && hasImage(pod, AgentImage):

@@ -40,30 +40,39 @@ func (n *nginx) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n.errorPage(w, d, http.StatusServiceUnavailable)
 		return
 	}
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+target+d.Path, r.Body)
-	if err != nil {
+	header := d.UpstreamHeader.Clone()
+	if !forward(w, r, target, d.Path, header, func(h http.Header) {
+		h.Del("Server")
+		for k, v := range d.ResponseHeader {
+			h[k] = v
+		}
+	}) {
 		n.errorPage(w, d, http.StatusBadGateway)
-		return
 	}
-	out.Header = d.UpstreamHeader.Clone()
+}
+
+// forward proxies r to target (host:port) with path and header, keeping the client's Host, and copies the answer
+// back after fix changed its headers; false, with nothing written, when the target did not answer.
+func forward(w http.ResponseWriter, r *http.Request, target, path string, header http.Header, fix func(http.Header)) bool {
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+target+path, r.Body)
+	if err != nil {
+		return false
+	}
+	out.Header = header
 	out.Host = r.Host
 	out.ContentLength = r.ContentLength
 	resp, err := upstream.Do(out)
 	if err != nil {
-		n.errorPage(w, d, http.StatusBadGateway)
-		return
+		return false
 	}
 	defer resp.Body.Close()
-	header := w.Header()
 	for k, v := range resp.Header {
-		header[k] = v
+		w.Header()[k] = v
 	}
-	header.Del("Server")
-	for k, v := range d.ResponseHeader {
-		header[k] = v
-	}
+	fix(w.Header())
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
+	return true
 }
 
 func (n *nginx) errorPage(w http.ResponseWriter, d ingressnginx.Decision, status int) {
