@@ -70,6 +70,9 @@ func preflight(ctx *pulumi.Context, s *config.Stack, root string) error {
 		return fmt.Errorf("cluster preflight: %w; nothing was changed", err)
 	}
 	needs := doctor.Needs{IngressClass: s.Ingress.ClassName}
+	if s.Ingress.Controller == config.ControllerGatewayFabric {
+		needs = doctor.Needs{GatewayClass: s.Ingress.ClassName}
+	}
 	for _, srv := range s.Seldon.Servers {
 		memory, err := resource.ParseQuantity(srv.MemoryRequest())
 		if err != nil {

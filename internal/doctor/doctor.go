@@ -118,6 +118,7 @@ var reads = []readSpec{
 	{ingressesGVR, "Ingress", false}, {poolsGVR, "IPAddressPool", true},
 	{daemonSetsGVR, "DaemonSet", false}, {ingressClassesGVR, "IngressClass", false}, {eventsGVR, "Event", false},
 	{statefulSetsGVR, "StatefulSet", false}, {podsGVR, "Pod", false},
+	{gatewayClassesGVR, "GatewayClass", true}, {gatewaysGVR, "Gateway", true}, {httpRoutesGVR, "HTTPRoute", true},
 }
 
 // scope is what a check sees: one read of the cluster and the run's settings.
@@ -148,6 +149,8 @@ var checks = []struct {
 		fromRules(s.add, Error, "requirements", policies.ModelRequirements(s.snap.all("Model", "Server")))
 	}},
 	{false, func(s *scope) { checkNetworking(s.snap, s.add) }},
+	{false, func(s *scope) { checkGateways(s.snap, s.add) }},
+	{false, func(s *scope) { checkIngressNginxRetired(s.snap, s.add) }},
 }
 
 // Run reads the cluster and runs every check. ingressClass is the class the stack serves ("" when unknown).
@@ -160,7 +163,7 @@ func Run(ctx context.Context, c Reader, ingressClass string) (Report, error) {
 			return rep, err
 		}
 	}
-	if err := checkServerVersion(c, s.add); err != nil {
+	if err := checkServerVersion(c, s.add, MinKubernetes, "ingress-nginx 4.15.1 needs "+MinKubernetes+" or newer"); err != nil {
 		return rep, err
 	}
 	for _, node := range s.snap.byKind["Node"] {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/seldon-ab/provisioner/internal/gatewayapi"
 	"github.com/seldon-ab/provisioner/policies"
 )
 
@@ -89,13 +90,19 @@ func k3sDisables(nodeArgs, component string) bool {
 }
 
 // MinKubernetes is the oldest Kubernetes the pinned charts accept: ingress-nginx 4.15.1's Chart.yaml says
-// kubeVersion >=1.21.0-0, the strictest of them (MetalLB 0.16.1 says >=1.19.0-0; the Seldon charts say nothing).
-const MinKubernetes = "1.21"
+// kubeVersion >=1.21.0-0, the strictest of them (MetalLB 0.16.1 says >=1.19.0-0; the Seldon charts say nothing);
+// NGINX Gateway Fabric 2.6.7's says >=1.31.0-0 (MinKubernetesGatewayFabric).
+const (
+	MinKubernetes              = "1.21"
+	MinKubernetesGatewayFabric = "1.31"
+)
 
 // Needs is what the stack asks of the cluster, for the preflight.
 type Needs struct {
-	// IngressClass is the class the stack's ingress-nginx serves.
+	// IngressClass is the class the stack's ingress-nginx serves ("" with NGINX Gateway Fabric).
 	IngressClass string
+	// GatewayClass is the class the stack's NGINX Gateway Fabric serves ("" with ingress-nginx).
+	GatewayClass string
 	// Servers are the Seldon Servers: each replica needs its mlserver memory on one node.
 	Servers []ServerNeed
 }
@@ -116,7 +123,8 @@ type Versioner interface {
 // would break the stack there (errors) or deserves a look (warnings). It never writes.
 func Preflight(ctx context.Context, c Reader, needs Needs) ([]Finding, error) {
 	snap := snapshot{byKind: map[string][]policies.Resource{}}
-	for _, r := range []readSpec{{daemonSetsGVR, "DaemonSet", false}, {nodesGVR, "Node", false}, {ingressClassesGVR, "IngressClass", false}} {
+	for _, r := range []readSpec{{daemonSetsGVR, "DaemonSet", false}, {nodesGVR, "Node", false}, {ingressClassesGVR, "IngressClass", false},
+		{gatewayClassesGVR, "GatewayClass", true}} {
 		if err := snap.read(ctx, c, r); err != nil {
 			return nil, err
 		}
@@ -125,14 +133,26 @@ func Preflight(ctx context.Context, c Reader, needs Needs) ([]Finding, error) {
 	add := func(f Finding) { findings = append(findings, f) }
 	checkClusterConflicts(snap, add, needs.IngressClass)
 	checkNodeMemory(snap, add, needs.Servers)
-	if err := checkServerVersion(c, add); err != nil {
+	minimum, why := MinKubernetes, "ingress-nginx 4.15.1 needs "+MinKubernetes+" or newer"
+	if needs.GatewayClass != "" {
+		minimum, why = MinKubernetesGatewayFabric, "NGINX Gateway Fabric 2.6.7 needs "+MinKubernetesGatewayFabric+" or newer"
+		for _, class := range snap.byKind["GatewayClass"] {
+			if controller := class.String("spec", "controllerName"); class.ObjectName() == needs.GatewayClass && controller != gatewayapi.ControllerName {
+				add(Finding{Severity: Error, Check: conflictsCheck, Object: where(class),
+					What: fmt.Sprintf("GatewayClass %s is already served by %s, not NGINX Gateway Fabric", needs.GatewayClass, controller), Fix: "set ingress.className to a name no other controller serves"})
+			}
+		}
+	} else {
+		add(Finding{Severity: Warning, Check: retiredCheck, Object: "ingress.controller ingress-nginx", What: RetiredWhat, Fix: RetiredFix})
+	}
+	if err := checkServerVersion(c, add, minimum, why); err != nil {
 		return nil, err
 	}
 	return findings, nil
 }
 
 // checkServerVersion runs checkVersion when the reader can tell the API server's version (a live cluster can).
-func checkServerVersion(c Reader, add func(Finding)) error {
+func checkServerVersion(c Reader, add func(Finding), minimum, why string) error {
 	v, ok := c.(Versioner)
 	if !ok {
 		return nil
@@ -141,18 +161,18 @@ func checkServerVersion(c Reader, add func(Finding)) error {
 	if err != nil {
 		return err
 	}
-	checkVersion(major, minor, add)
+	checkVersion(major, minor, add, minimum, why)
 	return nil
 }
 
-// checkVersion refuses an API server older than the pinned charts accept.
-func checkVersion(major, minor string, add func(Finding)) {
+// checkVersion refuses an API server older than minimum (why says which chart needs it).
+func checkVersion(major, minor string, add func(Finding), minimum, why string) {
 	var have, want [2]int
 	fmt.Sscanf(major+"."+strings.TrimRight(minor, "+"), "%d.%d", &have[0], &have[1])
-	fmt.Sscanf(MinKubernetes, "%d.%d", &want[0], &want[1])
+	fmt.Sscanf(minimum, "%d.%d", &want[0], &want[1])
 	if have[0] < want[0] || (have[0] == want[0] && have[1] < want[1]) {
 		add(Finding{Severity: Error, Check: conflictsCheck, Object: "Kubernetes " + major + "." + minor,
-			What: "is older than the pinned charts accept (ingress-nginx 4.15.1 needs " + MinKubernetes + " or newer)",
+			What: "is older than the pinned charts accept (" + why + ")",
 			Fix:  "upgrade the cluster (for k3s, install a current release: curl -sfL https://get.k3s.io | sh -)"})
 	}
 }

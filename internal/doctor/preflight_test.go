@@ -17,6 +17,8 @@ func k3sNode(args string) map[string]any {
 		"metadata": map[string]any{"name": "homelab-1", "annotations": map[string]any{"k3s.io/node-args": args}}}
 }
 
+// findings are the preflight's for an ingress-nginx stack, but for the notice that ingress-nginx is retired, which
+// every such stack gets (TestPreflightTellsAnIngressNginxStackItIsRetired).
 func findings(t *testing.T, c fakeCluster) string {
 	t.Helper()
 	found, err := doctor.Preflight(context.Background(), c, doctor.Needs{IngressClass: "nginx"})
@@ -24,10 +26,51 @@ func findings(t *testing.T, c fakeCluster) string {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	for _, f := range found {
+	for _, f := range withoutRetired(found) {
 		b.WriteString(f.Severity.String() + " " + f.Object + ": " + f.What + " fix: " + f.Fix + "\n")
 	}
 	return b.String()
+}
+
+func withoutRetired(found []doctor.Finding) []doctor.Finding {
+	var out []doctor.Finding
+	for _, f := range found {
+		if f.Check != "ingress-nginx-retired" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func TestPreflightTellsAnIngressNginxStackItIsRetired(t *testing.T) {
+	found, err := doctor.Preflight(context.Background(), fakeCluster{}, doctor.Needs{IngressClass: "nginx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].Severity != doctor.Warning || !strings.Contains(found[0].What, "retired") ||
+		!strings.Contains(found[0].Fix, "ingress.controller: nginx-gateway-fabric") {
+		t.Errorf("ingress-nginx: %v", found)
+	}
+	if found, err = doctor.Preflight(context.Background(), fakeCluster{}, doctor.Needs{GatewayClass: "nginx"}); err != nil || len(found) != 0 {
+		t.Errorf("NGINX Gateway Fabric: %v %v", found, err)
+	}
+}
+
+func TestPreflightRefusesAGatewayClassServedByAnotherController(t *testing.T) {
+	c := fakeCluster{"gatewayclasses": {{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+		"metadata": map[string]any{"name": "nginx"}, "spec": map[string]any{"controllerName": "example.com/other"}}}}
+	found, err := doctor.Preflight(context.Background(), versionedCluster{c, "1", "30"}, doctor.Needs{GatewayClass: "nginx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range found {
+		got = append(got, f.What)
+	}
+	if len(found) != 2 || !strings.Contains(strings.Join(got, "\n"), "GatewayClass nginx is already served by example.com/other") ||
+		!strings.Contains(strings.Join(got, "\n"), "NGINX Gateway Fabric 2.6.7 needs 1.31 or newer") {
+		t.Errorf("got %q", got)
+	}
 }
 
 // A k3s server as installed: ServiceLB answering Traefik's LoadBalancer Service, Traefik's IngressClass.
@@ -82,6 +125,7 @@ func TestPreflightRefusesAClusterOlderThanTheCharts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		found = withoutRetired(found)
 		if got := len(found) == 1 && strings.Contains(found[0].What, "ingress-nginx 4.15.1 needs 1.21 or newer"); got != refused {
 			t.Errorf("Kubernetes 1.%s: refused=%t, want %t (%v)", minor, got, refused, found)
 		}
@@ -110,6 +154,7 @@ func TestPreflightWeighsServerMemoryAgainstTheNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		found = withoutRetired(found)
 		var got string
 		for _, f := range found {
 			got += f.Severity.String() + " " + f.Object + ": " + f.What

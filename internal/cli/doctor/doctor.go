@@ -32,7 +32,7 @@ func NewCommand() *cobra.Command {
 					return err
 				}
 				kubeconfig, kubeContext = s.kubeconfig, s.Cluster.Context
-				if !cmd.Flags().Changed("ingress-class") {
+				if !cmd.Flags().Changed("ingress-class") && s.Ingress.Controller == config.ControllerIngressNginx {
 					ingressClass = s.Ingress.ClassName
 				}
 			}
