@@ -27,6 +27,15 @@ type Stack struct {
 	Credentials Credentials `json:"-"`
 }
 
+// MeshNamespace is the model namespace whose seldon-mesh the ingress routes to: the experiment's, else the first
+// model namespace. Models in the other namespaces are served by their own namespace's mesh, not through the ingress.
+func (s *Stack) MeshNamespace() string {
+	if s.Experiment != nil {
+		return s.Experiment.Namespace
+	}
+	return s.Seldon.ModelNamespaces[0]
+}
+
 // Cluster says which Kubernetes API server the stack targets.
 type Cluster struct {
 	// Kubeconfig is a path ("~" allowed); empty means $KUBECONFIG or ~/.kube/config.

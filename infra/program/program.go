@@ -322,7 +322,7 @@ func verificationArgs(s *config.Stack, baseDir string) *verification.Args {
 
 func abtestArgs(s *config.Stack) *abtest.Args {
 	args := &abtest.Args{
-		Namespace: s.Seldon.ModelNamespaces[0],
+		Namespace: s.MeshNamespace(),
 		Ingress: abtest.Ingress{ClassName: s.Ingress.ClassName, IP: s.Ingress.LoadBalancerIP, Hosts: s.Ingress.Hosts,
 			PathPrefix: s.Seldon.PathPrefix},
 		Input:          abtest.Input{Name: s.Verification.Input.Name, Shape: s.Verification.Input.Shape, Datatype: s.Verification.Input.Datatype},
@@ -333,7 +333,6 @@ func abtestArgs(s *config.Stack) *abtest.Args {
 		args.Ingress.Gateway = &abtest.GatewayRef{Name: gatewayapi.GatewayName, Namespace: s.Ingress.Namespace, Listener: gatewayapi.ListenerName}
 	}
 	if e := s.Experiment; e != nil {
-		args.Namespace = e.Namespace
 		args.Experiment = &abtest.Experiment{Name: e.Name, Default: e.Default, Candidates: e.Candidates}
 		if e.Mirror != nil {
 			args.Experiment.Mirror = &abtest.Mirror{Name: e.Mirror.Name, Percent: e.Mirror.Percent}

@@ -95,7 +95,7 @@ func (s *Stack) snapshot(ctx context.Context, planned []rollout.Change) *rollout
 	if caller == nil {
 		return nil
 	}
-	before := rollout.Snapshot(ctx, caller, s.modelStatus(), planned)
+	before := rollout.Snapshot(ctx, caller, s.modelStatus(), planned, s.config.MeshNamespace())
 	return &before
 }
 
@@ -118,7 +118,7 @@ func (s *Stack) proveRollout(ctx context.Context, outputs auto.OutputMap, change
 		within = config.DefaultRolloutTimeout
 	}
 	s.logf("waiting for the mesh to serve the update's changes: %s", rollout.Describe(changes))
-	proofs, err := rollout.Prove(ctx, caller, s.modelStatus(), changes, *before, within)
+	proofs, err := rollout.Prove(ctx, caller, s.modelStatus(), changes, *before, s.config.MeshNamespace(), within)
 	for _, p := range proofs {
 		s.logf("%s: served %.1f s after the update (%s)", p.Change, p.After.Seconds(), p.Seen)
 	}

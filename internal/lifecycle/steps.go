@@ -56,24 +56,25 @@ func (s *Stack) Seeds(ctx context.Context) ([][]string, seed.Credentials, error)
 
 // Verify runs the verifier against the deployed stack (its verifyArgs output, with the flags set in overrides
 // winning; overrides may be nil) and writes its reports under .state/verify/<stack> unless overrides say where;
-// demo sends many calls and shows the running split.
+// demo sends many calls and shows the running split. It does not wait for the split to settle unless overrides
+// set --settle: it runs on a stack already up, where a split still moving is a finding, not a rollout.
 func (s *Stack) Verify(ctx context.Context, demo bool, overrides *pflag.FlagSet) (verify.Report, error) {
 	outputs, err := s.stack.Outputs(ctx)
 	if err != nil {
 		return verify.Report{}, err
 	}
-	return s.runVerifier(ctx, outputs, demo, overrides)
+	return s.runVerifier(ctx, outputs, demo, false, overrides)
 }
 
 func (s *Stack) verify(ctx context.Context, outputs auto.OutputMap) error {
 	s.logf("verifying the experiment through the ingress")
-	if _, err := s.runVerifier(ctx, outputs, false, nil); err != nil {
+	if _, err := s.runVerifier(ctx, outputs, false, true, nil); err != nil {
 		return fmt.Errorf("stack %s is up, but its verification failed: %w", s.opts.Stack, err)
 	}
 	return nil
 }
 
-func (s *Stack) runVerifier(ctx context.Context, outputs auto.OutputMap, demo bool, overrides *pflag.FlagSet) (verify.Report, error) {
+func (s *Stack) runVerifier(ctx context.Context, outputs auto.OutputMap, demo, afterUpdate bool, overrides *pflag.FlagSet) (verify.Report, error) {
 	args, err := stringList(outputs["verifyArgs"].Value)
 	if err != nil || len(args) == 0 || args[0] != "verify" {
 		return verify.Report{}, fmt.Errorf("stack %s has no verifyArgs output: run `seldon-ab up --stack %s` first", s.opts.Stack, s.opts.Stack)
@@ -81,6 +82,9 @@ func (s *Stack) runVerifier(ctx context.Context, outputs auto.OutputMap, demo bo
 	inv, err := verify.ParseArgs(args[1:], overrides)
 	if err != nil {
 		return verify.Report{}, fmt.Errorf("the stack's verifyArgs: %w", err)
+	}
+	if !afterUpdate && (overrides == nil || !overrides.Changed("settle")) {
+		inv.Config.Settle = 0
 	}
 	dir := filepath.Join(s.opts.Root, ".state", "verify", s.opts.Stack)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -45,16 +45,17 @@ type Before struct {
 // route with the other candidates, so its own answer may take a few calls.
 const probeCalls = 40
 
-// Snapshot reads, before an update, the version each Model that will get a new version answers with, and its Ready
-// condition. Models that do not answer (a first update) get version 0.
-func Snapshot(ctx context.Context, caller Caller, status Status, planned []Change) Before {
+// Snapshot reads, before an update, the version each Model that will get a new version answers with through the
+// ingress (which routes to meshNamespace's seldon-mesh), and its Ready condition. Models that do not answer (a first
+// update, another namespace) get version 0.
+func Snapshot(ctx context.Context, caller Caller, status Status, planned []Change, meshNamespace string) Before {
 	b := Before{Versions: map[string]int{}, Conditions: map[string]Condition{}}
 	for _, c := range planned {
 		if c.What != NewVersion {
 			continue
 		}
 		key := c.Namespace + "/" + c.Name
-		for i := 0; i < probeCalls && ctx.Err() == nil; i++ {
+		for i := 0; i < probeCalls && ctx.Err() == nil && c.Namespace == meshNamespace; i++ {
 			if a := caller.Infer(ctx, c.Route(), c.Name, i); a.OK() && a.Model == c.Name {
 				b.Versions[key] = a.Version
 				break
@@ -77,11 +78,13 @@ type Proof struct {
 // roundCalls is how many calls one round sends to a change's route: every answer of the round must agree.
 const roundCalls = 10
 
-// Prove calls each change's route until the mesh serves it: a new Model version answers (and the one before no
-// longer does), a created Model or Experiment answers, a removed one's route is gone (envoy's 404). It returns as
-// soon as a Model's latest version failed (its Ready condition says ModelFailed or ScheduleFailed, and did not say
-// so before the update), naming the reason and what still serves; and it gives up after within.
-func Prove(ctx context.Context, caller Caller, status Status, changes []Change, before Before, within time.Duration) ([]Proof, error) {
+// Prove calls each change's route through the ingress until the mesh serves it: a new Model version answers (and
+// the one before no longer does), a created Model or Experiment answers, a removed one's route is gone (envoy's
+// 404). The ingress reaches only meshNamespace's seldon-mesh: a Model in another namespace is proven by its Ready
+// condition instead (byCondition). Prove returns as soon as a Model's latest version failed (its Ready condition
+// says ModelFailed or ScheduleFailed, and did not say so before the update), naming the reason and what still
+// serves; and it gives up after within.
+func Prove(ctx context.Context, caller Caller, status Status, changes []Change, before Before, meshNamespace string, within time.Duration) ([]Proof, error) {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	start := time.Now()
@@ -92,7 +95,12 @@ func Prove(ctx context.Context, caller Caller, status Status, changes []Change, 
 		var still []Change
 		for _, c := range pending {
 			key := c.Namespace + "/" + c.Name
-			seen, ok := round(ctx, caller, c, before.Versions[key])
+			seen, ok := "", false
+			if c.Namespace == meshNamespace {
+				seen, ok = round(ctx, caller, c, before.Versions[key])
+			} else {
+				seen, ok = byCondition(ctx, status, c, before.Conditions[key], meshNamespace)
+			}
 			last[c.String()] = seen
 			if ok {
 				proofs = append(proofs, Proof{Change: c, After: time.Since(start), Seen: seen})
@@ -146,6 +154,29 @@ func round(ctx context.Context, caller Caller, c Change, versionBefore int) (str
 		ok = false
 	}
 	return summarize(seen), ok && (c.What == Removed || own > 0)
+}
+
+// byCondition is the proof for a Model in a namespace the ingress does not route to: its Ready condition True and
+// not the one read before the update (a new object's condition cannot predate it; a new version's turns False while
+// it loads: operator/scheduler/model.go, setModelStatus). A removal is done once Pulumi saw the object deleted,
+// which waits for the scheduler's unload (the Model's finalizer).
+func byCondition(ctx context.Context, status Status, c Change, before Condition, meshNamespace string) (string, bool) {
+	notTraffic := fmt.Sprintf("not by traffic: the ingress routes to the mesh of %s", meshNamespace)
+	if c.What == Removed {
+		return "deleted, " + notTraffic, true
+	}
+	cond, err := status.ModelReady(ctx, c.Namespace, c.Name)
+	if err != nil {
+		return err.Error(), false
+	}
+	return fmt.Sprintf("Ready %s (%s), %s", or(cond.Status, "not set"), cond.Message, notTraffic), cond.Status == "True" && cond != before
+}
+
+func or(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
 }
 
 // summarize counts distinct answers: "8× answered by m version 3, 2× HTTP 404 from the mesh (envoy)".

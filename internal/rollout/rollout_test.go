@@ -19,6 +19,9 @@ import (
 const modelType = "kubernetes:mlops.seldon.io/v1alpha1:Model"
 const experimentType = "kubernetes:mlops.seldon.io/v1alpha1:Experiment"
 
+// mesh0 is the namespace whose seldon-mesh the ingress routes to.
+const mesh0 = "seldon-system"
+
 func state(name string, spec map[string]any) *apitype.StepEventStateMetadata {
 	return &apitype.StepEventStateMetadata{Inputs: map[string]any{
 		"metadata": map[string]any{"name": name, "namespace": "seldon-system"}, "spec": spec}}
@@ -107,7 +110,7 @@ func TestANewVersionIsProvenOnlyOnceItAnswers(t *testing.T) {
 	m := &mesh{routes: map[string]func() verify.Answer{"enhanced": answers("enhanced", 2)}}
 	status := &conditions{ready: map[string]rollout.Condition{"seldon-system/enhanced": ready}}
 	changes := []rollout.Change{rolled("enhanced")}
-	before := rollout.Snapshot(context.Background(), m, status, changes)
+	before := rollout.Snapshot(context.Background(), m, status, changes, mesh0)
 	if before.Versions["seldon-system/enhanced"] != 2 {
 		t.Fatalf("snapshot = %+v", before)
 	}
@@ -120,7 +123,7 @@ func TestANewVersionIsProvenOnlyOnceItAnswers(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		m.set("enhanced", answers("enhanced", 3))
 	}()
-	proofs, err := rollout.Prove(context.Background(), m, status, changes, before, 10*time.Second)
+	proofs, err := rollout.Prove(context.Background(), m, status, changes, before, mesh0, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +144,7 @@ func TestADefaultModelIsProvenAmongTheOtherCandidatesAnswers(t *testing.T) {
 	}}}
 	status := &conditions{ready: map[string]rollout.Condition{}}
 	before := rollout.Before{Versions: map[string]int{"seldon-system/baseline": 3}}
-	if _, err := rollout.Prove(context.Background(), m, status, []rollout.Change{rolled("baseline")}, before, 5*time.Second); err != nil {
+	if _, err := rollout.Prove(context.Background(), m, status, []rollout.Change{rolled("baseline")}, before, mesh0, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -150,11 +153,11 @@ func TestAFailedVersionFailsAtOnceWithTheAgentsReason(t *testing.T) {
 	m := &mesh{routes: map[string]func() verify.Answer{"enhanced": answers("enhanced", 2)}}
 	status := &conditions{ready: map[string]rollout.Condition{"seldon-system/enhanced": ready}}
 	changes := []rollout.Change{rolled("enhanced")}
-	before := rollout.Snapshot(context.Background(), m, status, changes)
+	before := rollout.Snapshot(context.Background(), m, status, changes, mesh0)
 	status.set("seldon-system/enhanced", rollout.Condition{Status: "False", Message: "ModelFailed",
 		Reason: "rclone copy: directory not found", LastTransitionTime: "t1"})
 	start := time.Now()
-	_, err := rollout.Prove(context.Background(), m, status, changes, before, time.Minute)
+	_, err := rollout.Prove(context.Background(), m, status, changes, before, mesh0, time.Minute)
 	if err == nil || !strings.Contains(err.Error(), "ModelFailed: rclone copy: directory not found") ||
 		!strings.Contains(err.Error(), "10× answered by enhanced version 2") {
 		t.Fatalf("err = %v", err)
@@ -170,9 +173,9 @@ func TestAFailureFromBeforeTheUpdateIsNotTakenForItsOutcome(t *testing.T) {
 	stale := rollout.Condition{Status: "False", Message: "ModelFailed", Reason: "the previous artifact was missing", LastTransitionTime: "t0"}
 	status := &conditions{ready: map[string]rollout.Condition{"seldon-system/enhanced": stale}}
 	changes := []rollout.Change{rolled("enhanced")}
-	before := rollout.Snapshot(context.Background(), m, status, changes)
+	before := rollout.Snapshot(context.Background(), m, status, changes, mesh0)
 	start := time.Now()
-	_, err := rollout.Prove(context.Background(), m, status, changes, before, 1500*time.Millisecond)
+	_, err := rollout.Prove(context.Background(), m, status, changes, before, mesh0, 1500*time.Millisecond)
 	if err == nil || time.Since(start) < 1500*time.Millisecond || !strings.Contains(err.Error(), "did not serve it within 1.5s") ||
 		!strings.Contains(err.Error(), "its Ready condition: False (ModelFailed: the previous artifact was missing)") {
 		t.Fatalf("after %s: err = %v", time.Since(start), err)
@@ -189,13 +192,47 @@ func TestARemovedRouteIsProvenByTheMeshs404(t *testing.T) {
 		delete(m.routes, "ab.experiment")
 		m.mu.Unlock()
 	}()
-	proofs, err := rollout.Prove(context.Background(), m, status, []rollout.Change{gone}, rollout.Before{}, 10*time.Second)
+	proofs, err := rollout.Prove(context.Background(), m, status, []rollout.Change{gone}, rollout.Before{}, mesh0, 10*time.Second)
 	if err != nil || len(proofs) != 1 || proofs[0].After < time.Second || !strings.Contains(proofs[0].Seen, "HTTP 404 from the mesh (envoy)") {
 		t.Fatalf("proofs %+v, err %v", proofs, err)
 	}
 	// An ingress controller's 404 is not the mesh's: the route is not proven gone, the ingress is broken.
 	m.set("ab.experiment", func() verify.Answer { return verify.Answer{Status: http.StatusNotFound, By: verify.ByIngress} })
-	if _, err := rollout.Prove(context.Background(), m, status, []rollout.Change{gone}, rollout.Before{}, time.Second); err == nil {
+	if _, err := rollout.Prove(context.Background(), m, status, []rollout.Change{gone}, rollout.Before{}, mesh0, time.Second); err == nil {
 		t.Fatal("an ingress 404 passed for a removed route")
+	}
+}
+
+// The ingress reaches only one namespace's mesh: a Model elsewhere is proven by a Ready condition written since the
+// update, and no call is sent for it (its name would reach the other mesh's 404).
+func TestAModelBehindAnotherMeshIsProvenByItsFreshReadyCondition(t *testing.T) {
+	var calls atomic.Int32
+	m := &mesh{routes: map[string]func() verify.Answer{"challenger": func() verify.Answer {
+		calls.Add(1)
+		return verify.Answer{Status: http.StatusNotFound, By: verify.ByMesh}
+	}}}
+	key := "models-b/challenger"
+	status := &conditions{ready: map[string]rollout.Condition{key: ready}}
+	change := rollout.Change{Kind: "Model", Namespace: "models-b", Name: "challenger", What: rollout.NewVersion}
+	before := rollout.Snapshot(context.Background(), m, status, []rollout.Change{change}, mesh0)
+	// The condition read before the update is no proof.
+	if _, err := rollout.Prove(context.Background(), m, status, []rollout.Change{change}, before, mesh0, time.Second); err == nil ||
+		!strings.Contains(err.Error(), "Ready True (ModelAvailable), not by traffic: the ingress routes to the mesh of seldon-system") {
+		t.Fatalf("a stale Ready condition proved the new version: %v", err)
+	}
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		status.set(key, rollout.Condition{Status: "True", Message: "ModelAvailable", LastTransitionTime: "t1"})
+	}()
+	proofs, err := rollout.Prove(context.Background(), m, status, []rollout.Change{change}, before, mesh0, 10*time.Second)
+	if err != nil || len(proofs) != 1 || proofs[0].After < 500*time.Millisecond {
+		t.Fatalf("proofs %+v, err %v", proofs, err)
+	}
+	if calls.Load() != 0 {
+		t.Errorf("%d calls went through the ingress for a Model it does not reach", calls.Load())
+	}
+	removed := rollout.Change{Kind: "Model", Namespace: "models-b", Name: "old", What: rollout.Removed}
+	if _, err := rollout.Prove(context.Background(), m, status, []rollout.Change{removed}, before, mesh0, time.Second); err != nil {
+		t.Errorf("a removal Pulumi saw through was not taken: %v", err)
 	}
 }

@@ -51,6 +51,9 @@ func runChanges(page string) error {
 			gap: [2]string{changes.ExperimentRoute, changes.RenamedRoute}},
 		{name: "rename it back", routes: both, edits: []changes.Edit{split, rolled},
 			gap: [2]string{changes.RenamedRoute, changes.ExperimentRoute}},
+		{name: "switch to NGINX Gateway Fabric (`ingress.controller`)", routes: experiment,
+			edits: []changes.Edit{split, rolled, changes.GatewayFabric}},
+		{name: "switch back to ingress-nginx", routes: experiment, edits: []changes.Edit{split, rolled}},
 		{name: "promote the winner (no `experiment`, its Model alone)", routes: map[string]string{changes.Enhanced: changes.Enhanced},
 			edits: []changes.Edit{split, rolled, changes.PromoteEnhanced}},
 	}

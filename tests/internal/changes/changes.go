@@ -59,6 +59,11 @@ func PromoteEnhanced(cfg map[string]any) {
 	cfg["seldon-ab:models"] = cfg["seldon-ab:models"].([]any)[1:]
 }
 
+// GatewayFabric moves the stack from ingress-nginx (the sandbox stack's controller) to NGINX Gateway Fabric.
+func GatewayFabric(cfg map[string]any) {
+	cfg["seldon-ab:ingress"].(map[string]any)["controller"] = "nginx-gateway-fabric"
+}
+
 // Run is one `up` of an edited stack file while routes were called.
 type Run struct {
 	Err error
