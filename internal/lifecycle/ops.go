@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/seldon-ab/provisioner/infra/config"
 	"github.com/seldon-ab/provisioner/infra/program"
 	"github.com/seldon-ab/provisioner/internal/rollout"
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
 // ErrDeclined is returned when the user answers no to a confirmation.
@@ -72,9 +74,10 @@ func (s *Stack) previewOptions(diff, refresh bool, streams ...chan<- events.Engi
 
 // Up brings the stack to what its config declares. It previews first, with the policy pack, so a stack the
 // policies refuse is stopped before anything is touched; attended, it shows that preview and asks. Then:
-//   - when the stack seeds artifacts and no command resource runs the seeds (commands.enabled false), everything
-//     but the A/B test goes up first, then the seeds (the stack's seedArgs, the very command lines a command
-//     resource would run), then the rest: an agent that finds no files fails its Model for good;
+//   - when the stack seeds artifacts and no command resource runs the seeds (commands.enabled false): if the
+//     update creates a Model or gives one a new version, everything but the A/B test goes up first, then the
+//     seeds (the stack's seedArgs, the very command lines a command resource would run), then the rest: an agent
+//     that finds no files fails its Model for good; otherwise the update runs in one step, and the seeds after it;
 //   - when it switches NGINX controllers (ingress-nginx and NGINX Gateway Fabric), the old one's hold on the
 //     ingress IP is released first (handOverIP);
 //   - when the update creates, removes or gives a new version to Seldon Models or Experiments, it returns only
@@ -99,7 +102,14 @@ func (s *Stack) Up(ctx context.Context) (auto.UpResult, error) {
 			return auto.UpResult{}, err
 		}
 	}
-	return s.update(ctx, before)
+	return s.update(ctx, before, loadsModels(plan.changes()))
+}
+
+// loadsModels says whether changes make an agent load a Model's files: a Model created or given a new version.
+func loadsModels(changes []rollout.Change) bool {
+	return slices.ContainsFunc(changes, func(c rollout.Change) bool {
+		return c.Kind == seldonspec.KindModel && c.What != rollout.Removed
+	})
 }
 
 // preview runs the whole program once with the policy pack before an update; its steps go to plan too.
@@ -115,13 +125,14 @@ func (s *Stack) preview(ctx context.Context, diff bool, plan chan<- events.Engin
 	return res, nil
 }
 
-// update runs the update's steps (see Up) without previewing again; before is what served before it.
-func (s *Stack) update(ctx context.Context, before *rollout.Before) (auto.UpResult, error) {
+// update runs the update's steps (see Up) without previewing again; before is what served before it, and
+// loads whether it makes agents load Models' files.
+func (s *Stack) update(ctx context.Context, before *rollout.Before, loads bool) (auto.UpResult, error) {
 	pack, err := s.policyPack()
 	if err != nil {
 		return auto.UpResult{}, err
 	}
-	opts := []optup.Option{optup.ConfigFile(s.opts.ConfigFile), optup.PolicyPacks(pack),
+	opts := []optup.Option{optup.ConfigFile(s.opts.ConfigFile),
 		optup.ProgressStreams(s.opts.Stdout), optup.ErrorProgressStreams(s.opts.Stderr), optup.Color(s.color())}
 	if s.opts.Refresh {
 		opts = append(opts, optup.Refresh())
@@ -130,9 +141,13 @@ func (s *Stack) update(ctx context.Context, before *rollout.Before) (auto.UpResu
 	observed := func(opts []optup.Option, streams ...chan<- events.EngineEvent) []optup.Option {
 		return append(opts, optup.EventStreams(append(s.observers(), streams...)...))
 	}
-	if s.seedsAreAStep() {
+	seedsFirst := s.seedsAreAStep() && loads
+	if seedsFirst {
 		s.logf("seeding without command resources: up to the model store, then the seeds, then the Models")
 		abTest := fmt.Sprintf("urn:pulumi:%s::%s::%s::%s", s.opts.Stack, config.Namespace, abtest.Token, program.ABTestName)
+		// Without the policy pack: the preview judged the whole update with it and the last step judges every
+		// resource again, while this step's end state is half an update (during a switch of NGINX controllers,
+		// the new one created and the old one, deleted only by the last step, both claiming the ingress IP).
 		if _, err := s.stack.Up(ctx, observed(append(opts, optup.Exclude([]string{abTest}), optup.ExcludeDependents()))...); err != nil {
 			return auto.UpResult{}, fmt.Errorf("up to the model store: %w", err)
 		}
@@ -140,9 +155,15 @@ func (s *Stack) update(ctx context.Context, before *rollout.Before) (auto.UpResu
 			return auto.UpResult{}, err
 		}
 	}
-	res, err := s.stack.Up(ctx, observed(opts, steps.ch)...)
+	res, err := s.stack.Up(ctx, observed(append(opts, optup.PolicyPacks(pack)), steps.ch)...)
 	if err != nil {
 		return res, err
+	}
+	if s.seedsAreAStep() && !seedsFirst {
+		// No agent loads files in this update: the seeds keep the bucket in line with the stack file.
+		if err := s.Seed(ctx); err != nil {
+			return res, err
+		}
 	}
 	if err := s.proveRollout(ctx, res.Outputs, steps.changes(), before); err != nil {
 		return res, err
