@@ -92,9 +92,7 @@ func selectCLI(root string, mode Toolchain, log io.Writer) (cli, error) {
 			return cli{}, fmt.Errorf("installing the kubernetes provider plugin %s from %s: %v\n%s", pins.KubernetesProvider, bin, err, out)
 		}
 	}
-	// The script built it for the pinned version (its stamp says so): a `pulumi version` run per command would
-	// only cost time.
-	command, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(bin), SkipVersionCheck: true})
+	command, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(bin), Version: minimum})
 	if err != nil {
 		return cli{}, fmt.Errorf("the offline Pulumi CLI in %s: %w", bin, err)
 	}
