@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,7 +102,7 @@ func changeRow(step change, run changes.Run) []string {
 				window = fmt.Sprintf("%d ms without either name answering", gap.Milliseconds())
 			}
 		} else if traffic.Failed > 0 {
-			window = fmt.Sprintf("failures over %d ms", traffic.Window.Round(time.Millisecond).Milliseconds())
+			window = fmt.Sprintf("failures over %d ms (%s)", traffic.Window.Round(time.Millisecond).Milliseconds(), failureKinds(traffic.Failures))
 		}
 		calls := fmt.Sprint(traffic.Calls)
 		if traffic.Calls < minCalls {
@@ -108,4 +111,36 @@ func changeRow(step change, run changes.Run) []string {
 		rows = append(rows, fmt.Sprintf("| %s | %.1f | `%s` | %s | %d | %s |\n", step.name, run.Took.Seconds(), route, calls, traffic.Failed, window))
 	}
 	return rows
+}
+
+// failureKinds counts failed calls by what they got, most first, in a few words: "7265× HTTP 404 from the ingress
+// controller, 32× no answer".
+func failureKinds(failures map[string]int) string {
+	counts := map[string]int{}
+	for desc, n := range failures {
+		counts[failureKind(desc)] += n
+	}
+	kinds := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(kinds, func(a, b string) int { return cmp.Or(counts[b]-counts[a], strings.Compare(a, b)) })
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%d× %s", counts[k], k)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// failureKind shortens a failed call's description: an HTTP answer says who gave it; a transport error says
+// whether the connection went unanswered (the IP held by no Service), was refused or was closed.
+func failureKind(desc string) string {
+	switch {
+	case strings.HasPrefix(desc, "HTTP "):
+		return desc
+	case strings.Contains(desc, "i/o timeout"):
+		return "no answer"
+	case strings.Contains(desc, "connection refused"):
+		return "refused"
+	case strings.HasSuffix(desc, "EOF") || strings.Contains(desc, "connection reset"):
+		return "connection closed"
+	}
+	return desc
 }
