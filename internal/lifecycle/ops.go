@@ -146,8 +146,10 @@ func (s *Stack) update(ctx context.Context, before *rollout.Before, loads bool) 
 		s.logf("seeding without command resources: up to the model store, then the seeds, then the Models")
 		abTest := fmt.Sprintf("urn:pulumi:%s::%s::%s::%s", s.opts.Stack, config.Namespace, abtest.Token, program.ABTestName)
 		// Without the policy pack: the preview judged the whole update with it and the last step judges every
-		// resource again, while this step's end state is half an update (during a switch of NGINX controllers,
-		// the new one created and the old one, deleted only by the last step, both claiming the ingress IP).
+		// resource again (the engine analyzes each registered resource, unchanged ones included:
+		// pkg/resource/deploy/step_generator.go, v3.274.1), while this step's end state is half an update (during
+		// a switch of NGINX controllers, the new one created and the old one, deleted only by the last step, both
+		// claiming the ingress IP).
 		if _, err := s.stack.Up(ctx, observed(append(opts, optup.Exclude([]string{abTest}), optup.ExcludeDependents()))...); err != nil {
 			return auto.UpResult{}, fmt.Errorf("up to the model store: %w", err)
 		}

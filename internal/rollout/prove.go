@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -157,9 +158,11 @@ func round(ctx context.Context, caller Caller, c Change, versionBefore int) (str
 }
 
 // byCondition is the proof for a Model in a namespace the ingress does not route to: its Ready condition True and
-// not the one read before the update (a new object's condition cannot predate it; a new version's turns False while
-// it loads: operator/scheduler/model.go, setModelStatus). A removal is done once Pulumi saw the object deleted,
-// which waits for the scheduler's unload (the Model's finalizer).
+// not the one read before the update. A new object's condition cannot predate it. For a new version this needs the
+// condition to change while it loads: Seldon's controller writes Ready False for every state but ModelAvailable
+// (operator/scheduler/model.go, setModelStatus), but whether the scheduler reports the loading states of every
+// new version was not read; if it does not, the proof times out rather than passing on a stale condition. A removal
+// is done once Pulumi saw the object deleted, which waits for the scheduler's unload (the Model's finalizer).
 func byCondition(ctx context.Context, status Status, c Change, before Condition, meshNamespace string) (string, bool) {
 	notTraffic := fmt.Sprintf("not by traffic: the ingress routes to the mesh of %s", meshNamespace)
 	if c.What == Removed {
@@ -169,14 +172,7 @@ func byCondition(ctx context.Context, status Status, c Change, before Condition,
 	if err != nil {
 		return err.Error(), false
 	}
-	return fmt.Sprintf("Ready %s (%s), %s", or(cond.Status, "not set"), cond.Message, notTraffic), cond.Status == "True" && cond != before
-}
-
-func or(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
+	return fmt.Sprintf("Ready %s (%s), %s", cmp.Or(cond.Status, "not set"), cond.Message, notTraffic), cond.Status == "True" && cond != before
 }
 
 // summarize counts distinct answers: "8× answered by m version 3, 2× HTTP 404 from the mesh (envoy)".
