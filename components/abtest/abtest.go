@@ -24,12 +24,12 @@ const MeshService = seldonspec.MeshService
 
 // Args configure the experiment.
 type Args struct {
-	// Namespace holds the Experiment and the mesh Ingress: a model namespace with a SeldonRuntime.
+	// Namespace holds the Experiments and the mesh Ingress: a model namespace with a SeldonRuntime.
 	Namespace string
 	Models    []Model
-	// Experiment is nil once a winner is promoted: the Models are then called by name.
-	Experiment *Experiment
-	Ingress    Ingress
+	// Experiments are empty once every winner is promoted: the Models are then called by name.
+	Experiments []Experiment
+	Ingress     Ingress
 	// Input is the V2 tensor the sample request sends.
 	Input        Input
 	WaitForReady bool
@@ -93,11 +93,14 @@ type Input struct {
 type ABTest struct {
 	pulumi.ResourceState
 
-	// InferenceURL is where to POST; send HostHeader as Host and SeldonModelHeader as seldon-model.
+	// InferenceURL is where to POST; send HostHeader as Host and SeldonModelHeader as seldon-model. They call
+	// the first experiment (or, without one, the first Model); Calls says how to call each experiment.
 	InferenceURL      pulumi.StringOutput `pulumi:"inferenceURL"`
 	HostHeader        pulumi.StringOutput `pulumi:"hostHeader"`
 	SeldonModelHeader pulumi.StringOutput `pulumi:"seldonModelHeader"`
 	Curl              pulumi.StringOutput `pulumi:"curl"`
+	// Calls maps each experiment's name to its call: url, seldonModelHeader, curl.
+	Calls pulumi.MapOutput `pulumi:"calls"`
 
 	// Children are every object this component made, for dependents to wait on: a DependsOn on the component
 	// itself did not reliably reach all of its children (a graph test failed 4 times in 40).
@@ -144,17 +147,23 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 
 	ab.Children = append(ab.Children, models...)
-	if args.Experiment != nil {
-		experiment, err := apiextensions.NewCustomResource(ctx, name+"-experiment", &apiextensions.CustomResourceArgs{
+	for _, e := range args.Experiments {
+		var aliases []pulumi.Alias
+		if len(args.Experiments) == 1 {
+			// The name a stack's one Experiment had before experiments became a list: kept, or the upgrade would
+			// create the object again under the new name and then delete it under the old one.
+			aliases = []pulumi.Alias{{Name: pulumi.String(name + "-experiment")}}
+		}
+		experiment, err := apiextensions.NewCustomResource(ctx, experimentResourceName(name, args.Namespace, e), &apiextensions.CustomResourceArgs{
 			ApiVersion:  pulumi.String(seldonspec.APIVersion),
 			Kind:        pulumi.String(seldonspec.KindExperiment),
-			Metadata:    objectMeta(args.Experiment.Name, args.Namespace, readyAnnotations(args.WaitForReady)),
-			OtherFields: map[string]any{"spec": ExperimentSpec(*args.Experiment)},
+			Metadata:    objectMeta(e.Name, args.Namespace, readyAnnotations(args.WaitForReady)),
+			OtherFields: map[string]any{"spec": ExperimentSpec(e)},
 			// A replacement (a rename) deletes the old Experiment first: while it exists, the scheduler refuses a
 			// second one with the same default model as baseline (ExperimentBaselineExists) and the controller never
 			// retries it; created first, the new one would also adopt an object of the same name before the old one
 			// is deleted.
-		}, parent, pulumi.DependsOn(models), pulumi.DeleteBeforeReplace(true))
+		}, parent, pulumi.DependsOn(models), pulumi.DeleteBeforeReplace(true), pulumi.Aliases(aliases))
 		if err != nil {
 			return nil, err
 		}
@@ -176,16 +185,23 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 
-	call := HowToCall(args)
-	ab.InferenceURL = pulumi.String(call.URL).ToStringOutput()
-	ab.HostHeader = pulumi.String(call.Host).ToStringOutput()
-	ab.SeldonModelHeader = pulumi.String(call.SeldonModel).ToStringOutput()
-	ab.Curl = pulumi.String(call.Curl).ToStringOutput()
+	calls := HowToCall(args)
+	ab.InferenceURL = pulumi.String(calls[0].URL).ToStringOutput()
+	ab.HostHeader = pulumi.String(calls[0].Host).ToStringOutput()
+	ab.SeldonModelHeader = pulumi.String(calls[0].SeldonModel).ToStringOutput()
+	ab.Curl = pulumi.String(calls[0].Curl).ToStringOutput()
+	byExperiment := pulumi.Map{}
+	for i, e := range args.Experiments {
+		byExperiment[e.Name] = pulumi.StringMap{"url": pulumi.String(calls[i].URL),
+			"seldonModelHeader": pulumi.String(calls[i].SeldonModel), "curl": pulumi.String(calls[i].Curl)}
+	}
+	ab.Calls = byExperiment.ToMapOutput()
 	if err := ctx.RegisterResourceOutputs(ab, pulumi.Map{
 		"inferenceURL":      ab.InferenceURL,
 		"hostHeader":        ab.HostHeader,
 		"seldonModelHeader": ab.SeldonModelHeader,
 		"curl":              ab.Curl,
+		"calls":             ab.Calls,
 	}); err != nil {
 		return nil, err
 	}
@@ -341,24 +357,30 @@ type Call struct {
 	Curl        string
 }
 
-// HowToCall describes the experiment call: any model segment works once seldon-model names the experiment;
-// the default model's name is used so the path also reads right. Without an experiment it calls the first Model of
-// the namespace by its name.
-func HowToCall(args *Args) Call {
-	model, seldonModel := "", ""
-	if e := args.Experiment; e != nil {
-		model, seldonModel = e.Default, seldonspec.ExperimentHeader(e.Name)
+// HowToCall describes the calls: one per experiment, in order, or without experiments one to the first Model of the
+// namespace by its name. Any model segment works once seldon-model names the experiment; the default model's name is
+// used so the path also reads right.
+func HowToCall(args *Args) []Call {
+	var calls []Call
+	for _, e := range args.Experiments {
+		model := e.Default
 		if model == "" && len(e.Candidates) > 0 {
 			model = e.Candidates[0].Name
 		}
-	} else {
-		for _, m := range args.Models {
-			if m.Namespace == args.Namespace {
-				model, seldonModel = m.Name, m.Name
-				break
-			}
+		calls = append(calls, newCall(args, model, seldonspec.ExperimentHeader(e.Name)))
+	}
+	if len(calls) > 0 {
+		return calls
+	}
+	for _, m := range args.Models {
+		if m.Namespace == args.Namespace {
+			return []Call{newCall(args, m.Name, m.Name)}
 		}
 	}
+	return []Call{newCall(args, "", "")}
+}
+
+func newCall(args *Args, model, seldonModel string) Call {
 	base := fmt.Sprintf("http://%s%s", args.Ingress.IP, args.Ingress.PathPrefix)
 	c := Call{
 		BaseURL:     base,
@@ -374,6 +396,16 @@ func HowToCall(args *Args) Call {
 	c.Curl = fmt.Sprintf("curl -sS -i %s -H 'Host: %s' -H 'Content-Type: application/json' -H 'seldon-model: %s' -d '%s'",
 		c.URL, c.Host, c.SeldonModel, c.Body)
 	return c
+}
+
+// experimentResourceName keys an Experiment by its default model, which validation keeps unique: renaming the
+// experiment then replaces the object (the old one deleted first) instead of creating the new name while the old
+// one still holds the default as its baseline. Without a default it is keyed by its name.
+func experimentResourceName(component, namespace string, e Experiment) string {
+	if e.Default != "" {
+		return fmt.Sprintf("%s-baseline-%s-%s", component, namespace, e.Default)
+	}
+	return fmt.Sprintf("%s-experiment-%s-%s", component, namespace, e.Name)
 }
 
 // SampleRequest is a V2 inference request with zeros for the configured input tensor.

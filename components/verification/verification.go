@@ -24,10 +24,8 @@ type Args struct {
 	ProjectDir string
 	URL        string
 	Host       string
-	// Experiment and its Candidates; without an Experiment (a promoted winner), Models are called by name.
-	Experiment   string
-	Model        string
-	Candidates   []seldonspec.Candidate
+	// Experiments to verify; without any (every winner promoted), Models are called by name.
+	Experiments  []Experiment
 	Models       []string
 	InputName    string
 	Shape        []int
@@ -50,6 +48,13 @@ type Args struct {
 	// After are resources that must exist before this component's objects (a component's own dependsOn does
 	// not reach its children).
 	After []pulumi.Resource
+}
+
+// Experiment is one split to verify: called as <Name>.experiment on /v2/models/<Model>/infer.
+type Experiment struct {
+	Name       string
+	Model      string
+	Candidates []seldonspec.Candidate
 }
 
 // Verification is the run's result.
@@ -87,18 +92,19 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 // Argv is the verifier's argument vector for args (after `seldon-ab`): what the pulumi-command resource runs and
 // what the verifyArgs stack output hands `seldon-ab verify`.
 func Argv(args *Args) []string {
-	candidates := make([]string, len(args.Candidates))
-	for i, c := range args.Candidates {
-		candidates[i] = fmt.Sprintf("%s=%d", c.Name, c.Weight)
-	}
 	shape := make([]string, len(args.Shape))
 	for i, d := range args.Shape {
 		shape[i] = fmt.Sprint(d)
 	}
 	argv := []string{"verify", "--url", args.URL, "--host", args.Host}
-	if args.Experiment != "" {
-		argv = append(argv, "--experiment", args.Experiment, "--model", args.Model, "--candidates", strings.Join(candidates, ","))
-	} else {
+	for _, e := range args.Experiments {
+		candidates := make([]string, len(e.Candidates))
+		for i, c := range e.Candidates {
+			candidates[i] = fmt.Sprintf("%s=%d", c.Name, c.Weight)
+		}
+		argv = append(argv, "--experiment", e.Name+":"+e.Model+":"+strings.Join(candidates, ","))
+	}
+	if len(args.Experiments) == 0 {
 		argv = append(argv, "--models", strings.Join(args.Models, ","))
 	}
 	argv = append(argv, "--input-name", args.InputName, "--shape", strings.Join(shape, ","),

@@ -68,9 +68,9 @@ func run(t *testing.T, url string) (out, reportDir string, err error) {
 	// A report directory no shell may expand: the command line must hand it over as it is.
 	reportDir = filepath.Join(t.TempDir(), "it's $(touch pwned) `id` $HOME")
 	args := &verification.Args{ProjectDir: root, URL: url, Host: "financial-predictor.local",
-		Experiment: "financial-ab-test-experiment", Model: "baseline-predictor",
-		Candidates: []seldonspec.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}},
-		InputName:  "input_data", Shape: []int{1, 10, 35}, Datatype: "FP32", Concurrency: 4, Significance: 0.01,
+		Experiments: []verification.Experiment{{Name: "financial-ab-test-experiment", Model: "baseline-predictor",
+			Candidates: []seldonspec.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}}}},
+		InputName: "input_data", Shape: []int{1, 10, 35}, Datatype: "FP32", Concurrency: 4, Significance: 0.01,
 		ReportDir: reportDir}
 	cmd := exec.Command("sh", "-c", verification.Command(args))
 	cmd.Dir = root

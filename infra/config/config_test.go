@@ -311,6 +311,32 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 			"metallb", "not a structured value"},
 		{"kubeconfig path missing", func(t *testing.T, o map[string]any) { set(t, o, "cluster.kubeconfig", "/nonexistent/kubeconfig") },
 			"cluster.kubeconfig", "does not name a readable file"},
+		{"both experiment keys", func(t *testing.T, o map[string]any) { o["experiments"] = []any{o["experiment"]} },
+			"experiment", "is set beside experiments"},
+		{"two experiments on one default model", func(t *testing.T, o map[string]any) {
+			o["experiments"] = []any{o["experiment"], map[string]any{"name": "second", "default": "baseline-predictor",
+				"candidates": []any{map[string]any{"name": "baseline-predictor", "weight": 1}, map[string]any{"name": "enhanced-predictor", "weight": 1}}}}
+			delete(o, "experiment")
+		}, "experiments[1].default", "ExperimentBaselineExists"},
+		{"two experiments with one name", func(t *testing.T, o map[string]any) {
+			o["experiments"] = []any{o["experiment"], map[string]any{"name": "financial-ab-test-experiment",
+				"candidates": []any{map[string]any{"name": "baseline-predictor", "weight": 1}, map[string]any{"name": "enhanced-predictor", "weight": 1}}}}
+			delete(o, "experiment")
+		}, "experiments[1].name", "is also the name of experiments[0]"},
+		{"weights that sum to zero", func(t *testing.T, o map[string]any) {
+			set(t, o, "experiment.candidates.0.weight", 0)
+			set(t, o, "experiment.candidates.1.weight", 0)
+		}, "experiment.candidates", "sum to 0"},
+		{"candidate in another namespace", func(t *testing.T, o map[string]any) {
+			secondNamespace(t, o)
+			set(t, o, "experiment.candidates.1.name", "team-b-predictor")
+		}, "experiment.candidates[1].name", "is a Model of namespace team-b, not of seldon-system"},
+		{"experiments in two namespaces", func(t *testing.T, o map[string]any) {
+			secondNamespace(t, o)
+			o["experiments"] = []any{o["experiment"], map[string]any{"name": "team-b", "namespace": "team-b",
+				"candidates": []any{map[string]any{"name": "team-b-predictor", "weight": 1}, map[string]any{"name": "team-b-challenger", "weight": 1}}}}
+			delete(o, "experiment")
+		}, "experiments[1].namespace", "the ingress routes to one seldon-mesh"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -331,6 +357,18 @@ func TestInvalidConfigsNameTheirKey(t *testing.T) {
 				t.Errorf("message gives no fix:\n%s", msg)
 			}
 		})
+	}
+}
+
+// secondNamespace adds model namespace team-b with a Server and two Models, team-b-predictor and team-b-challenger.
+func secondNamespace(t *testing.T, o map[string]any) {
+	t.Helper()
+	set(t, o, "seldon.modelNamespaces", []any{"seldon-system", "team-b"})
+	servers := o["seldon"].(map[string]any)["servers"].([]any)
+	o["seldon"].(map[string]any)["servers"] = append(servers, map[string]any{"name": "mlserver", "namespace": "team-b"})
+	for _, name := range []string{"team-b-predictor", "team-b-challenger"} {
+		o["models"] = append(o["models"].([]any), map[string]any{"name": name, "namespace": "team-b", "memory": "100Mi",
+			"storageUri": "s3://mlflow-artifacts/" + name, "server": "mlserver"})
 	}
 }
 
@@ -402,13 +440,29 @@ func TestSchedulerHostEnvIsAcceptedWithAWarningThatItDoesNothing(t *testing.T) {
 	}
 }
 
+// Several experiments in the mesh's namespace, sharing a candidate: accepted, each under its own key.
+func TestSeveralExperimentsAreAccepted(t *testing.T) {
+	o := stackObjects(t, "homelab")
+	o["experiments"] = []any{o["experiment"], map[string]any{"name": "challenger-first", "default": "enhanced-predictor",
+		"candidates": []any{map[string]any{"name": "enhanced-predictor", "weight": 9}, map[string]any{"name": "baseline-predictor", "weight": 1}}}}
+	delete(o, "experiment")
+	s, err := load(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Experiments) != 2 || s.Experiments[1].Namespace != "seldon-system" || s.MeshNamespace() != "seldon-system" ||
+		s.ExperimentKey(1) != "experiments[1]" {
+		t.Errorf("experiments %+v, mesh %s", s.Experiments, s.MeshNamespace())
+	}
+}
+
 func TestNamespacesDefaultToTheFirstModelNamespace(t *testing.T) {
 	s, err := load(t, stackObjects(t, "homelab"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Models[0].Namespace != "seldon-system" || s.Experiment.Namespace != "seldon-system" || s.Seldon.Servers[0].Namespace != "seldon-system" {
-		t.Errorf("namespaces: model %q experiment %q server %q", s.Models[0].Namespace, s.Experiment.Namespace, s.Seldon.Servers[0].Namespace)
+	if s.Models[0].Namespace != "seldon-system" || s.Experiments[0].Namespace != "seldon-system" || s.Seldon.Servers[0].Namespace != "seldon-system" {
+		t.Errorf("namespaces: model %q experiment %q server %q", s.Models[0].Namespace, s.Experiments[0].Namespace, s.Seldon.Servers[0].Namespace)
 	}
 }
 

@@ -33,7 +33,7 @@ func TestTheReadmeExampleIsAValidStack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the README's example is refused:\n%v", err)
 	}
-	if s.Ingress.LoadBalancerIP != "192.168.1.249" || len(s.Models) != 2 || s.Experiment.Candidates[0].Weight != 70 {
+	if s.Ingress.LoadBalancerIP != "192.168.1.249" || len(s.Models) != 2 || s.Experiments[0].Candidates[0].Weight != 70 {
 		t.Errorf("read %+v", s)
 	}
 }

@@ -26,19 +26,26 @@ const (
 	SecretKeyKey = "modelStoreSecretKey"
 )
 
-// objectKeys maps each top-level object key to the part of the Stack it fills.
-func objectKeys(s *Stack) map[string]any {
+// The two keys experiments can be set under: a list, or one experiment on its own (the field setup's shape).
+const (
+	singleExperimentKey = "experiment"
+	experimentListKey   = "experiments"
+)
+
+// objectKeys maps each top-level object key to the part of the Stack it fills; single receives the `experiment` key.
+func objectKeys(s *Stack, single **Experiment) map[string]any {
 	return map[string]any{
-		"cluster":      &s.Cluster,
-		"charts":       &s.Charts,
-		"metallb":      &s.MetalLB,
-		"ingress":      &s.Ingress,
-		"modelStore":   &s.ModelStore,
-		"seldon":       &s.Seldon,
-		"models":       &s.Models,
-		"experiment":   &s.Experiment,
-		"verification": &s.Verification,
-		"commands":     &s.Commands,
+		"cluster":           &s.Cluster,
+		"charts":            &s.Charts,
+		"metallb":           &s.MetalLB,
+		"ingress":           &s.Ingress,
+		"modelStore":        &s.ModelStore,
+		"seldon":            &s.Seldon,
+		"models":            &s.Models,
+		singleExperimentKey: single,
+		experimentListKey:   &s.Experiments,
+		"verification":      &s.Verification,
+		"commands":          &s.Commands,
 	}
 }
 
@@ -53,7 +60,8 @@ type Options struct {
 func Load(src Source, opts Options) (*Stack, error) {
 	stack := Defaults(opts.StackName)
 	var errs Errors
-	targets := objectKeys(&stack)
+	var single *Experiment
+	targets := objectKeys(&stack, &single)
 	for _, key := range sortedKeys(targets) {
 		raw, ok := src.Get(Namespace + ":" + key)
 		if !ok {
@@ -61,6 +69,7 @@ func Load(src Source, opts Options) (*Stack, error) {
 		}
 		errs = append(errs, decodeStrict(key, raw, targets[key])...)
 	}
+	errs = append(errs, oneExperimentKey(&stack, single)...)
 	errs = append(errs, unknownTopLevelKeys(src.Keys(), targets)...)
 	stack.Credentials, errs = readCredentials(src, opts.StackName, errs)
 	normalizeSeldon(&stack)
@@ -71,6 +80,21 @@ func Load(src Source, opts Options) (*Stack, error) {
 		return nil, errs
 	}
 	return &stack, nil
+}
+
+// oneExperimentKey takes the experiments from whichever of the two keys the stack sets, and refuses both: which
+// one was meant cannot be guessed.
+func oneExperimentKey(s *Stack, single *Experiment) Errors {
+	s.experimentKey = experimentListKey
+	if single == nil {
+		return nil
+	}
+	if len(s.Experiments) > 0 {
+		return Errors{NewFieldError(singleExperimentKey, single.Name, "is set beside "+experimentListKey+", so one of them would be ignored",
+			"move it into the "+experimentListKey+" list and remove the "+singleExperimentKey+" key")}
+	}
+	s.Experiments, s.experimentKey = []Experiment{*single}, singleExperimentKey
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

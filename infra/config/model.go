@@ -2,7 +2,11 @@
 // whole of it, reporting every problem at once, before any resource is registered. It registers no resources.
 package config
 
-import "github.com/seldon-ab/provisioner/internal/kube"
+import (
+	"fmt"
+
+	"github.com/seldon-ab/provisioner/internal/kube"
+)
 
 // Namespace is the Pulumi config namespace of this project: keys are written `seldon-ab:<key>`.
 const Namespace = "seldon-ab"
@@ -17,23 +21,35 @@ type Stack struct {
 	ModelStore ModelStore `json:"modelStore"`
 	Seldon     Seldon     `json:"seldon"`
 	Models     []Model    `json:"models"`
-	// Experiment is the A/B split; nil once a winner is promoted (the key removed): the Models are served by name.
-	Experiment   *Experiment  `json:"experiment"`
+	// Experiments are the A/B splits, set as `experiments` (a list) or, for one, `experiment`; empty once every
+	// winner is promoted (the keys removed): the Models are then served by name.
+	Experiments  []Experiment `json:"experiments"`
 	Verification Verification `json:"verification"`
 	Commands     Commands     `json:"commands"`
 	// Warnings are settings that are valid but do not do what they look like they do.
 	Warnings []string `json:"-"`
 	// Credentials come from secret config keys, never from the objects above.
 	Credentials Credentials `json:"-"`
+	// experimentKey is the key the experiments were set under, so that errors name the key the user wrote.
+	experimentKey string
 }
 
-// MeshNamespace is the model namespace whose seldon-mesh the ingress routes to: the experiment's, else the first
-// model namespace. Models in the other namespaces are served by their own namespace's mesh, not through the ingress.
+// MeshNamespace is the model namespace whose seldon-mesh the ingress routes to: the experiments' (validation keeps
+// them in one), else the first model namespace. Models in the other namespaces are served by their own namespace's
+// mesh, not through the ingress.
 func (s *Stack) MeshNamespace() string {
-	if s.Experiment != nil {
-		return s.Experiment.Namespace
+	if len(s.Experiments) > 0 {
+		return s.Experiments[0].Namespace
 	}
 	return s.Seldon.ModelNamespaces[0]
+}
+
+// ExperimentKey is the config key of the i-th experiment, as the stack file wrote it.
+func (s *Stack) ExperimentKey(i int) string {
+	if s.experimentKey == singleExperimentKey {
+		return singleExperimentKey
+	}
+	return fmt.Sprintf("experiments[%d]", i)
 }
 
 // Cluster says which Kubernetes API server the stack targets.

@@ -27,7 +27,8 @@ func normalizeSeldon(s *Stack) {
 	for i := range s.Models {
 		s.Models[i].Namespace = or(s.Models[i].Namespace, first)
 	}
-	if e := s.Experiment; e != nil {
+	for i := range s.Experiments {
+		e := &s.Experiments[i]
 		e.Name = or(e.Name, DefaultExperimentName)
 		e.Namespace = or(e.Namespace, first)
 	}
@@ -112,9 +113,7 @@ func (v *validator) seldon(s *Stack) {
 	}
 	models := v.models(s, servers)
 	v.placement(s)
-	if s.Experiment != nil {
-		v.experiment(*s.Experiment, models, sd.ModelNamespaces)
-	}
+	v.experiments(s, models)
 	v.verification(s)
 }
 
@@ -264,43 +263,96 @@ func (v *validator) storageURI(key, uri string, store ModelStore) {
 	}
 }
 
-func (v *validator) experiment(e Experiment, models map[string]Model, modelNamespaces []string) {
-	v.label("experiment.name", e.Name)
-	v.inModelNamespace("experiment.namespace", e.Namespace, modelNamespaces)
+// experiments refuses what Seldon's scheduler would refuse at run time, where the refusal shows only as an
+// Experiment that never turns Ready.
+func (v *validator) experiments(s *Stack, models map[string]Model) {
+	defaults, names := map[string]string{}, map[string]string{}
+	for i, e := range s.Experiments {
+		key := s.ExperimentKey(i)
+		v.label(key+".name", e.Name)
+		v.inModelNamespace(key+".namespace", e.Namespace, s.Seldon.ModelNamespaces)
+		if mesh := s.MeshNamespace(); e.Namespace != mesh {
+			v.add(key+".namespace", e.Namespace, "is not "+mesh+", the namespace of "+s.ExperimentKey(0)+
+				": the ingress routes to one seldon-mesh, so an Experiment in another namespace could not be called through it",
+				"put every experiment, and its candidates, in "+mesh+"; Models in other namespaces are served by their own namespace's mesh")
+		}
+		if first, dup := names[e.Namespace+"/"+e.Name]; dup {
+			v.add(key+".name", e.Name, "is also the name of "+first+" in namespace "+e.Namespace, "give each experiment its own name")
+		} else {
+			names[e.Namespace+"/"+e.Name] = key
+		}
+		v.experiment(key, e, models)
+		if e.Default == "" {
+			continue
+		}
+		// scheduler/pkg/store/experiment/validate.go (validateNoExistingDefault): a default model is the baseline of
+		// one Experiment only; the refusal is a FailedPrecondition the controller does not retry.
+		if first, taken := defaults[e.Namespace+"/"+e.Default]; taken {
+			v.add(key+".default", e.Default, "is already the default model of "+first+"; Seldon's scheduler refuses a second "+
+				"Experiment on the same default model (ExperimentBaselineExists) and the controller never retries it",
+				"give each experiment its own default model, or leave this one's default empty (it is then called only as "+
+					e.Name+".experiment)")
+		} else {
+			defaults[e.Namespace+"/"+e.Default] = key
+		}
+	}
+}
+
+func (v *validator) experiment(key string, e Experiment, models map[string]Model) {
 	if len(e.Candidates) < 2 {
-		v.add("experiment.candidates", fmt.Sprint(len(e.Candidates)), "must list at least two Models for an A/B split",
+		v.add(key+".candidates", fmt.Sprint(len(e.Candidates)), "must list at least two Models for an A/B split",
 			"list candidates with weights, e.g. [{name: baseline-predictor, weight: 70}, {name: enhanced-predictor, weight: 30}]")
 	}
-	names := map[string]bool{}
+	names, total := map[string]bool{}, 0
 	for i, c := range e.Candidates {
-		key := fmt.Sprintf("experiment.candidates[%d]", i)
-		if _, ok := models[e.Namespace+"/"+c.Name]; !ok {
-			v.add(key+".name", c.Name, "is not a Model declared in namespace "+e.Namespace,
-				"name one of models[*].name; the Experiment is only active when every candidate is Ready")
-		}
+		total += c.Weight
+		ckey := fmt.Sprintf("%s.candidates[%d]", key, i)
+		v.candidate(ckey+".name", c.Name, e.Namespace, models)
 		if names[c.Name] {
-			v.add(key+".name", c.Name, "is a candidate twice", "list each Model once")
+			v.add(ckey+".name", c.Name, "is a candidate twice", "list each Model once")
 		}
 		names[c.Name] = true
 		if c.Weight <= 0 {
-			v.add(key+".weight", fmt.Sprint(c.Weight), "must be positive", "shares are weight / sum of weights; use e.g. 70 and 30")
+			v.add(ckey+".weight", fmt.Sprint(c.Weight), "must be positive", "shares are weight / sum of weights; use e.g. 70 and 30")
 		}
 	}
+	// The scheduler hands the weights to envoy unchecked (scheduler/pkg/envoy/xdscache/resource.go,
+	// createWeightedModelClusterAction), and envoy rejects a route whose weights sum to 0: no call is answered.
+	if len(e.Candidates) > 0 && total <= 0 {
+		v.add(key+".candidates", fmt.Sprint(total), "have weights that sum to "+fmt.Sprint(total)+", which envoy rejects: the experiment would answer no call",
+			"give the candidates positive weights, e.g. 70 and 30")
+	}
 	if e.Default != "" && !names[e.Default] {
-		v.add("experiment.default", e.Default, "is not one of the candidates",
+		v.add(key+".default", e.Default, "is not one of the candidates",
 			"name a candidate (calls to its own name are then split too), or leave it empty")
 	}
 	if m := e.Mirror; m != nil {
-		if _, ok := models[e.Namespace+"/"+m.Name]; !ok {
-			v.add("experiment.mirror.name", m.Name, "is not a Model declared in namespace "+e.Namespace, "name one of models[*].name")
-		}
+		v.candidate(key+".mirror.name", m.Name, e.Namespace, models)
 		if names[m.Name] {
-			v.add("experiment.mirror.name", m.Name, "is also a candidate", "mirror a Model that is not a candidate")
+			v.add(key+".mirror.name", m.Name, "is also a candidate", "mirror a Model that is not a candidate")
 		}
 		if m.Percent < 1 || m.Percent > 100 {
-			v.add("experiment.mirror.percent", fmt.Sprint(m.Percent), "is not between 1 and 100", "set the share of traffic copied")
+			v.add(key+".mirror.percent", fmt.Sprint(m.Percent), "is not between 1 and 100", "set the share of traffic copied")
 		}
 	}
+}
+
+// candidate refuses a name that is not a Model of the experiment's namespace: its scheduler knows no other, so the
+// Experiment would never become active.
+func (v *validator) candidate(key, name, namespace string, models map[string]Model) {
+	if _, ok := models[namespace+"/"+name]; ok {
+		return
+	}
+	for _, k := range sortedKeys(models) {
+		if m := models[k]; m.Name == name {
+			v.add(key, name, "is a Model of namespace "+m.Namespace+", not of "+namespace+
+				", where the Experiment lives: that namespace's scheduler does not know it, so the Experiment would never become active",
+				"declare the Model in "+namespace+" (models[*].namespace), or name a Model of "+namespace)
+			return
+		}
+	}
+	v.add(key, name, "is not a Model declared in namespace "+namespace,
+		"name one of models[*].name; the Experiment is only active when every candidate is Ready")
 }
 
 // librarySpellings are other names people write for a capability Seldon spells one way.

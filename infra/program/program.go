@@ -197,6 +197,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	outputs["hostHeader"] = experiment.HostHeader
 	outputs["seldonModelHeader"] = experiment.SeldonModelHeader
 	outputs["curl"] = experiment.Curl
+	outputs["experiments"] = experiment.Calls
 	for name, value := range outputs {
 		ctx.Export(name, value)
 	}
@@ -282,12 +283,11 @@ func seldonArgs(s *config.Stack, baseDir string, rcloneConfig pulumi.StringOutpu
 
 func verificationArgs(s *config.Stack, baseDir string) *verification.Args {
 	vf := s.Verification
-	call := abtest.HowToCall(abtestArgs(s))
+	calls := abtest.HowToCall(abtestArgs(s))
 	args := &verification.Args{
 		ProjectDir:   baseDir,
-		URL:          call.BaseURL,
-		Host:         call.Host,
-		Model:        call.Model,
+		URL:          calls[0].BaseURL,
+		Host:         calls[0].Host,
 		InputName:    vf.Input.Name,
 		Shape:        vf.Input.Shape,
 		Datatype:     vf.Input.Datatype,
@@ -305,14 +305,14 @@ func verificationArgs(s *config.Stack, baseDir string) *verification.Args {
 		Triggers: []string{"nonce=" + vf.Nonce, "seldon=" + s.Charts.SeldonSetup.Version, "ingress=" + s.Ingress.Controller + "@" + entryChartVersion(s),
 			"input=" + fmt.Sprint(vf.Input)},
 	}
-	if e := s.Experiment; e != nil {
-		args.Experiment, args.Candidates = e.Name, e.Candidates
+	for i, e := range s.Experiments {
+		args.Experiments = append(args.Experiments, verification.Experiment{Name: e.Name, Model: calls[i].Model, Candidates: e.Candidates})
 		for _, c := range e.Candidates {
-			args.Triggers = append(args.Triggers, fmt.Sprintf("candidate=%s:%d", c.Name, c.Weight))
+			args.Triggers = append(args.Triggers, fmt.Sprintf("candidate=%s.%s:%d", e.Name, c.Name, c.Weight))
 		}
 	}
 	for _, m := range s.Models {
-		if s.Experiment == nil && m.Namespace == call.Namespace {
+		if len(s.Experiments) == 0 && m.Namespace == calls[0].Namespace {
 			args.Models = append(args.Models, m.Name)
 		}
 		args.Triggers = append(args.Triggers, fmt.Sprintf("model=%s/%s:%s:%s", m.Namespace, m.Name, m.StorageURI, strings.Join(m.Requirements, "+")))
@@ -332,11 +332,12 @@ func abtestArgs(s *config.Stack) *abtest.Args {
 	if s.Ingress.Controller == config.ControllerGatewayFabric {
 		args.Ingress.Gateway = &abtest.GatewayRef{Name: gatewayapi.GatewayName, Namespace: s.Ingress.Namespace, Listener: gatewayapi.ListenerName}
 	}
-	if e := s.Experiment; e != nil {
-		args.Experiment = &abtest.Experiment{Name: e.Name, Default: e.Default, Candidates: e.Candidates}
+	for _, e := range s.Experiments {
+		experiment := abtest.Experiment{Name: e.Name, Default: e.Default, Candidates: e.Candidates}
 		if e.Mirror != nil {
-			args.Experiment.Mirror = &abtest.Mirror{Name: e.Mirror.Name, Percent: e.Mirror.Percent}
+			experiment.Mirror = &abtest.Mirror{Name: e.Mirror.Name, Percent: e.Mirror.Percent}
 		}
+		args.Experiments = append(args.Experiments, experiment)
 	}
 	for _, m := range s.Models {
 		args.Models = append(args.Models, abtest.Model{Name: m.Name, Namespace: m.Namespace, StorageURI: m.StorageURI, Requirements: m.Requirements,

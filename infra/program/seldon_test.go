@@ -3,6 +3,8 @@ package program_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -124,9 +126,12 @@ func TestHomelabExperiment(t *testing.T) {
 			t.Errorf("model %s = %v", name, m.Inputs)
 		}
 	}
-	e := g.Find(t, experimentType, "ab-test-experiment")
+	e := g.Find(t, experimentType, "ab-test-baseline-seldon-system-baseline-predictor")
 	if !e.DeleteBeforeReplace {
 		t.Error("a renamed Experiment would be created before the old one goes: the scheduler refuses its baseline for good")
+	}
+	if !slices.Equal(e.AliasNames, []string{"ab-test-experiment"}) {
+		t.Errorf("aliases %q: a stack made when the Experiment was named ab-test-experiment would create it again, then delete it", e.AliasNames)
 	}
 	if !e.DependsOn("ab-test-model-seldon-system-baseline-predictor") || !e.DependsOn("ab-test-model-seldon-system-enhanced-predictor") {
 		t.Errorf("the experiment does not depend on its models (teardown order): %v", e.Dependencies)
@@ -248,12 +253,12 @@ func TestVerificationRunsAfterTheExperimentAndRerunsOnChanges(t *testing.T) {
 	cmd := runWith("30")
 	create := cmd.String("create")
 	for _, want := range []string{"seldon-ab 'verify'", `'--url' 'http://192.168.1.249'`, `'--host' 'financial-predictor.local'`,
-		`'--candidates' 'baseline-predictor=70,enhanced-predictor=30'`, `'--shape' '1,10,35'`, `'--datatype' 'FP32'`} {
+		`'--experiment' 'financial-ab-test-experiment:baseline-predictor:baseline-predictor=70,enhanced-predictor=30'`, `'--shape' '1,10,35'`, `'--datatype' 'FP32'`} {
 		if !strings.Contains(create, want) {
 			t.Errorf("verify command lacks %s:\n%s", want, create)
 		}
 	}
-	if !cmd.DependsOn("ab-test-experiment") {
+	if !cmd.DependsOn("ab-test-baseline-seldon-system-baseline-predictor") {
 		t.Errorf("verification does not wait for the Experiment: %v", cmd.Dependencies)
 	}
 	triggers := func(r pulumitest.Resource) string { return fmt.Sprint(r.Get("triggers")) }
@@ -266,7 +271,7 @@ func TestVerificationRunsAfterTheExperimentAndRerunsOnChanges(t *testing.T) {
 func TestHomelabEndsWithVerificationUnlessOptedOut(t *testing.T) {
 	g := runHomelab(t)
 	run := g.Find(t, "command:local:Command", "verify-run")
-	if !run.DependsOn("ab-test-experiment") {
+	if !run.DependsOn("ab-test-baseline-seldon-system-baseline-predictor") {
 		t.Errorf("verification does not wait for the Experiment: %v", run.Dependencies)
 	}
 	cfg := homelabConfig(t)
@@ -328,5 +333,52 @@ func TestVerificationWithoutCommandsIsTheLifecyclesStepAndNeedsReadiness(t *test
 	_, err = pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
 	if err == nil || !strings.Contains(err.Error(), "seldon-ab:verification.enabled") || !strings.Contains(err.Error(), "seldon.waitForReady") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Several experiments: one Experiment each, keyed by its default model, verified each in one run, and no alias to
+// the single Experiment's former name (two resources cannot share it).
+func TestSeveralExperimentsAreEachDeployedAndVerified(t *testing.T) {
+	cfg := homelabConfig(t)
+	var models []map[string]any
+	if err := json.Unmarshal([]byte(cfg.Values["seldon-ab:models"]), &models); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"churn-a", "churn-b"} {
+		m := maps.Clone(models[0])
+		m["name"], m["storageUri"], m["memory"] = name, "s3://mlflow-artifacts/"+name, "100Mi"
+		models = append(models, m)
+	}
+	list, _ := json.Marshal(models)
+	cfg.Values["seldon-ab:models"] = string(list)
+	cfg.Values["seldon-ab:experiments"] = "[" + cfg.Values["seldon-ab:experiment"] + `,{"name":"churn","default":"churn-a",` +
+		`"candidates":[{"name":"churn-a","weight":50},{"name":"churn-b","weight":50}]}]`
+	delete(cfg.Values, "seldon-ab:experiment")
+	cfg.Values["seldon-ab:commands"] = `{"enabled": true}`
+	g, err := pulumitest.Run(t, program.Program, "homelab", root(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	experiments := g.OfType(experimentType)
+	if len(experiments) != 2 {
+		t.Fatalf("%d Experiments for two", len(experiments))
+	}
+	churn := g.Find(t, experimentType, "ab-test-baseline-seldon-system-churn-a")
+	if churn.String("metadata", "name") != "churn" || !churn.DependsOn("ab-test-model-seldon-system-churn-b") {
+		t.Errorf("churn experiment = %v, dependencies %v", churn.Inputs, churn.Dependencies)
+	}
+	for _, e := range experiments {
+		if len(e.AliasNames) > 0 {
+			t.Errorf("%s has aliases %q: two Experiments cannot share the former single name", e.Name, e.AliasNames)
+		}
+	}
+	run := g.Find(t, "command:local:Command", "verify-run")
+	for _, want := range []string{`'--experiment' 'churn:churn-a:churn-a=50,churn-b=50'`, `'--experiment' 'financial-ab-test-experiment:`} {
+		if !strings.Contains(run.String("create"), want) {
+			t.Errorf("verify command lacks %s:\n%s", want, run.String("create"))
+		}
+	}
+	if !run.DependsOn("ab-test-baseline-seldon-system-churn-a") || !run.DependsOn("ab-test-baseline-seldon-system-baseline-predictor") {
+		t.Errorf("verification does not wait for every Experiment: %v", run.Dependencies)
 	}
 }

@@ -58,10 +58,10 @@ func (s *Stack) Seeds(ctx context.Context) ([][]string, seed.Credentials, error)
 // winning; overrides may be nil) and writes its reports under .state/verify/<stack> unless overrides say where;
 // demo sends many calls and shows the running split. It does not wait for the split to settle unless overrides
 // set --settle: it runs on a stack already up, where a split still moving is a finding, not a rollout.
-func (s *Stack) Verify(ctx context.Context, demo bool, overrides *pflag.FlagSet) (verify.Report, error) {
+func (s *Stack) Verify(ctx context.Context, demo bool, overrides *pflag.FlagSet) (verify.Suite, error) {
 	outputs, err := s.stack.Outputs(ctx)
 	if err != nil {
-		return verify.Report{}, err
+		return verify.Suite{}, err
 	}
 	return s.runVerifier(ctx, outputs, demo, false, overrides)
 }
@@ -74,21 +74,21 @@ func (s *Stack) verify(ctx context.Context, outputs auto.OutputMap) error {
 	return nil
 }
 
-func (s *Stack) runVerifier(ctx context.Context, outputs auto.OutputMap, demo, afterUpdate bool, overrides *pflag.FlagSet) (verify.Report, error) {
+func (s *Stack) runVerifier(ctx context.Context, outputs auto.OutputMap, demo, afterUpdate bool, overrides *pflag.FlagSet) (verify.Suite, error) {
 	args, err := stringList(outputs["verifyArgs"].Value)
 	if err != nil || len(args) == 0 || args[0] != "verify" {
-		return verify.Report{}, fmt.Errorf("stack %s has no verifyArgs output: run `seldon-ab up --stack %s` first", s.opts.Stack, s.opts.Stack)
+		return verify.Suite{}, fmt.Errorf("stack %s has no verifyArgs output: run `seldon-ab up --stack %s` first", s.opts.Stack, s.opts.Stack)
 	}
 	inv, err := verify.ParseArgs(args[1:], overrides)
 	if err != nil {
-		return verify.Report{}, fmt.Errorf("the stack's verifyArgs: %w", err)
+		return verify.Suite{}, fmt.Errorf("the stack's verifyArgs: %w", err)
 	}
 	if !afterUpdate && (overrides == nil || !overrides.Changed("settle")) {
 		inv.Config.Settle = 0
 	}
 	dir := filepath.Join(s.opts.Root, ".state", "verify", s.opts.Stack)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return verify.Report{}, err
+		return verify.Suite{}, err
 	}
 	if inv.JSONPath == "" {
 		inv.JSONPath = filepath.Join(dir, "report.json")

@@ -28,6 +28,8 @@ type Resource struct {
 	RetainOnDelete      bool
 	DeleteBeforeReplace bool
 	Remote              bool
+	// AliasNames are the names of the resource's alias specs (its former names).
+	AliasNames []string
 }
 
 // DependsOn reports whether r names the resource called name among its explicit dependencies.
@@ -56,6 +58,11 @@ func (g *Graph) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.Parent, r.Dependencies, r.Remote = rpc.GetParent(), rpc.GetDependencies(), rpc.GetRemote()
 		r.RetainOnDelete = rpc.RetainOnDelete != nil && *rpc.RetainOnDelete
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		for _, alias := range rpc.GetAliases() {
+			if name := alias.GetSpec().GetName(); name != "" {
+				r.AliasNames = append(r.AliasNames, name)
+			}
+		}
 	}
 	g.mu.Lock()
 	g.Resources = append(g.Resources, r)

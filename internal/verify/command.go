@@ -16,17 +16,41 @@ import (
 // ErrFailed is returned when the verdict is a failure; the report says why.
 var ErrFailed = errors.New("verification failed: see the findings above")
 
-// Invocation is what the verify and demo commands take: the config and where to write the reports.
+// Invocation is what the verify and demo commands take: the settings every run shares, the experiments (each
+// verified in turn, into one suite) and where to write the reports.
 type Invocation struct {
+	// Config holds the shared settings; with no Experiments, its Candidates are the Models called by name.
 	Config            Config
+	Experiments       []Experiment
 	JSONPath, SVGPath string
+}
+
+// Experiment is one split to verify: called as <Name>.experiment on /v2/models/<Model>/infer.
+type Experiment struct {
+	Name       string
+	Model      string
+	Candidates []Candidate
+}
+
+// Configs are the runs' configs: one per experiment, or one that calls the Models by name.
+func (inv Invocation) Configs() []Config {
+	if len(inv.Experiments) == 0 {
+		return []Config{inv.Config}
+	}
+	configs := make([]Config, len(inv.Experiments))
+	for i, e := range inv.Experiments {
+		configs[i] = inv.Config
+		configs[i].Experiment, configs[i].Model, configs[i].Candidates = e.Name, e.Model, e.Candidates
+	}
+	return configs
 }
 
 // Flags are the verify command's flags, bound to a flag set by AddFlags: the other end of
 // components/verification.Argv.
 type Flags struct {
-	inv                                          Invocation
-	candidates, models, inputName, shape, sample string
+	inv                              Invocation
+	experiments                      []string
+	models, inputName, shape, sample string
 }
 
 // AddFlags registers the verify command's flags on fs.
@@ -35,10 +59,9 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	cfg := &f.inv.Config
 	fs.StringVar(&cfg.BaseURL, "url", "", "ingress base URL, e.g. http://192.168.1.249 (add the path prefix if the stack has one)")
 	fs.StringVar(&cfg.Host, "host", "", "Host header (the stack's hostHeader output)")
-	fs.StringVar(&cfg.Experiment, "experiment", "financial-ab-test-experiment", "experiment name")
-	fs.StringVar(&cfg.Model, "model", "", "model segment of the path (default: the first candidate)")
-	fs.StringVar(&f.candidates, "candidates", "baseline-predictor=70,enhanced-predictor=30", "candidates and weights: name=weight,...")
-	fs.StringVar(&f.models, "models", "", "with no experiment (a promoted winner): the Models to call by name, name,...; replaces --experiment and --candidates")
+	fs.StringArrayVar(&f.experiments, "experiment", []string{"financial-ab-test-experiment:baseline-predictor:baseline-predictor=70,enhanced-predictor=30"},
+		"an experiment to verify, NAME:MODEL:candidate=weight,... (MODEL, the path's model segment, may be empty: the first candidate); repeat it for each experiment")
+	fs.StringVar(&f.models, "models", "", "with no experiment (every winner promoted): the Models to call by name, name,...; replaces --experiment")
 	fs.StringVar(&f.inputName, "input-name", "input_data", "V2 input tensor name")
 	fs.StringVar(&f.shape, "shape", "1,10,35", "input shape")
 	fs.StringVar(&cfg.Input.Datatype, "datatype", "FP32", "input datatype")
@@ -69,12 +92,17 @@ func (f *Flags) Invocation() (Invocation, error) {
 	}
 	var err error
 	if f.models != "" {
-		cfg.Experiment, cfg.Candidates = "", nil
 		for _, name := range strings.Split(f.models, ",") {
 			cfg.Candidates = append(cfg.Candidates, Candidate{Name: strings.TrimSpace(name)})
 		}
-	} else if cfg.Candidates, err = parseCandidates(f.candidates); err != nil {
-		return out, err
+	} else {
+		for _, spec := range f.experiments {
+			e, err := parseExperiment(spec)
+			if err != nil {
+				return out, err
+			}
+			out.Experiments = append(out.Experiments, e)
+		}
 	}
 	cfg.Input.Name = f.inputName
 	if cfg.Input.Shape, err = parseShape(f.shape); err != nil {
@@ -100,9 +128,16 @@ func ParseArgs(args []string, overrides *pflag.FlagSet) (Invocation, error) {
 	var err error
 	if overrides != nil {
 		overrides.Visit(func(o *pflag.Flag) {
-			if fs.Lookup(o.Name) != nil && err == nil {
-				err = fs.Set(o.Name, o.Value.String())
+			own := fs.Lookup(o.Name)
+			if own == nil || err != nil {
+				return
 			}
+			// A repeated flag's values replace the stored ones (Set would append to them).
+			if list, ok := o.Value.(pflag.SliceValue); ok {
+				err = own.Value.(pflag.SliceValue).Replace(list.GetSlice())
+				return
+			}
+			err = fs.Set(o.Name, o.Value.String())
 		})
 	}
 	if err != nil {
@@ -111,33 +146,43 @@ func ParseArgs(args []string, overrides *pflag.FlagSet) (Invocation, error) {
 	return f.Invocation()
 }
 
-// Execute runs the verifier for inv, shows its progress on progress (live on a terminal), prints the summary on
-// out and writes the reports; demo sends many calls and shows the running split. It returns the report and
-// ErrFailed when the verdict is a failure.
-func Execute(ctx context.Context, inv Invocation, demo bool, out, progress io.Writer) (Report, error) {
-	cfg := inv.Config
-	if demo && cfg.Requests == 0 {
-		cfg.Requests = 2000
+// Execute runs the verifier for each of inv's configs in turn, shows its progress on progress (live on a
+// terminal), prints each summary on out and writes the suite's reports; demo sends many calls and shows the running
+// split. It returns the suite and ErrFailed when any verdict is a failure.
+func Execute(ctx context.Context, inv Invocation, demo bool, out, progress io.Writer) (Suite, error) {
+	var reports []Report
+	configs := inv.Configs()
+	for _, cfg := range configs {
+		if demo && cfg.Requests == 0 {
+			cfg.Requests = 2000
+		}
+		label := ""
+		if len(configs) > 1 {
+			label = cfg.Experiment + ": "
+		}
+		printer := newProgressPrinter(progress, isTerminal(progress), label, cfg.Candidates, demo)
+		cfg.Progress = printer.update
+		v, err := New(cfg)
+		if err != nil {
+			return Suite{}, err
+		}
+		rep := v.Run(ctx)
+		printer.finish()
+		fmt.Fprint(out, rep.Summary())
+		reports = append(reports, rep)
 	}
-	printer := newProgressPrinter(progress, isTerminal(progress), cfg.Candidates, demo)
-	cfg.Progress = printer.update
-	v, err := New(cfg)
-	if err != nil {
-		return Report{}, err
+	suite := NewSuite(reports...)
+	fmt.Fprint(out, suite.Tally())
+	if err := writeReports(suite, inv.JSONPath, inv.SVGPath); err != nil {
+		return suite, err
 	}
-	rep := v.Run(ctx)
-	printer.finish()
-	fmt.Fprint(out, rep.Summary())
-	if err := writeReports(rep, inv.JSONPath, inv.SVGPath); err != nil {
-		return rep, err
+	if !suite.Passed {
+		return suite, ErrFailed
 	}
-	if !rep.Passed {
-		return rep, ErrFailed
-	}
-	return rep, nil
+	return suite, nil
 }
 
-func writeReports(rep Report, jsonPath, svgPath string) error {
+func writeReports(rep Suite, jsonPath, svgPath string) error {
 	for path, write := range map[string]func(*os.File) error{
 		jsonPath: func(f *os.File) error { return rep.WriteJSON(f) },
 		svgPath:  func(f *os.File) error { return rep.WriteSVG(f) },
@@ -165,13 +210,15 @@ func writeReports(rep Report, jsonPath, svgPath string) error {
 type progressPrinter struct {
 	w          io.Writer
 	tty, split bool
-	names      []string
-	last       time.Time
-	drawn      bool
+	// label names the experiment when there are several.
+	label string
+	names []string
+	last  time.Time
+	drawn bool
 }
 
-func newProgressPrinter(w io.Writer, tty bool, candidates []Candidate, split bool) *progressPrinter {
-	p := &progressPrinter{w: w, tty: tty, split: split}
+func newProgressPrinter(w io.Writer, tty bool, label string, candidates []Candidate, split bool) *progressPrinter {
+	p := &progressPrinter{w: w, tty: tty, split: split, label: label}
 	for _, c := range candidates {
 		p.names = append(p.names, c.Name)
 	}
@@ -187,7 +234,7 @@ func (p *progressPrinter) update(s Progress) {
 		return
 	}
 	p.last = time.Now()
-	line := fmt.Sprintf("%d/%d calls, %d errors, %.1f s", s.Done, s.Total, s.Errors, s.Elapsed.Seconds())
+	line := fmt.Sprintf("%s%d/%d calls, %d errors, %.1f s", p.label, s.Done, s.Total, s.Errors, s.Elapsed.Seconds())
 	if p.split {
 		answered := 0
 		for _, n := range s.Served {
@@ -224,13 +271,29 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
+// parseExperiment reads NAME:MODEL:candidate=weight,...
+func parseExperiment(spec string) (Experiment, error) {
+	parts := strings.SplitN(spec, ":", 3)
+	if len(parts) != 3 || parts[0] == "" {
+		return Experiment{}, fmt.Errorf("--experiment %q is not NAME:MODEL:candidate=weight,... (MODEL may be empty)", spec)
+	}
+	candidates, err := parseCandidates(parts[2])
+	if err != nil {
+		return Experiment{}, fmt.Errorf("--experiment %q: %w", spec, err)
+	}
+	if len(candidates) < 2 {
+		return Experiment{}, fmt.Errorf("--experiment %q: an A/B split needs at least two candidates", spec)
+	}
+	return Experiment{Name: parts[0], Model: parts[1], Candidates: candidates}, nil
+}
+
 func parseCandidates(s string) ([]Candidate, error) {
 	var out []Candidate
 	for _, part := range strings.Split(s, ",") {
 		name, weight, ok := strings.Cut(strings.TrimSpace(part), "=")
 		w, err := strconv.ParseFloat(weight, 64)
 		if !ok || err != nil || w <= 0 || name == "" {
-			return nil, fmt.Errorf("--candidates: %q is not name=weight with a positive weight", part)
+			return nil, fmt.Errorf("%q is not candidate=weight with a positive weight", part)
 		}
 		out = append(out, Candidate{Name: name, Weight: w})
 	}

@@ -16,9 +16,11 @@ import (
 // one side writes, the other reads, values with spaces, quotes and shell syntax included.
 func TestVerifyArgumentsRoundTrip(t *testing.T) {
 	args := &verification.Args{URL: "http://192.168.1.249/seldon", Host: "financial-predictor.local",
-		Experiment: "financial-ab-test-experiment", Model: "baseline-predictor",
-		Candidates: []seldonspec.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}},
-		InputName:  `it's "$(x)" ` + "`y`", Shape: []int{1, 10, 35}, Datatype: "FP32", Requests: 94, Concurrency: 4,
+		Experiments: []verification.Experiment{
+			{Name: "financial-ab-test-experiment", Model: "baseline-predictor",
+				Candidates: []seldonspec.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}}},
+			{Name: "churn-experiment", Candidates: []seldonspec.Candidate{{Name: "churn-a", Weight: 1}, {Name: "churn-b", Weight: 3}}}},
+		InputName: `it's "$(x)" ` + "`y`", Shape: []int{1, 10, 35}, Datatype: "FP32", Requests: 94, Concurrency: 4,
 		Tolerance: 0.05, Significance: 0.01, Power: 0.9, LatencyP95: 750 * time.Millisecond, LatencyRatio: 2.5,
 		Timeout: 3 * time.Second, Deadline: 40 * time.Second, Settle: 2 * time.Minute, ReportDir: "/tmp/a dir/$HOME"}
 	argv := verification.Argv(args)
@@ -30,7 +32,7 @@ func TestVerifyArgumentsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := got.Config
-	if c.BaseURL != args.URL || c.Host != args.Host || c.Experiment != args.Experiment || c.Model != args.Model ||
+	if c.BaseURL != args.URL || c.Host != args.Host ||
 		c.Input.Name != args.InputName || !reflect.DeepEqual(c.Input.Shape, args.Shape) || c.Input.Datatype != args.Datatype ||
 		c.Requests != args.Requests || c.Concurrency != args.Concurrency || c.Significance != args.Significance ||
 		c.Tolerance != args.Tolerance || c.Power != args.Power || c.LatencyP95 != args.LatencyP95 || c.LatencyRatio != args.LatencyRatio ||
@@ -38,18 +40,27 @@ func TestVerifyArgumentsRoundTrip(t *testing.T) {
 		got.JSONPath != "/tmp/a dir/$HOME/report.json" || got.SVGPath != "/tmp/a dir/$HOME/report.svg" {
 		t.Errorf("parsed %+v (json %q, svg %q) from %q", c, got.JSONPath, got.SVGPath, argv)
 	}
-	if len(c.Candidates) != 2 || c.Candidates[0].Name != "baseline-predictor" || c.Candidates[0].Weight != 70 || c.Candidates[1].Weight != 30 {
-		t.Errorf("candidates %+v", c.Candidates)
+	want := []verify.Experiment{
+		{Name: "financial-ab-test-experiment", Model: "baseline-predictor",
+			Candidates: []verify.Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}}},
+		{Name: "churn-experiment", Candidates: []verify.Candidate{{Name: "churn-a", Weight: 1}, {Name: "churn-b", Weight: 3}}}}
+	if !reflect.DeepEqual(got.Experiments, want) {
+		t.Errorf("experiments %+v", got.Experiments)
+	}
+	if configs := got.Configs(); len(configs) != 2 || configs[1].Experiment != "churn-experiment" || configs[1].Requests != 94 ||
+		configs[0].Candidates[1].Name != "enhanced-predictor" {
+		t.Errorf("one run per experiment, each with the shared settings: %+v", configs)
 	}
 
-	// A promoted winner: no experiment, the Models called by name.
-	args.Experiment, args.Candidates, args.Models = "", nil, []string{"enhanced-predictor"}
+	// Every winner promoted: no experiment, the Models called by name.
+	args.Experiments, args.Models = nil, []string{"enhanced-predictor"}
 	got, err = verify.ParseArgs(verification.Argv(args)[1:], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := got.Config; c.Experiment != "" || len(c.Candidates) != 1 || c.Candidates[0].Name != "enhanced-predictor" {
-		t.Errorf("without an experiment: %+v", c)
+	if configs := got.Configs(); len(configs) != 1 || configs[0].Experiment != "" || len(configs[0].Candidates) != 1 ||
+		configs[0].Candidates[0].Name != "enhanced-predictor" {
+		t.Errorf("without an experiment: %+v", configs)
 	}
 }
 
@@ -70,6 +81,14 @@ func TestStoredArgumentsTakeTheUsersOverrides(t *testing.T) {
 	}
 	if got.Config.Input.Name != "it's $(x) `y`" || got.Config.Requests != 1000 || got.Config.Concurrency != 7 || got.Config.Host != "ml-api.local" {
 		t.Errorf("got %+v", got.Config)
+	}
+	// A user's experiment replaces the stored ones rather than joining them.
+	stored = append(stored, "--experiment", "a:m:x=1,y=1", "--experiment", "b::x=1,y=1")
+	if err := user.Parse([]string{"--experiment", "c::p=1,q=1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = verify.ParseArgs(stored, user); err != nil || len(got.Experiments) != 1 || got.Experiments[0].Name != "c" {
+		t.Errorf("with the user's --experiment: %+v, %v", got.Experiments, err)
 	}
 	if _, err := verify.ParseArgs([]string{"--url", "http://x"}, nil); err == nil {
 		t.Error("arguments without --host were accepted")

@@ -11,8 +11,8 @@ import (
 func TestProgressIsPlainLinesOffATerminalAndLiveOnOne(t *testing.T) {
 	candidates := []Candidate{{Name: "baseline-predictor", Weight: 70}, {Name: "enhanced-predictor", Weight: 30}}
 	var plain, live bytes.Buffer
-	pipe := newProgressPrinter(&plain, false, candidates, true)
-	tty := newProgressPrinter(&live, true, candidates, true)
+	pipe := newProgressPrinter(&plain, false, "", candidates, true)
+	tty := newProgressPrinter(&live, true, "", candidates, true)
 	for i := 1; i <= 100; i++ {
 		s := Progress{Done: i, Total: 100, Served: []int{i * 7 / 10, i - i*7/10}}
 		pipe.update(s)

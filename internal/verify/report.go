@@ -8,6 +8,85 @@ import (
 	"strings"
 )
 
+// Suite is one verification of a stack: a report per experiment, or one for the Models called by name.
+type Suite struct {
+	Passed  bool     `json:"passed"`
+	Reports []Report `json:"reports"`
+}
+
+// NewSuite gathers reports: it passes when every one does.
+func NewSuite(reports ...Report) Suite {
+	s := Suite{Passed: len(reports) > 0, Reports: reports}
+	for _, r := range reports {
+		s.Passed = s.Passed && r.Passed
+	}
+	return s
+}
+
+// Verdict is PASSED or FAILED.
+func (s Suite) Verdict() string { return Report{Passed: s.Passed}.Verdict() }
+
+// Summary is every report's summary, then the tally.
+func (s Suite) Summary() string {
+	var b strings.Builder
+	for _, r := range s.Reports {
+		b.WriteString(r.Summary())
+	}
+	return b.String() + s.Tally()
+}
+
+// Tally is, with several reports, a last line that counts them; empty with one.
+func (s Suite) Tally() string {
+	if len(s.Reports) < 2 {
+		return ""
+	}
+	failed := 0
+	for _, r := range s.Reports {
+		if !r.Passed {
+			failed++
+		}
+	}
+	return fmt.Sprintf("\nverification of %d experiments: %s (%d failed)\n", len(s.Reports), s.Verdict(), failed)
+}
+
+// Findings are every report's findings.
+func (s Suite) Findings() []Finding {
+	var all []Finding
+	for _, r := range s.Reports {
+		all = append(all, r.Findings...)
+	}
+	return all
+}
+
+// WriteJSON writes the machine-readable suite.
+func (s Suite) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// WriteSVG draws each report's picture, one under the other.
+func (s Suite) WriteSVG(w io.Writer) error {
+	width, total := 0, 0
+	for _, r := range s.Reports {
+		rw, rh, _ := r.svgSize()
+		width, total = max(width, rw), total+rh
+	}
+	if _, err := fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d">`, width, total); err != nil {
+		return err
+	}
+	y := 0
+	for _, r := range s.Reports {
+		if err := r.writeSVG(w, y); err != nil {
+			return err
+		}
+		_, rh, _ := r.svgSize()
+		y += rh
+	}
+	_, err := io.WriteString(w, `</svg>`)
+	return err
+}
+
 // Summary is the human report.
 func (r Report) Summary() string {
 	var b strings.Builder
@@ -69,24 +148,24 @@ func (r Report) SplitSentence() string {
 	}
 }
 
-// WriteJSON writes the machine-readable report.
-func (r Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+// The report picture's label column, plot width, value column and row height.
+const svgLeft, svgPlot, svgLabels, svgRowHeight = 190, 420, 300, 34
+
+// svgSize is the picture's width and height, and its header's lines.
+func (r Report) svgSize() (width, height int, header []string) {
+	width = svgLeft + svgPlot + svgLabels
+	header = wrap(r.SplitSentence(), (width-32)/7)
+	return width, 120 + 16*len(header) + 2*svgRowHeight*max(len(r.Candidates), 1) + 60, header
 }
 
-// WriteSVG draws the verdict, each candidate's share with its interval against the configured weight and the
-// tolerance band, and its latency percentiles against its p95 budget. Labels sit in a column of their own, so
-// nothing is cut at the edge.
-func (r Report) WriteSVG(w io.Writer) error {
-	const left, plot, labels, rowHeight = 190, 420, 300, 34
-	width := left + plot + labels
-	rows := max(len(r.Candidates), 1)
-	header := wrap(r.SplitSentence(), (width-32)/7)
-	height := 120 + 16*len(header) + 2*rowHeight*rows + 60
+// writeSVG draws the verdict, each candidate's share with its interval against the configured weight and the
+// tolerance band, and its latency percentiles against its p95 budget, at height y0 of the suite's picture. Labels
+// sit in a column of their own, so nothing is cut at the edge.
+func (r Report) writeSVG(w io.Writer, y0 int) error {
+	const left, plot, rowHeight = svgLeft, svgPlot, svgRowHeight
+	width, height, header := r.svgSize()
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="13">`, width, height)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" y="%d" width="%d" height="%d" font-family="sans-serif" font-size="13">`, y0, width, height)
 	color := "#2e7d32"
 	if !r.Passed {
 		color = "#c62828"

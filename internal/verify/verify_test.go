@@ -441,14 +441,15 @@ func TestIntermittentErrorsAreCountedAndNamed(t *testing.T) {
 func TestReportsRender(t *testing.T) {
 	rep := run(t, config(serve(t, newFakeStack())))
 	var js, svg bytes.Buffer
-	if err := rep.WriteJSON(&js); err != nil {
+	if err := verify.NewSuite(rep).WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
-	var back verify.Report
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Requests != rep.Requests || len(back.Candidates) != 2 {
+	var back verify.Suite
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Reports) != 1 || back.Reports[0].Requests != rep.Requests ||
+		len(back.Reports[0].Candidates) != 2 || !back.Passed {
 		t.Errorf("JSON report does not round-trip: %v", err)
 	}
-	if err := rep.WriteSVG(&svg); err != nil {
+	if err := verify.NewSuite(rep).WriteSVG(&svg); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"<svg", "baseline-predictor", "enhanced-predictor", "p50 / p95 / p99", "PASSED", "0 errors",
@@ -474,10 +475,10 @@ func TestReportsRender(t *testing.T) {
 func TestNoSplitTestIsReportedWhereNoneRan(t *testing.T) {
 	rep := run(t, config(refusedURL(t)))
 	var js, svg bytes.Buffer
-	if err := rep.WriteJSON(&js); err != nil {
+	if err := verify.NewSuite(rep).WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
-	if err := rep.WriteSVG(&svg); err != nil {
+	if err := verify.NewSuite(rep).WriteSVG(&svg); err != nil {
 		t.Fatal(err)
 	}
 	for _, text := range []string{js.String(), svg.String()} {

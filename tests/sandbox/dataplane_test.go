@@ -25,7 +25,7 @@ func TestTheVerdictNamesTheBrokenLayer(t *testing.T) {
 		t.Fatalf("up (its verification included): %v", err)
 	}
 
-	verdict := func(t *testing.T, flags ...string) verify.Report {
+	verdict := func(t *testing.T, flags ...string) verify.Suite {
 		t.Helper()
 		overrides := pflag.NewFlagSet("verify", pflag.ContinueOnError)
 		verify.AddFlags(overrides)
@@ -38,9 +38,9 @@ func TestTheVerdictNamesTheBrokenLayer(t *testing.T) {
 		}
 		return rep
 	}
-	names := func(t *testing.T, rep verify.Report, layer, fragment string) {
+	names := func(t *testing.T, rep verify.Suite, layer, fragment string) {
 		t.Helper()
-		for _, f := range rep.Findings {
+		for _, f := range rep.Findings() {
 			if f.Layer == layer && strings.Contains(f.Problem+" "+f.Cause, fragment) {
 				return
 			}
@@ -84,7 +84,7 @@ spec:
 	})
 
 	t.Run("a seldon-model header that names nothing: envoy finds no route", func(t *testing.T) {
-		names(t, verdict(t, "--experiment", "no-such-experiment"), verify.LayerMesh, "envoy answered 404")
+		names(t, verdict(t, "--experiment", "no-such-experiment::baseline-predictor=50,enhanced-predictor=50"), verify.LayerMesh, "envoy answered 404")
 	})
 
 	t.Run("a drifted split: the Experiment served at 50/50", func(t *testing.T) {

@@ -48,18 +48,21 @@ func (r changeRun) noFailedCalls(t *testing.T, route string) {
 	}
 }
 
-// lastReport is the verification report `up` wrote.
+// lastReport is the verification report `up` wrote, of the sandbox stack's one experiment (or its Models by name).
 func lastReport(t *testing.T) verify.Report {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(env.Root, ".state", "verify", "sandbox", "report.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep verify.Report
-	if err := json.Unmarshal(data, &rep); err != nil {
+	var suite verify.Suite
+	if err := json.Unmarshal(data, &suite); err != nil {
 		t.Fatal(err)
 	}
-	return rep
+	if len(suite.Reports) != 1 {
+		t.Fatalf("%d reports, want the one of the sandbox stack:\n%s", len(suite.Reports), suite.Summary())
+	}
+	return suite.Reports[0]
 }
 
 func servedBy(t *testing.T, ctx context.Context, caller *verify.Caller, route string) verify.Answer {

@@ -3,6 +3,7 @@ package seldonsim
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -24,27 +25,37 @@ type candidate struct {
 	weight int
 }
 
-// refusal is an Experiment the scheduler refused at one generation; the controller does not retry it until the
-// Experiment changes (operator/scheduler/client.go: checkErrorRetryable is false for FailedPrecondition).
+// refusal is an Experiment the scheduler refused at one generation, and the error it refused it with; the
+// controller does not retry it until the Experiment changes (operator/scheduler/client.go: checkErrorRetryable is
+// false for FailedPrecondition).
 type refusal struct {
 	generation int64
+	reason     string
 }
 
-// experiments starts each Experiment, oldest first. A default model may be the baseline of one Experiment only: a
-// later one naming it is refused (scheduler/pkg/store/experiment/validate.go: validateNoExistingDefault) with
-// FailedPrecondition, which the controller records as a ModelReady condition whose reason is the error and does
-// not retry (operator/controllers/mlops/experiment_controller.go, operator/scheduler/experiment.go). A started
-// Experiment is active when every candidate's and the mirror's latest version is available (state.go:
-// setCandidateAndMirrorReadiness); it returns the started ones.
+// experiments starts each Experiment, oldest first. The scheduler validates a spec before it takes it
+// (scheduler/pkg/store/experiment/store.go: startExperimentImpl, validate.go: validate); a refusal is a
+// FailedPrecondition, which the controller records as a ModelReady condition whose reason is the error and does not
+// retry (operator/controllers/mlops/experiment_controller.go, operator/scheduler/experiment.go), while the spec it
+// accepted before, if any, keeps serving. A started Experiment is active when envoy can route to every candidate
+// and the mirror (store.go: CanReceiveTraffic, incremental.go: addTrafficForExperiment); it returns the started ones.
 func (m *ControlPlane) experiments(ctx context.Context, w *world, tracks map[string]*track, keep func(error)) []*experimentRun {
-	baselines := map[string]string{} // namespace/default model -> the Experiment holding it
 	var runs []*experimentRun
 	seen := map[types.UID]bool{}
+	m.mu.Lock()
+	if m.accepted == nil {
+		m.accepted, m.refused = map[types.UID]*experimentRun{}, map[types.UID]refusal{}
+	}
+	m.mu.Unlock()
 	for _, e := range w.experiments {
 		ns := e.GetNamespace()
 		seen[e.GetUID()] = true
 		if e.GetDeletionTimestamp() != nil {
 			if w.schedulerUp(ns) {
+				// StopExperiment drops it and the baseline it held (store.go: stopExperimentImpl).
+				m.mu.Lock()
+				delete(m.accepted, e.GetUID())
+				m.mu.Unlock()
 				keep(m.release(ctx, Experiments, e, seldonspec.ExperimentFinalizer))
 			}
 			continue
@@ -54,19 +65,30 @@ func (m *ControlPlane) experiments(ctx context.Context, w *world, tracks map[str
 			continue
 		}
 		run := readExperiment(e)
-		if run.def != "" {
-			holder, held := baselines[ns+"/"+run.def]
-			m.mu.Lock()
-			r, refused := m.refused[e.GetUID()]
-			m.mu.Unlock()
-			if (held && holder != run.name) || (refused && r.generation == e.GetGeneration()) {
-				keep(m.refuse(ctx, e, run))
-				continue
+		m.mu.Lock()
+		previous := m.accepted[e.GetUID()]
+		r, refused := m.refused[e.GetUID()]
+		refused = refused && r.generation == e.GetGeneration()
+		if !refused {
+			if reason := m.validate(run); reason != "" {
+				r, refused = refusal{generation: e.GetGeneration(), reason: reason}, true
+				m.refused[e.GetUID()] = r
+			} else {
+				m.accepted[e.GetUID()] = run
 			}
-			baselines[ns+"/"+run.def] = run.name
 		}
-		keep(m.settle(ctx, Experiments, e, seldonspec.ExperimentFinalizer, m.judge(run, tracks), nil))
-		runs = append(runs, run)
+		m.mu.Unlock()
+		serving := run
+		if refused {
+			keep(m.failed(ctx, e, r.reason))
+			serving = previous
+		} else {
+			keep(m.settle(ctx, Experiments, e, seldonspec.ExperimentFinalizer, m.judge(run, tracks), nil))
+		}
+		if serving != nil {
+			serving.active = unroutable(serving, tracks) == ""
+			runs = append(runs, serving)
+		}
 	}
 	m.mu.Lock()
 	for uid := range m.refused {
@@ -74,8 +96,47 @@ func (m *ControlPlane) experiments(ctx context.Context, w *world, tracks map[str
 			delete(m.refused, uid)
 		}
 	}
+	for uid := range m.accepted {
+		if !seen[uid] {
+			delete(m.accepted, uid)
+		}
+	}
 	m.mu.Unlock()
 	return runs
+}
+
+// validate is the error the scheduler refuses run with, "" when it takes it, checked in validate.go's order. A
+// default model is the baseline of the Experiment the scheduler accepted with it, as long as that one keeps it
+// (validateNoExistingDefault; state.go: cleanExperimentState, updateExperimentState). Called with m.mu held.
+func (m *ControlPlane) validate(run *experimentRun) string {
+	refuse := func(format string, args ...any) string {
+		return "rpc error: code = FailedPrecondition desc = " + fmt.Sprintf(format, args...)
+	}
+	if run.def != "" {
+		for _, holder := range m.accepted {
+			if holder.namespace == run.namespace && holder.def == run.def && holder.name != run.name {
+				// (sic) the message names the refused Experiment, not the holder (errors.go: ExperimentBaselineExists).
+				return refuse("Resource %s already in experiment %s as a baseline. "+
+					"A model or pipeline can only appear in one experiment as a baseline", run.def, run.name)
+			}
+		}
+		if !slices.Contains(candidateNames(run), run.def) {
+			return refuse("default model/pipeline %s not found in experiment %s candidates", run.def, run.name)
+		}
+	}
+	if len(run.candidates) == 0 && run.mirror == "" {
+		return refuse("experiment %s has no candidates or mirror", run.name)
+	}
+	names := candidateNames(run)
+	if run.mirror != "" {
+		names = append(names, run.mirror)
+	}
+	for i, name := range names {
+		if slices.Contains(names[:i], name) {
+			return refuse("each candidate and mirror must be unique but found resource %s duplicated in experiment %s", name, run.name)
+		}
+	}
+	return ""
 }
 
 func readExperiment(e *unstructured.Unstructured) *experimentRun {
@@ -105,18 +166,6 @@ func asInt64(v any) int64 {
 	return 0
 }
 
-// refuse records the baseline refusal, which the controller does not retry.
-func (m *ControlPlane) refuse(ctx context.Context, e *unstructured.Unstructured, run *experimentRun) error {
-	m.mu.Lock()
-	if m.refused == nil {
-		m.refused = map[types.UID]refusal{}
-	}
-	m.refused[e.GetUID()] = refusal{generation: e.GetGeneration()}
-	m.mu.Unlock()
-	return m.failed(ctx, e, fmt.Sprintf("rpc error: code = FailedPrecondition desc = Resource %s already in experiment %s as a baseline. "+
-		"A model or pipeline can only appear in one experiment as a baseline", run.def, run.name))
-}
-
 // failed records an error of the controller's call to the scheduler as the controller does: a ModelReady condition
 // (sic) with the error as its reason and no message (operator/controllers/mlops/experiment_controller.go:
 // updateStatusFromError); the Experiment's other conditions are left as they were.
@@ -135,8 +184,6 @@ func (m *ControlPlane) failed(ctx context.Context, e *unstructured.Unstructured,
 	return m.settle(ctx, Experiments, e, seldonspec.ExperimentFinalizer, conds, nil)
 }
 
-// judge is a started Experiment's conditions as the controller writes them from the scheduler's events: reasons
-// only (operator/scheduler/experiment.go: SubscribeExperimentEvents; experiment_types.go: CreateAndSetCondition).
 func candidateNames(run *experimentRun) []string {
 	names := make([]string, len(run.candidates))
 	for i, c := range run.candidates {
@@ -145,37 +192,45 @@ func candidateNames(run *experimentRun) []string {
 	return names
 }
 
+// judge is a started Experiment's conditions as the controller writes them from the scheduler's events: reasons
+// only (operator/scheduler/experiment.go: SubscribeExperimentEvents; experiment_types.go: CreateAndSetCondition).
+// A candidate or the mirror is ready when its latest version is available (state.go:
+// setCandidateAndMirrorReadiness); CandidatesReady looks at the candidates alone and MirrorReady at the mirror
+// (store/experiment/experiment.go: AreCandidatesReady, IsMirrorReady).
 func (m *ControlPlane) judge(run *experimentRun, tracks map[string]*track) []condition {
+	ready := func(name string) bool {
+		t := tracks[run.namespace+"/"+name]
+		return t != nil && t.latest().state == stateAvailable
+	}
+	candidates := condition{Type: seldonspec.ExperimentCandidatesReady, Status: "True", Reason: "Candidates ready"}
+	for _, c := range run.candidates {
+		if !ready(c.name) {
+			candidates = falseCond(seldonspec.ExperimentCandidatesReady, "Candidates not ready", "")
+		}
+	}
+	mirror := condition{Type: seldonspec.ExperimentMirrorReady, Status: "True", Reason: "Mirror ready"}
+	if run.mirror != "" && !ready(run.mirror) {
+		mirror = falseCond(seldonspec.ExperimentMirrorReady, "Mirror not ready", "")
+	}
+	active := condition{Type: seldonspec.ExperimentReadyCondition, Status: "True", Reason: "experiment active"}
+	if why := unroutable(run, tracks); why != "" {
+		active = falseCond(seldonspec.ExperimentReadyCondition, why, "")
+	}
+	conds := []condition{candidates, active, mirror}
+	return append(conds, readyOver(conds, []string{seldonspec.ExperimentCandidatesReady, seldonspec.ExperimentReadyCondition, seldonspec.ExperimentMirrorReady}))
+}
+
+// unroutable is why envoy gets no route for the Experiment, "" when it does: the first candidate or the mirror it
+// cannot route to (incremental.go: addTrafficForExperiment), which becomes the status description.
+func unroutable(run *experimentRun, tracks map[string]*track) string {
 	route := run.name + seldonspec.ExperimentHeaderSuffix
-	// A candidate is ready when its latest version is available (store/experiment/store.go: handleModelEvents);
-	// the experiment is active when envoy could route to every candidate and the mirror (incremental.go:
-	// addTrafficForExperiment), whose first failure becomes the status description.
-	unready, unroutable := "", ""
 	for _, name := range append(candidateNames(run), run.mirror) {
 		if name == "" {
 			continue
 		}
-		t := tracks[run.namespace+"/"+name]
-		if t == nil || t.latest().state != stateAvailable {
-			unready = name
-		}
-		if why := routable(t, name, route); why != "" && unroutable == "" {
-			unroutable = why
+		if why := routable(tracks[run.namespace+"/"+name], name, route); why != "" {
+			return why
 		}
 	}
-	candidates := condition{Type: seldonspec.ExperimentCandidatesReady, Status: "True", Reason: "Candidates ready"}
-	if unready != "" && unready != run.mirror {
-		candidates = falseCond(seldonspec.ExperimentCandidatesReady, "Candidates not ready", "")
-	}
-	mirror := condition{Type: seldonspec.ExperimentMirrorReady, Status: "True", Reason: "Mirror ready"}
-	if run.mirror != "" && unready == run.mirror {
-		mirror = falseCond(seldonspec.ExperimentMirrorReady, "Mirror not ready", "")
-	}
-	active := condition{Type: seldonspec.ExperimentReadyCondition, Status: "True", Reason: "experiment active"}
-	if unroutable != "" {
-		active = falseCond(seldonspec.ExperimentReadyCondition, unroutable, "")
-	}
-	run.active = unroutable == ""
-	conds := []condition{candidates, active, mirror}
-	return append(conds, readyOver(conds, []string{seldonspec.ExperimentCandidatesReady, seldonspec.ExperimentReadyCondition, seldonspec.ExperimentMirrorReady}))
+	return ""
 }

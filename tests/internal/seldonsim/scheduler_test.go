@@ -167,6 +167,94 @@ func TestASecondBaselineIsRefusedAndNotRetried(t *testing.T) {
 	r.expect(seldonsim.Experiments, "seldon-system", "renamed-experiment", "Ready", "True")
 }
 
+// The baseline stays with the Experiment the scheduler accepted first: an older Experiment edited to take a default
+// that a newer one holds is refused, and the holder is left alone (store/experiment/validate.go:
+// validateNoExistingDefault).
+func TestTheFirstAcceptedExperimentKeepsItsBaseline(t *testing.T) {
+	c := fieldSetup()
+	second := object(api, "Experiment", "seldon-system", "second-experiment", map[string]any{"spec": map[string]any{
+		"default": "enhanced-predictor", "candidates": []any{map[string]any{"name": "enhanced-predictor", "weight": int64(100)}}}})
+	second.SetCreationTimestamp(metav1.Now())
+	c.objects["experiment-2"] = second
+	r := c.run(t)
+	r.expect(seldonsim.Experiments, "seldon-system", "second-experiment", "Ready", "True")
+	r.update(t, seldonsim.Experiments, "financial-ab-test-experiment", func(o *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(o.Object, "enhanced-predictor", "spec", "default")
+	})
+	settle(t, r)
+	r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "ModelReady",
+		"False: rpc error: code = FailedPrecondition desc = Resource enhanced-predictor already in experiment financial-ab-test-experiment as a baseline. "+
+			"A model or pipeline can only appear in one experiment as a baseline")
+	r.expect(seldonsim.Experiments, "seldon-system", "second-experiment", "ModelReady", "")
+	r.expect(seldonsim.Experiments, "seldon-system", "second-experiment", "Ready", "True")
+}
+
+// A refused update leaves the spec the scheduler accepted before serving: it validates before it touches the
+// Experiment's state (store/experiment/store.go: startExperimentImpl).
+func TestARefusedUpdateKeepsTheAcceptedSpecServing(t *testing.T) {
+	r := fieldSetup().run(t)
+	r.update(t, seldonsim.Experiments, "financial-ab-test-experiment", func(o *unstructured.Unstructured) {
+		_ = unstructured.SetNestedSlice(o.Object, []any{map[string]any{"name": "baseline-predictor", "weight": int64(50)},
+			map[string]any{"name": "enhanced-predictor", "weight": int64(50)}}, "spec", "candidates")
+		_ = unstructured.SetNestedMap(o.Object, map[string]any{"name": "enhanced-predictor", "percent": int64(10)}, "spec", "mirror")
+	})
+	settle(t, r)
+	r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "ModelReady",
+		"False: rpc error: code = FailedPrecondition desc = each candidate and mirror must be unique but found resource enhanced-predictor "+
+			"duplicated in experiment financial-ab-test-experiment")
+	routes := r.model.Routes("seldon-system")
+	for _, route := range []string{"financial-ab-test-experiment.experiment", "baseline-predictor"} {
+		if got := served(routes, route); got != "baseline-predictor_1=70,enhanced-predictor_1=30" || routes[route].Mirror != nil {
+			t.Errorf("after the refused update, route %s = %q (mirror %v), want the accepted 70/30 split", route, got, routes[route].Mirror)
+		}
+	}
+}
+
+// The scheduler refuses a spec it cannot run (store/experiment/validate.go), and the controller records the refusal
+// as it does the baseline's.
+func TestTheSchedulerRefusesAnInvalidExperiment(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec map[string]any
+		desc string
+	}{
+		{"the default is not a candidate", map[string]any{"default": "baseline-predictor",
+			"candidates": []any{map[string]any{"name": "enhanced-predictor", "weight": int64(100)}}},
+			"default model/pipeline baseline-predictor not found in experiment financial-ab-test-experiment candidates"},
+		{"no candidates and no mirror", map[string]any{"candidates": []any{}},
+			"experiment financial-ab-test-experiment has no candidates or mirror"},
+		{"a candidate twice", map[string]any{"default": "baseline-predictor", "candidates": []any{
+			map[string]any{"name": "baseline-predictor", "weight": int64(70)}, map[string]any{"name": "baseline-predictor", "weight": int64(30)}}},
+			"each candidate and mirror must be unique but found resource baseline-predictor duplicated in experiment financial-ab-test-experiment"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := fieldSetup()
+			c.objects["experiment"].Object["spec"] = tc.spec
+			r := c.run(t)
+			r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "ModelReady",
+				"False: rpc error: code = FailedPrecondition desc = "+tc.desc)
+			r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "Ready", "")
+			if _, ok := r.model.Routes("seldon-system")["financial-ab-test-experiment.experiment"]; ok {
+				t.Error("the refused Experiment got a route")
+			}
+		})
+	}
+}
+
+// CandidatesReady is over the candidates alone, MirrorReady over the mirror (store/experiment/experiment.go:
+// AreCandidatesReady, IsMirrorReady): an unready mirror does not hide an unready candidate.
+func TestCandidatesReadyIsNotTheMirrors(t *testing.T) {
+	c := fieldSetup()
+	c.objects["model-c"] = modelIn("seldon-system", "mirror-predictor", 3)
+	for _, k := range []string{"model-b", "model-c"} {
+		_ = unstructured.SetNestedStringSlice(c.objects[k].Object, []string{"scikit-learn"}, "spec", "requirements")
+	}
+	_ = unstructured.SetNestedMap(c.objects["experiment"].Object, map[string]any{"name": "mirror-predictor", "percent": int64(10)}, "spec", "mirror")
+	r := c.run(t)
+	r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "CandidatesReady", "False: Candidates not ready")
+	r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "MirrorReady", "False: Mirror not ready")
+}
+
 // Seldon never writes status.observedGeneration, and neither does the simulation.
 func TestNoObservedGeneration(t *testing.T) {
 	r := fieldSetup().run(t)

@@ -66,6 +66,7 @@ type ControlPlane struct {
 	mu       sync.Mutex
 	loads    map[string]*load
 	tracks   map[types.UID]*track
+	accepted map[types.UID]*experimentRun // the spec the scheduler last accepted of each Experiment
 	refused  map[types.UID]refusal
 	routes   map[string]Routes
 	previous map[string]Routes // the routes of the pass before: versions still loaded while envoy switches
