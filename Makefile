@@ -16,7 +16,7 @@ endif
 YES_FLAG = $(if $(filter 1,$(YES)),--yes)
 
 .PHONY: sandbox sandbox-down test test-unit lint build toolchain preview up destroy rebuild refresh recover outputs \
-	render verify demo doctor bench bench-changes timeline bench-verify $(SELDON_AB)
+	render verify demo doctor bench bench-changes bench-scale timeline bench-verify $(SELDON_AB)
 
 ## The main job on the local default: the sandbox stack, up and verified, on a local cluster.
 sandbox: $(SELDON_AB)
@@ -72,6 +72,12 @@ bench:
 ## What each change to a running stack costs in failed calls; writes docs/benchmarks.md's second generated table.
 bench-changes:
 	go run ./tests/cmd/sandbox-bench --changes --report docs/benchmarks.md
+
+## How up, preview and destroy grow with the stack (1x, 4x, 16x its Models, Experiments and model namespaces), beside
+## the helm chain and kubectl at each size; writes docs/benchmarks.md's third generated table.
+bench-scale:
+	scripts/toolchain.sh helm >/dev/null
+	go run ./tests/cmd/sandbox-bench --scale --report docs/benchmarks.md
 
 ## Where a cold up's and a destroy's time goes: slowest steps, critical path, awaits vs API calls vs gaps.
 timeline:

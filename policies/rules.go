@@ -27,7 +27,7 @@ type Rule struct {
 // Rules are every rule of the pack.
 var Rules = []Rule{
 	{Name: "experiment-candidates", Mandatory: true, PerResource: false, Check: ExperimentCandidates,
-		Description: "Experiment weights are positive, the default is a candidate, every candidate is a Model of the stack"},
+		Description: "Experiment weights are positive, the default is a candidate, every candidate is a Model of the stack, no two Experiments share a default"},
 	{Name: "model-requirements", Mandatory: true, PerResource: false, Check: ModelRequirements,
 		Description: "every Model requirement is a capability of its Server (exact strings)"},
 	{Name: "one-scheduler-per-namespace", Mandatory: true, PerResource: false, Check: OneSchedulerPerNamespace,
@@ -93,7 +93,9 @@ func num(v any) (float64, bool) {
 	return f, ok
 }
 
-// ExperimentCandidates: weights > 0, default among candidates, every candidate a Model in the Experiment's namespace.
+// ExperimentCandidates: weights > 0, default among candidates, every candidate a Model in the Experiment's namespace,
+// and a default model the baseline of one Experiment only (scheduler/pkg/store/experiment/validate.go:
+// validateNoExistingDefault refuses the second, and the controller does not retry it).
 func ExperimentCandidates(stack []Resource) []Violation {
 	const rule = "experiment-candidates"
 	models := map[string]bool{}
@@ -101,7 +103,14 @@ func ExperimentCandidates(stack []Resource) []Violation {
 		models[m.Namespace()+"/"+m.ObjectName()] = true
 	}
 	var out []Violation
+	baselines := map[string]string{}
 	for _, e := range ofKind(stack, "Experiment") {
+		if d := e.String("spec", "default"); d != "" {
+			if holder, taken := baselines[e.Namespace()+"/"+d]; taken {
+				out = append(out, violation(rule, e, "default %q is already the default of Experiment %s; Seldon's scheduler refuses a second Experiment on one default model (ExperimentBaselineExists) and never retries it. Fix: give each Experiment its own default, or leave this one's empty", d, holder))
+			}
+			baselines[e.Namespace()+"/"+d] = e.ObjectName()
+		}
 		names := map[string]bool{}
 		for _, c := range e.List("spec", "candidates") {
 			cand := asMap(c)

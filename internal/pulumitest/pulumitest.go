@@ -182,11 +182,16 @@ func StackFileConfig(t testing.TB, rootDir, stack string) Config {
 
 // ReadStackFileConfig is StackFileConfig outside a test.
 func ReadStackFileConfig(rootDir, stack string) (Config, error) {
-	cfg := Config{Values: map[string]string{}}
 	objects, err := ReadStackFileObjects(rootDir, stack)
 	if err != nil {
-		return cfg, err
+		return Config{}, err
 	}
+	return ConfigOf(objects)
+}
+
+// ConfigOf is the config of a stack file's decoded objects (StackFileObjects), as a program under mocks takes it.
+func ConfigOf(objects map[string]any) (Config, error) {
+	cfg := Config{Values: map[string]string{}}
 	// Graph tests run against mocks, with no cluster for the program's read-only preflight to read.
 	cluster, _ := objects["seldon-ab:cluster"].(map[string]any)
 	if cluster == nil {

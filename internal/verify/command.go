@@ -1,10 +1,12 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -32,15 +34,19 @@ type Experiment struct {
 	Candidates []Candidate
 }
 
-// Configs are the runs' configs: one per experiment, or one that calls the Models by name.
+// Configs are the runs' configs: one per experiment, or one that calls the Models by name. The configured power is
+// the whole suite's: with n experiments each split test runs at power^(1/n), so that a stack exactly as configured
+// still passes with at least that probability (at 0.99 each, 16 experiments would fail one time in seven).
 func (inv Invocation) Configs() []Config {
 	if len(inv.Experiments) == 0 {
 		return []Config{inv.Config}
 	}
 	configs := make([]Config, len(inv.Experiments))
+	power := math.Pow(cmp.Or(inv.Config.Power, DefaultPower), 1/float64(len(inv.Experiments)))
 	for i, e := range inv.Experiments {
 		configs[i] = inv.Config
 		configs[i].Experiment, configs[i].Model, configs[i].Candidates = e.Name, e.Model, e.Candidates
+		configs[i].Power = power
 	}
 	return configs
 }

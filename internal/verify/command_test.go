@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -47,9 +48,14 @@ func TestVerifyArgumentsRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got.Experiments, want) {
 		t.Errorf("experiments %+v", got.Experiments)
 	}
-	if configs := got.Configs(); len(configs) != 2 || configs[1].Experiment != "churn-experiment" || configs[1].Requests != 94 ||
+	configs := got.Configs()
+	if len(configs) != 2 || configs[1].Experiment != "churn-experiment" || configs[1].Requests != 94 ||
 		configs[0].Candidates[1].Name != "enhanced-predictor" {
 		t.Errorf("one run per experiment, each with the shared settings: %+v", configs)
+	}
+	// Two split tests at power p each pass together with probability p²: each runs at √0.9 for 0.9 overall.
+	if p := configs[0].Power * configs[1].Power; math.Abs(p-args.Power) > 1e-9 {
+		t.Errorf("the suite passes a correct stack with probability %v, configured %v", p, args.Power)
 	}
 
 	// Every winner promoted: no experiment, the Models called by name.

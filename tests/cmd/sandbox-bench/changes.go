@@ -31,7 +31,7 @@ type change struct {
 // users run, the affected routes called without a pause, and reports what every change cost in failed calls.
 func runChanges(page string) error {
 	ctx := context.Background()
-	b, closeAll, err := setup(ctx)
+	b, closeAll, err := setup(ctx, nil)
 	if err != nil {
 		return err
 	}

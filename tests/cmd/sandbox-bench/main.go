@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ import (
 func main() {
 	timelineMode := flag.Bool("timeline", false, "print where a cold up's and a destroy's time goes instead of the comparison")
 	changesMode := flag.Bool("changes", false, "measure what each change to a running stack costs in failed calls instead of the comparison")
+	scaleMode := flag.Bool("scale", false, "measure how up, preview and destroy grow with the stack (1x, 4x, 16x its Models and Experiments) instead of the comparison")
+	factors := flag.String("sizes", "1,4,16", "with -scale: the sizes to measure (factors of the sandbox stack's counts)")
 	rounds := flag.Int("rounds", 3, "rounds of every side; the report shows each and the median")
 	page := flag.String("report", "", "a page whose <!-- bench:begin --> ... <!-- bench:end --> section (bench:changes with -changes) gets the report")
 	flag.Parse()
@@ -36,6 +39,18 @@ func main() {
 		f = runTimeline
 	case *changesMode:
 		f = func() error { return runChanges(*page) }
+	case *scaleMode:
+		f = func() error {
+			var list []int
+			for _, f := range strings.Split(*factors, ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(f))
+				if err != nil {
+					return fmt.Errorf("-sizes: %q is not a whole number", f)
+				}
+				list = append(list, n)
+			}
+			return runScale(list, *page)
+		}
 	}
 	if err := f(); err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox-bench:", err)
@@ -55,9 +70,13 @@ type bench struct {
 	events func() chan<- events.EngineEvent
 }
 
+// reshape changes the sandbox stack's config (its stack file's config: section) before it is written; nil keeps it.
+type reshape func(cfg map[string]any)
+
 // setup starts a fresh cluster: a run that failed half-way may have left objects that other field managers own.
-// close stops it (and the processes started with it), however the benchmark ends.
-func setup(ctx context.Context) (*bench, func(), error) {
+// close stops it (and the processes started with it), however the benchmark ends. The stack is the sandbox's, as
+// shape changes it.
+func setup(ctx context.Context, shape reshape) (*bench, func(), error) {
 	root, err := sandbox.ProjectRoot()
 	if err != nil {
 		return nil, nil, err
@@ -92,7 +111,7 @@ func setup(ctx context.Context) (*bench, func(), error) {
 		closeAll()
 		return nil, nil, fmt.Errorf("building seldon-ab: %w", err)
 	}
-	if b.cfg, err = env.ConfigFile("sandbox", b.work, nil); err != nil {
+	if b.cfg, err = env.ConfigFile("sandbox", b.work, shape); err != nil {
 		closeAll()
 		return nil, nil, err
 	}
@@ -117,7 +136,7 @@ func setup(ctx context.Context) (*bench, func(), error) {
 // runTimeline prints, for a cold up and a destroy, the slowest steps, the critical path and where the time went.
 func runTimeline() error {
 	ctx := context.Background()
-	b, closeAll, err := setup(ctx)
+	b, closeAll, err := setup(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -162,6 +181,9 @@ const (
 	stepHelm       = "helm chain: `helm upgrade --install --wait` per chart, kubectl apply + wait between (fresh cluster)"
 	stepKubectl    = "kubectl apply --server-side of the same objects, then wait (fresh cluster)"
 	stepKubectlDel = "kubectl delete of the same objects, in Seldon's safe order"
+	// stepPeakMiB is not a step: the bench process's peak resident memory during the cold up, in MiB. The program
+	// runs in it (an inline program of the Automation API), beside the lifecycle and the bench itself.
+	stepPeakMiB = "peak memory of the process that runs the program, during the cold up (MiB)"
 )
 
 func run(rounds int, readme string) error {
@@ -170,7 +192,7 @@ func run(rounds int, readme string) error {
 	resources := 0
 	for i := 0; i < rounds; i++ {
 		fmt.Fprintf(os.Stderr, "[bench] round %d of %d\n", i+1, rounds)
-		r, n, err := measureRound(ctx)
+		r, n, err := measureRound(ctx, nil, true)
 		if err != nil {
 			return err
 		}
@@ -184,9 +206,11 @@ func run(rounds int, readme string) error {
 	return nil
 }
 
-func measureRound(ctx context.Context) (round, int, error) {
+// measureRound measures every side once for the stack shape gives; rebuild adds a measured destroy and up. It
+// returns the round and how many Kubernetes objects the stack has.
+func measureRound(ctx context.Context, shape reshape, rebuild bool) (round, int, error) {
 	r := round{}
-	d, resources, err := measurePulumi(ctx, r)
+	d, resources, err := measurePulumi(ctx, r, shape, rebuild)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -204,32 +228,41 @@ func measureRound(ctx context.Context) (round, int, error) {
 	return r, resources, err
 }
 
-// measurePulumi times the stack's lifecycle on a fresh cluster and returns what its last up deployed.
-func measurePulumi(ctx context.Context, r round) (*deployment, int, error) {
-	b, closeAll, err := setup(ctx)
+// measurePulumi times the stack's lifecycle on a fresh cluster (with a rebuild if asked) and returns what its last
+// up deployed.
+func measurePulumi(ctx context.Context, r round, shape reshape, rebuild bool) (*deployment, int, error) {
+	b, closeAll, err := setup(ctx, shape)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer closeAll()
 	up := func() error { _, err := b.stack.Up(ctx); return err }
 	destroy := func() error { _, err := b.stack.Destroy(ctx); return err }
-	for _, s := range []struct {
+	type step struct {
 		name string
 		f    func() error
-	}{
-		{stepUp, up},
+	}
+	steps := []step{
+		{stepUp, func() error {
+			peak, err := peakResidentMiB(up)
+			r[stepPeakMiB] = peak
+			return err
+		}},
 		{stepPreview, func() error {
 			_, err := b.stack.Preview(ctx, lifecycle.PreviewOptions{ExpectNoChanges: true})
 			return err
 		}},
 		{stepPreviewCLI, func() error { return previewThroughTheCLI(ctx, b) }},
-		{stepRebuild, func() error {
+	}
+	if rebuild {
+		steps = append(steps, step{stepRebuild, func() error {
 			if err := destroy(); err != nil {
 				return err
 			}
 			return up()
-		}},
-	} {
+		}})
+	}
+	for _, s := range steps {
 		if err := timedStep(r, s.name, s.f); err != nil {
 			return nil, 0, err
 		}
@@ -266,7 +299,7 @@ func measurePulumi(ctx context.Context, r round) (*deployment, int, error) {
 
 // onFreshCluster runs f against a new cluster (and a scratch directory) and stops it after.
 func onFreshCluster(ctx context.Context, f func(env *sandbox.Env, work string) error) error {
-	b, closeAll, err := setup(ctx)
+	b, closeAll, err := setup(ctx, nil)
 	if err != nil {
 		return err
 	}
