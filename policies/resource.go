@@ -1,5 +1,5 @@
 // Package policies holds the rules that stop a broken stack at preview time, as plain Go functions over resource
-// properties; the policy pack (policies/pack) is a thin policyx adapter over them, and unit tests call them directly.
+// properties; the policy pack (policies/pack), an analyzer plugin, runs them, and unit tests call them directly.
 package policies
 
 import (

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
@@ -57,6 +58,8 @@ type Stack struct {
 	config *config.Stack
 	// secrets are the stack's decrypted credentials, for the seeds step; never printed.
 	secrets auto.ConfigMap
+	// pack builds the policy pack once; Open starts the build, so that it overlaps the CLI's calls.
+	pack func() (string, error)
 }
 
 // Open selects (creating if needed) the stack and validates its whole configuration before anything else runs:
@@ -68,11 +71,13 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 	if _, err := os.Stat(opts.ConfigFile); err != nil {
 		return nil, fmt.Errorf("stack %q has no stack file %s (stacks here: %s)", opts.Stack, opts.ConfigFile, strings.Join(StackNames(opts.Root), ", "))
 	}
+	pack := sync.OnceValues(func() (string, error) { return PolicyPack(opts.Root) })
+	go pack() // an error is policyPack's to return, when an operation needs the pack
 	c, err := selectCLI(opts.Root, opts.Toolchain, opts.Stderr)
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{opts: opts, cli: c, env: map[string]string{
+	s := &Stack{opts: opts, cli: c, pack: pack, env: map[string]string{
 		"PULUMI_BACKEND_URL":       "file://" + filepath.Join(opts.Root, ".state", "pulumi"),
 		"PULUMI_SKIP_UPDATE_CHECK": "1",
 	}}
@@ -171,7 +176,7 @@ func (s *Stack) logf(format string, args ...any) {
 	fmt.Fprintf(s.opts.Stderr, "[%s] "+format+"\n", append([]any{s.opts.Stack}, args...)...)
 }
 
-func (s *Stack) policyPack() (string, error) { return PolicyPack(s.opts.Root) }
+func (s *Stack) policyPack() (string, error) { return s.pack() }
 
 // PolicyPack builds the policy pack (policies/pack) of the project at root into its .state and returns its path:
 // every preview and update runs it.

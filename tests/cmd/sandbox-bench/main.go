@@ -280,7 +280,7 @@ func measurePulumi(ctx context.Context, r round, shape reshape, rebuild bool) (*
 	if err := timedStep(r, stepDestroy, destroy); err != nil {
 		return nil, 0, err
 	}
-	charts, err := chartInputs(b.env.Root, seeds)
+	charts, err := chartInputs(b.env.Root, seeds, shape)
 	if err != nil {
 		return nil, 0, err
 	}

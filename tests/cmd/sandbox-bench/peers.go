@@ -412,10 +412,17 @@ func fileArgs(files []string) []string {
 }
 
 // chartInputs are the charts' args (chart, values, namespace, release name) as the program computes them for the
-// sandbox stack's config, run under mocks: the state keeps none for a helm/v4 Chart, a component the provider
+// sandbox stack's config as shape changes it, run under mocks: the state keeps none for a helm/v4 Chart, a component the provider
 // registers itself without inputs.
-func chartInputs(root string, seeds seeds) (map[string]map[string]any, error) {
-	cfg, err := pulumitest.ReadStackFileConfig(root, "sandbox")
+func chartInputs(root string, seeds seeds, shape reshape) (map[string]map[string]any, error) {
+	objects, err := pulumitest.ReadStackFileObjects(root, "sandbox")
+	if err != nil {
+		return nil, err
+	}
+	if shape != nil {
+		shape(objects)
+	}
+	cfg, err := pulumitest.ConfigOf(objects)
 	if err != nil {
 		return nil, err
 	}

@@ -18,11 +18,12 @@ func TestEachSizeIsAValidStackOfItsCounts(t *testing.T) {
 	for _, sz := range sizes {
 		objects := pulumitest.StackFileObjects(t, root, "sandbox")
 		sz.shape(objects)
+		objects["seldon-ab:cluster"] = map[string]any{"identifier": "sandbox"} // no kubeconfig file on a fresh clone
 		cfg, err := pulumitest.ConfigOf(objects)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg = cfg.WithSecret("seldon-ab:modelStoreAccessKey", "a").WithSecret("seldon-ab:modelStoreSecretKey", "b")
+		cfg = cfg.WithSecret("seldon-ab:modelStoreAccessKey", "bench-admin").WithSecret("seldon-ab:modelStoreSecretKey", "bench-secret-key")
 		g, err := pulumitest.Run(t, program.Program, "sandbox", root, cfg)
 		if err != nil {
 			t.Fatalf("%dx: %v", sz.factor, err)

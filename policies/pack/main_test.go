@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+func properties(t *testing.T, props map[string]any) *structpb.Struct {
+	t.Helper()
+	s, err := plugin.MarshalProperties(resource.NewPropertyMapFromMap(props), plugin.MarshalOptions{KeepSecrets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const secretType = "kubernetes:core/v1:Secret"
+
+// A per-resource rule answers Analyze under its own name and level, with the resource's URN; a rule the stack's
+// policy config disables does not run.
+func TestAnalyzeReportsEachRuleUnderItsName(t *testing.T) {
+	a := newAnalyzer()
+	req := &pulumirpc.AnalyzeRequest{Urn: "urn:creds", Type: secretType, Name: "creds", Properties: properties(t, map[string]any{
+		"kind": "Secret", "metadata": map[string]any{"name": "creds", "namespace": "minio"},
+		"stringData": map[string]any{"rootPassword": "hunter2"}})}
+	res, err := a.Analyze(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Diagnostics) != 1 {
+		t.Fatalf("diagnostics %v, want the one of secrets-are-secret", res.Diagnostics)
+	}
+	d := res.Diagnostics[0]
+	if d.PolicyName != "secrets-are-secret" || d.EnforcementLevel != pulumirpc.EnforcementLevel_MANDATORY || d.Urn != "urn:creds" ||
+		!strings.Contains(d.Message, "stringData.rootPassword is plain text") || d.PolicyPackName != Name {
+		t.Errorf("diagnostic %+v", d)
+	}
+	if _, err := a.Configure(context.Background(), &pulumirpc.ConfigureAnalyzerRequest{PolicyConfig: map[string]*pulumirpc.PolicyConfig{
+		"secrets-are-secret": {EnforcementLevel: pulumirpc.EnforcementLevel_DISABLED}}}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := a.Analyze(context.Background(), req); err != nil || len(res.Diagnostics) != 0 {
+		t.Errorf("a disabled rule still ran: %v %v", res.GetDiagnostics(), err)
+	}
+}
+
+// Stack rules run on AnalyzeStack only, over every resource; per-resource rules do not run there again.
+func TestAnalyzeStackRunsTheStackRules(t *testing.T) {
+	experiment := func(name, def string) *pulumirpc.AnalyzerResource {
+		return &pulumirpc.AnalyzerResource{Urn: "urn:" + name, Type: "kubernetes:mlops.seldon.io/v1alpha1:Experiment", Name: name,
+			Properties: properties(t, map[string]any{"kind": "Experiment", "metadata": map[string]any{"name": name, "namespace": "seldon"},
+				"spec": map[string]any{"default": def, "candidates": []any{map[string]any{"name": "a", "weight": 1},
+					map[string]any{"name": "b", "weight": 1}}}})}
+	}
+	model := func(name string) *pulumirpc.AnalyzerResource {
+		return &pulumirpc.AnalyzerResource{Urn: "urn:" + name, Type: "kubernetes:mlops.seldon.io/v1alpha1:Model", Name: name,
+			Properties: properties(t, map[string]any{"kind": "Model", "metadata": map[string]any{"name": name, "namespace": "seldon"}})}
+	}
+	res, err := newAnalyzer().AnalyzeStack(context.Background(), &pulumirpc.AnalyzeStackRequest{Resources: []*pulumirpc.AnalyzerResource{
+		model("a"), model("b"), experiment("first", "a"), experiment("second", "a")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Diagnostics) != 1 || res.Diagnostics[0].PolicyName != "experiment-candidates" || res.Diagnostics[0].Urn != "urn:second" {
+		t.Errorf("diagnostics %v, want experiment-candidates on the second Experiment", res.Diagnostics)
+	}
+}
+
+// Every rule is announced with its level: what `pulumi preview` lists and a policy config can change.
+func TestTheAnalyzerAnnouncesEveryRule(t *testing.T) {
+	info, err := newAnalyzer().GetAnalyzerInfo(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	levels := map[string]pulumirpc.EnforcementLevel{}
+	for _, p := range info.Policies {
+		levels[p.Name] = p.EnforcementLevel
+	}
+	if levels["metallb-ips"] != pulumirpc.EnforcementLevel_MANDATORY || levels["ingress-nginx-retired"] != pulumirpc.EnforcementLevel_ADVISORY ||
+		info.Name != Name {
+		t.Errorf("analyzer info %v", info)
+	}
+}
