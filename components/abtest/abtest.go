@@ -147,14 +147,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 
 	ab.Children = append(ab.Children, models...)
-	for _, e := range args.Experiments {
-		var aliases []pulumi.Alias
-		if len(args.Experiments) == 1 {
-			// The name a stack's one Experiment had before experiments became a list: kept, or the upgrade would
-			// create the object again under the new name and then delete it under the old one.
-			aliases = []pulumi.Alias{{Name: pulumi.String(name + "-experiment")}}
-		}
-		experiment, err := apiextensions.NewCustomResource(ctx, experimentResourceName(name, args.Namespace, e), &apiextensions.CustomResourceArgs{
+	for i, e := range args.Experiments {
+		resourceName, aliases := experimentResourceName(name, args.Namespace, args.Experiments, i)
+		experiment, err := apiextensions.NewCustomResource(ctx, resourceName, &apiextensions.CustomResourceArgs{
 			ApiVersion:  pulumi.String(seldonspec.APIVersion),
 			Kind:        pulumi.String(seldonspec.KindExperiment),
 			Metadata:    objectMeta(e.Name, args.Namespace, readyAnnotations(args.WaitForReady)),
@@ -398,14 +393,20 @@ func newCall(args *Args, model, seldonModel string) Call {
 	return c
 }
 
-// experimentResourceName keys an Experiment by its default model, which validation keeps unique: renaming the
-// experiment then replaces the object (the old one deleted first) instead of creating the new name while the old
-// one still holds the default as its baseline. Without a default it is keyed by its name.
-func experimentResourceName(component, namespace string, e Experiment) string {
-	if e.Default != "" {
-		return fmt.Sprintf("%s-baseline-%s-%s", component, namespace, e.Default)
+// experimentResourceName is the Pulumi name of the i-th Experiment, and the names it had before. A stack's one
+// Experiment keeps the name it always had, so that a rename replaces it, the old object deleted first, under a plain
+// `pulumi up` too (while the old one holds the default model as its baseline, the scheduler refuses the new one
+// and never retries). With several, each is named after its object; `seldon-ab up` deletes a renamed one's old
+// object before the update (internal/lifecycle). The aliases carry a stack from one form to the other.
+func experimentResourceName(component, namespace string, experiments []Experiment, i int) (string, []pulumi.Alias) {
+	single, own := component+"-experiment", fmt.Sprintf("%s-experiment-%s-%s", component, namespace, experiments[i].Name)
+	if len(experiments) == 1 {
+		return single, []pulumi.Alias{{Name: pulumi.String(own)}}
 	}
-	return fmt.Sprintf("%s-experiment-%s-%s", component, namespace, e.Name)
+	if i == 0 {
+		return own, []pulumi.Alias{{Name: pulumi.String(single)}}
+	}
+	return own, nil
 }
 
 // SampleRequest is a V2 inference request with zeros for the configured input tensor.

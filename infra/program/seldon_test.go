@@ -126,12 +126,12 @@ func TestHomelabExperiment(t *testing.T) {
 			t.Errorf("model %s = %v", name, m.Inputs)
 		}
 	}
-	e := g.Find(t, experimentType, "ab-test-baseline-seldon-system-baseline-predictor")
+	e := g.Find(t, experimentType, "ab-test-experiment")
 	if !e.DeleteBeforeReplace {
 		t.Error("a renamed Experiment would be created before the old one goes: the scheduler refuses its baseline for good")
 	}
-	if !slices.Equal(e.AliasNames, []string{"ab-test-experiment"}) {
-		t.Errorf("aliases %q: a stack made when the Experiment was named ab-test-experiment would create it again, then delete it", e.AliasNames)
+	if !slices.Equal(e.AliasNames, []string{"ab-test-experiment-seldon-system-financial-ab-test-experiment"}) {
+		t.Errorf("aliases %q: a stack that had several experiments, this one left, would create it again, then delete it", e.AliasNames)
 	}
 	if !e.DependsOn("ab-test-model-seldon-system-baseline-predictor") || !e.DependsOn("ab-test-model-seldon-system-enhanced-predictor") {
 		t.Errorf("the experiment does not depend on its models (teardown order): %v", e.Dependencies)
@@ -258,7 +258,7 @@ func TestVerificationRunsAfterTheExperimentAndRerunsOnChanges(t *testing.T) {
 			t.Errorf("verify command lacks %s:\n%s", want, create)
 		}
 	}
-	if !cmd.DependsOn("ab-test-baseline-seldon-system-baseline-predictor") {
+	if !cmd.DependsOn("ab-test-experiment") {
 		t.Errorf("verification does not wait for the Experiment: %v", cmd.Dependencies)
 	}
 	triggers := func(r pulumitest.Resource) string { return fmt.Sprint(r.Get("triggers")) }
@@ -271,7 +271,7 @@ func TestVerificationRunsAfterTheExperimentAndRerunsOnChanges(t *testing.T) {
 func TestHomelabEndsWithVerificationUnlessOptedOut(t *testing.T) {
 	g := runHomelab(t)
 	run := g.Find(t, "command:local:Command", "verify-run")
-	if !run.DependsOn("ab-test-baseline-seldon-system-baseline-predictor") {
+	if !run.DependsOn("ab-test-experiment") {
 		t.Errorf("verification does not wait for the Experiment: %v", run.Dependencies)
 	}
 	cfg := homelabConfig(t)
@@ -336,8 +336,8 @@ func TestVerificationWithoutCommandsIsTheLifecyclesStepAndNeedsReadiness(t *test
 	}
 }
 
-// Several experiments: one Experiment each, keyed by its default model, verified each in one run, and no alias to
-// the single Experiment's former name (two resources cannot share it).
+// Several experiments: one Experiment each, named after its object, verified each in one run; the first carries the
+// name a stack's one Experiment has, so a stack that grows a second experiment keeps its first.
 func TestSeveralExperimentsAreEachDeployedAndVerified(t *testing.T) {
 	cfg := homelabConfig(t)
 	var models []map[string]any
@@ -363,14 +363,13 @@ func TestSeveralExperimentsAreEachDeployedAndVerified(t *testing.T) {
 	if len(experiments) != 2 {
 		t.Fatalf("%d Experiments for two", len(experiments))
 	}
-	churn := g.Find(t, experimentType, "ab-test-baseline-seldon-system-churn-a")
+	churn := g.Find(t, experimentType, "ab-test-experiment-seldon-system-churn")
 	if churn.String("metadata", "name") != "churn" || !churn.DependsOn("ab-test-model-seldon-system-churn-b") {
 		t.Errorf("churn experiment = %v, dependencies %v", churn.Inputs, churn.Dependencies)
 	}
-	for _, e := range experiments {
-		if len(e.AliasNames) > 0 {
-			t.Errorf("%s has aliases %q: two Experiments cannot share the former single name", e.Name, e.AliasNames)
-		}
+	first := g.Find(t, experimentType, "ab-test-experiment-seldon-system-financial-ab-test-experiment")
+	if !slices.Equal(first.AliasNames, []string{"ab-test-experiment"}) || len(churn.AliasNames) != 0 {
+		t.Errorf("aliases: first %q, second %q; only the first may take the single Experiment's name", first.AliasNames, churn.AliasNames)
 	}
 	run := g.Find(t, "command:local:Command", "verify-run")
 	for _, want := range []string{`'--experiment' 'churn:churn-a:churn-a=50,churn-b=50'`, `'--experiment' 'financial-ab-test-experiment:`} {
@@ -378,7 +377,7 @@ func TestSeveralExperimentsAreEachDeployedAndVerified(t *testing.T) {
 			t.Errorf("verify command lacks %s:\n%s", want, run.String("create"))
 		}
 	}
-	if !run.DependsOn("ab-test-baseline-seldon-system-churn-a") || !run.DependsOn("ab-test-baseline-seldon-system-baseline-predictor") {
+	if !run.DependsOn("ab-test-experiment-seldon-system-churn") || !run.DependsOn(first.Name) {
 		t.Errorf("verification does not wait for every Experiment: %v", run.Dependencies)
 	}
 }

@@ -81,7 +81,7 @@ func (s *Stack) runVerifier(ctx context.Context, outputs auto.OutputMap, demo, a
 	}
 	inv, err := verify.ParseArgs(args[1:], overrides)
 	if err != nil {
-		return verify.Suite{}, fmt.Errorf("the stack's verifyArgs: %w", err)
+		return verify.Suite{}, fmt.Errorf("the stack's verifyArgs output (one written by an older seldon-ab is rewritten by `seldon-ab up --stack %s`): %w", s.opts.Stack, err)
 	}
 	if !afterUpdate && (overrides == nil || !overrides.Changed("settle")) {
 		inv.Config.Settle = 0
