@@ -80,6 +80,7 @@ func (s *Stack) previewOptions(diff, refresh bool, streams ...chan<- events.Engi
 //     that finds no files fails its Model for good; otherwise the update runs in one step, and the seeds after it;
 //   - when it switches NGINX controllers (ingress-nginx and NGINX Gateway Fabric), the old one's hold on the
 //     ingress IP is released first (handOverIP);
+//   - when it renames one of several experiments, the old Experiment is deleted first (retireRenamed);
 //   - when the update creates, removes or gives a new version to Seldon Models or Experiments, it returns only
 //     once calls through the ingress show the change (rollout.Prove): Seldon never writes observedGeneration, so
 //     the Ready condition the engine waited on may predate the change;
@@ -99,6 +100,11 @@ func (s *Stack) Up(ctx context.Context) (auto.UpResult, error) {
 	before := s.snapshot(ctx, plan.changes())
 	if retiring := retiredEntry(plan.steps()); retiring != "" {
 		if err := s.handOverIP(ctx, retiring); err != nil {
+			return auto.UpResult{}, err
+		}
+	}
+	if renamed := renamedExperiments(plan.steps()); len(renamed) > 0 {
+		if err := s.retireRenamed(ctx, renamed); err != nil {
 			return auto.UpResult{}, err
 		}
 	}

@@ -2,6 +2,7 @@ package seldonsim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/seldon-ab/provisioner/internal/seldonspec"
@@ -97,20 +98,24 @@ func (m *ControlPlane) program(w *world, tracks map[string]*track, runs []*exper
 				routes[model] = Route{Clusters: []Cluster{{Model: model, Version: v.number, Weight: 100, Pods: slices.Clone(v.pods)}}}
 			}
 		}
+		// An experiment's split is made of its candidates' own versions, whatever other experiments did to their
+		// routes (scheduler/pkg/envoy/processor/incremental.go: addTrafficForExperiment reads each candidate from
+		// the model store), so a candidate that is another experiment's default model adds its own clusters.
+		models := maps.Clone(routes)
 		for _, run := range runs {
 			if run.namespace != ns || !run.active {
 				continue
 			}
 			var split Route
 			for _, c := range run.candidates {
-				own := routes[c.name]
+				own := models[c.name]
 				for _, cl := range own.Clusters {
 					cl.Weight = c.weight * cl.Weight / 100
 					split.Clusters = append(split.Clusters, cl)
 				}
 			}
 			if run.mirror != "" {
-				if own, ok := routes[run.mirror]; ok && len(own.Clusters) > 0 {
+				if own, ok := models[run.mirror]; ok && len(own.Clusters) > 0 {
 					mirror := own.Clusters[0]
 					split.Mirror, split.MirrorPercent = &mirror, run.mirrorPercent
 				}

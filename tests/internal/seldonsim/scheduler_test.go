@@ -297,3 +297,25 @@ func TestANewVersionNeedsRoomBesideTheOld(t *testing.T) {
 	}
 	r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "ExperimentReady", "False: Server [] not found")
 }
+
+// Two experiments that each take the other's default model as a candidate: each split is made of the candidates'
+// own versions, not of the other experiment's split (incremental.go: addTrafficForExperiment reads the model store).
+func TestAnExperimentSplitsBetweenTheModelsNotTheOtherExperimentsSplit(t *testing.T) {
+	c := fieldSetup()
+	second := object(api, "Experiment", "seldon-system", "challenger-first", map[string]any{"spec": map[string]any{
+		"default": "enhanced-predictor", "candidates": []any{map[string]any{"name": "enhanced-predictor", "weight": int64(50)},
+			map[string]any{"name": "baseline-predictor", "weight": int64(50)}}}})
+	second.SetCreationTimestamp(metav1.Now())
+	c.objects["experiment-2"] = second
+	r := c.run(t)
+	r.expect(seldonsim.Experiments, "seldon-system", "challenger-first", "Ready", "True")
+	routes := r.model.Routes("seldon-system")
+	for route, want := range map[string]string{
+		"financial-ab-test-experiment.experiment": "baseline-predictor_1=70,enhanced-predictor_1=30",
+		"challenger-first.experiment":             "enhanced-predictor_1=50,baseline-predictor_1=50",
+	} {
+		if got := served(routes, route); got != want {
+			t.Errorf("route %s = %q, want %q", route, got, want)
+		}
+	}
+}
