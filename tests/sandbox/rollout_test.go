@@ -48,8 +48,8 @@ func (r changeRun) noFailedCalls(t *testing.T, route string) {
 	}
 }
 
-// lastReport is the verification report `up` wrote, of the sandbox stack's one experiment (or its Models by name).
-func lastReport(t *testing.T) verify.Report {
+// lastSuite is the verification report `up` wrote.
+func lastSuite(t *testing.T) verify.Suite {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(env.Root, ".state", "verify", "sandbox", "report.json"))
 	if err != nil {
@@ -59,6 +59,13 @@ func lastReport(t *testing.T) verify.Report {
 	if err := json.Unmarshal(data, &suite); err != nil {
 		t.Fatal(err)
 	}
+	return suite
+}
+
+// lastReport is the report of the sandbox stack's one experiment (or its Models by name).
+func lastReport(t *testing.T) verify.Report {
+	t.Helper()
+	suite := lastSuite(t)
 	if len(suite.Reports) != 1 {
 		t.Fatalf("%d reports, want the one of the sandbox stack:\n%s", len(suite.Reports), suite.Summary())
 	}
