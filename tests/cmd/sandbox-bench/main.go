@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -214,18 +215,17 @@ func measureRound(ctx context.Context, shape reshape, rebuild bool) (round, int,
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := onFreshCluster(ctx, func(env *sandbox.Env, work string) error {
+	// A peer that fails does not stop the other: the round keeps what was measured, and the error says what was not.
+	helmErr := onFreshCluster(ctx, func(env *sandbox.Env, work string) error {
 		return timedStep(r, stepHelm, func() error { return runChain(ctx, env, d, d.helmChain(), work) })
-	}); err != nil {
-		return nil, 0, err
-	}
+	})
 	err = onFreshCluster(ctx, func(env *sandbox.Env, work string) error {
 		if err := timedStep(r, stepKubectl, func() error { return runChain(ctx, env, d, d.kubectlLimit(), work) }); err != nil {
 			return err
 		}
 		return timedStep(r, stepKubectlDel, func() error { return kubectlDelete(ctx, env, d) })
 	})
-	return r, resources, err
+	return r, resources, errors.Join(helmErr, err)
 }
 
 // measurePulumi times the stack's lifecycle on a fresh cluster (with a rebuild if asked) and returns what its last

@@ -238,6 +238,9 @@ func runChain(ctx context.Context, env *sandbox.Env, d *deployment, chain []step
 			err = applyAndWait(ctx, env, s.objects, filepath.Join(work, fmt.Sprintf("batch-%02d", i)))
 		}
 		if err != nil {
+			// What the cluster held when the step failed, for the log: the chain's cluster goes with the side.
+			seen, _ := env.Kubectl(ctx, "get", "pods,seldonruntimes.mlops.seldon.io,servers.mlops.seldon.io,models.mlops.seldon.io", "-A")
+			fmt.Fprintf(os.Stderr, "[bench] step %d failed; the cluster held:\n%s\n", i+1, seen)
 			return fmt.Errorf("step %d: %w", i+1, err)
 		}
 	}
