@@ -105,7 +105,7 @@ func (a *analyzer) Remediate(context.Context, *pulumirpc.AnalyzeRequest) (*pulum
 
 // Analyze runs the per-resource rules over one resource.
 func (a *analyzer) Analyze(_ context.Context, req *pulumirpc.AnalyzeRequest) (*pulumirpc.AnalyzeResponse, error) {
-	r, err := decode(req.GetUrn(), req.GetType(), req.GetName(), "", req.GetProperties())
+	r, err := decode(req.GetUrn(), req.GetType(), req.GetName(), req.GetOptions().GetParent(), req.GetProperties())
 	if err != nil {
 		return nil, err
 	}

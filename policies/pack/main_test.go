@@ -87,3 +87,24 @@ func TestTheAnalyzerAnnouncesEveryRule(t *testing.T) {
 		t.Errorf("analyzer info %v", info)
 	}
 }
+
+// A resource's parent reaches the rules: a chart's own workload is the chart's business, the stack's own is not.
+func TestAnalyzeKnowsTheParent(t *testing.T) {
+	deployment := properties(t, map[string]any{"kind": "Deployment", "metadata": map[string]any{"name": "web", "namespace": "ns"},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{
+			map[string]any{"name": "web", "image": "nginx:1.27.3"}}}}}})
+	analyze := func(parent string) []*pulumirpc.AnalyzeDiagnostic {
+		res, err := newAnalyzer().Analyze(context.Background(), &pulumirpc.AnalyzeRequest{Urn: "urn:web", Type: "kubernetes:apps/v1:Deployment",
+			Name: "web", Properties: deployment, Options: &pulumirpc.AnalyzerResourceOptions{Parent: parent}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Diagnostics
+	}
+	if d := analyze("urn:pulumi:s::p::kubernetes:helm.sh/v4:Chart::ingress-nginx"); len(d) != 0 {
+		t.Errorf("a chart's own Deployment was judged: %v", d)
+	}
+	if d := analyze(""); len(d) != 1 || d[0].PolicyName != "workload-resources" {
+		t.Errorf("the stack's own Deployment without resources: %v", d)
+	}
+}
