@@ -12,8 +12,6 @@ import (
 
 	"github.com/seldon-ab/provisioner/components/gateway"
 	"github.com/seldon-ab/provisioner/components/ingress"
-	"github.com/seldon-ab/provisioner/infra/config"
-	"github.com/seldon-ab/provisioner/internal/doctor"
 	"github.com/seldon-ab/provisioner/internal/gatewayapi"
 )
 
@@ -50,11 +48,7 @@ var gatewaysResource = schema.GroupVersionResource{Group: gatewayapi.Group, Vers
 // Gateway, whose Service NGF would otherwise recreate (its controller owns it). MetalLB reprocesses every pending
 // Service once one is deleted. Calls fail from here until the new controller serves: the window the docs state.
 func (s *Stack) handOverIP(ctx context.Context, retiring string) error {
-	kubeconfig := ""
-	if s.config.Cluster.Kubeconfig != "" {
-		kubeconfig = config.ResolvePath(s.opts.Root, s.config.Cluster.Kubeconfig)
-	}
-	live, err := doctor.Connect(kubeconfig, s.config.Cluster.Context)
+	live, err := s.cluster()
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/seldon-ab/provisioner/infra/config"
 	"github.com/seldon-ab/provisioner/infra/program"
+	"github.com/seldon-ab/provisioner/internal/doctor"
 )
 
 // Options say which stack to run and how.
@@ -177,6 +178,15 @@ func (s *Stack) logf(format string, args ...any) {
 }
 
 func (s *Stack) policyPack() (string, error) { return s.pack() }
+
+// cluster connects to the stack's cluster as its kubeconfig and context say.
+func (s *Stack) cluster() (*doctor.Live, error) {
+	kubeconfig := ""
+	if s.config.Cluster.Kubeconfig != "" {
+		kubeconfig = config.ResolvePath(s.opts.Root, s.config.Cluster.Kubeconfig)
+	}
+	return doctor.Connect(kubeconfig, s.config.Cluster.Context)
+}
 
 // PolicyPack builds the policy pack (policies/pack) of the project at root into its .state and returns its path:
 // every preview and update runs it.

@@ -10,8 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/seldon-ab/provisioner/infra/config"
-	"github.com/seldon-ab/provisioner/internal/doctor"
 	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
@@ -71,11 +69,7 @@ func readExperimentRef(state *apitype.StepEventStateMetadata) experimentRef {
 // (Seldon's finalizer holds each until the scheduler stopped it and released its baseline). Calls by the old name
 // fail from here on, as they must; calls by the default model's name keep their route.
 func (s *Stack) retireRenamed(ctx context.Context, olds []experimentRef) error {
-	kubeconfig := ""
-	if s.config.Cluster.Kubeconfig != "" {
-		kubeconfig = config.ResolvePath(s.opts.Root, s.config.Cluster.Kubeconfig)
-	}
-	live, err := doctor.Connect(kubeconfig, s.config.Cluster.Context)
+	live, err := s.cluster()
 	if err != nil {
 		return err
 	}

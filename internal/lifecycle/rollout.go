@@ -130,11 +130,7 @@ func (s *Stack) proveRollout(ctx context.Context, outputs auto.OutputMap, change
 
 // modelStatus reads Models' Ready conditions from the stack's cluster.
 func (s *Stack) modelStatus() rollout.Status {
-	kubeconfig := ""
-	if s.config.Cluster.Kubeconfig != "" {
-		kubeconfig = config.ResolvePath(s.opts.Root, s.config.Cluster.Kubeconfig)
-	}
-	live, err := doctor.Connect(kubeconfig, s.config.Cluster.Context)
+	live, err := s.cluster()
 	return modelConditions{live: live, err: err}
 }
 

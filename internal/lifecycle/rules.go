@@ -12,9 +12,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
-
-	"github.com/seldon-ab/provisioner/infra/config"
-	"github.com/seldon-ab/provisioner/internal/doctor"
 )
 
 // A lock left by a dead process: an update killed with its terminal, or Ctrl-C twice, leaves the stack locked by
@@ -96,11 +93,7 @@ const clusterTag = "seldon-ab:cluster-uid"
 // program's preflight then says why).
 func (s *Stack) clusterIdentity(ctx context.Context) (recorded, live string) {
 	recorded, _ = s.stack.GetTag(ctx, clusterTag)
-	kubeconfig := ""
-	if s.config.Cluster.Kubeconfig != "" {
-		kubeconfig = config.ResolvePath(s.opts.Root, s.config.Cluster.Kubeconfig)
-	}
-	client, err := doctor.Connect(kubeconfig, s.config.Cluster.Context)
+	client, err := s.cluster()
 	if err != nil {
 		return recorded, ""
 	}
