@@ -317,9 +317,9 @@ func (v *validator) experiment(key string, e Experiment, models map[string]Model
 		}
 	}
 	// The scheduler hands the weights to envoy unchecked (scheduler/pkg/envoy/xdscache/resource.go,
-	// createWeightedModelClusterAction), and envoy rejects a route whose weights sum to 0: no call is answered.
+	// createWeightedModelClusterAction): with no weight at all, no candidate has a share of the calls.
 	if len(e.Candidates) > 0 && total <= 0 {
-		v.add(key+".candidates", fmt.Sprint(total), "have weights that sum to "+fmt.Sprint(total)+", which envoy rejects: the experiment would answer no call",
+		v.add(key+".candidates", fmt.Sprint(total), "have weights that sum to "+fmt.Sprint(total)+", so no candidate has a share of the calls",
 			"give the candidates positive weights, e.g. 70 and 30")
 	}
 	if e.Default != "" && !names[e.Default] {

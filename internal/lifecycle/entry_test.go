@@ -55,32 +55,3 @@ func TestSeedsGoFirstOnlyWhenAnAgentLoadsFiles(t *testing.T) {
 		}
 	}
 }
-
-func experimentStep(op apitype.OpType, name, defaultModel string) events.EngineEvent {
-	ev := planStep(op, "kubernetes:"+seldonspec.APIVersion+":"+seldonspec.KindExperiment, "urn:"+name)
-	state := &apitype.StepEventStateMetadata{Inputs: map[string]any{
-		"metadata": map[string]any{"name": name, "namespace": "ns"}, "spec": map[string]any{"default": defaultModel}}}
-	if op == apitype.OpDelete {
-		ev.ResourcePreEvent.Metadata.Old = state
-	} else {
-		ev.ResourcePreEvent.Metadata.New = state
-	}
-	return ev
-}
-
-// Among several experiments, a rename is the creation of a new name on the old one's default model and the deletion
-// of the old: that old one must go first. Experiments created and deleted on other models are left to the engine.
-func TestARenameAmongSeveralExperimentsIsFound(t *testing.T) {
-	plan := []events.EngineEvent{
-		experimentStep(apitype.OpCreate, "credit-v2", "credit"),
-		experimentStep(apitype.OpDelete, "credit-ab", "credit"),
-		experimentStep(apitype.OpCreate, "churn-ab", "churn"),
-		experimentStep(apitype.OpDelete, "fraud-ab", "fraud"),
-		experimentStep(apitype.OpDelete, "no-default", ""),
-		experimentStep(apitype.OpCreate, "other-no-default", ""),
-	}
-	got := renamedExperiments(plan)
-	if len(got) != 1 || got[0] != (experimentRef{namespace: "ns", name: "credit-ab", defaultModel: "credit"}) {
-		t.Errorf("renamedExperiments = %+v, want credit-ab alone", got)
-	}
-}

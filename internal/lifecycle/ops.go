@@ -103,7 +103,7 @@ func (s *Stack) Up(ctx context.Context) (auto.UpResult, error) {
 			return auto.UpResult{}, err
 		}
 	}
-	if renamed := renamedExperiments(plan.steps()); len(renamed) > 0 {
+	if renamed := rollout.RenamedExperiments(plan.steps()); len(renamed) > 0 {
 		if err := s.retireRenamed(ctx, renamed); err != nil {
 			return auto.UpResult{}, err
 		}

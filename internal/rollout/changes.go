@@ -88,6 +88,46 @@ func Changes(evs []events.EngineEvent) []Change {
 	return append(append(out, created...), versioned...)
 }
 
+// RenamedExperiments are the Experiments a plan deletes whose default model an Experiment it creates takes over: a
+// rename in a stack of several experiments, where each is a resource of its own (a stack's one Experiment is
+// replaced delete-first instead). The engine creates before it deletes, and while the old Experiment holds the
+// default model as its baseline the scheduler refuses the new one, which the controller never retries
+// (scheduler/pkg/store/experiment/validate.go, validateNoExistingDefault).
+func RenamedExperiments(evs []events.EngineEvent) []Change {
+	type experiment struct{ namespace, name, defaultModel string }
+	var created, deleted []experiment
+	for _, ev := range evs {
+		if ev.ResourcePreEvent == nil {
+			continue
+		}
+		m := ev.ResourcePreEvent.Metadata
+		state := m.New
+		if m.Op == apitype.OpDelete {
+			state = m.Old
+		}
+		ns, name, ok := identity(state)
+		if seldonKind(m.Type) != seldonspec.KindExperiment || !ok || (m.Op != apitype.OpCreate && m.Op != apitype.OpDelete) {
+			continue
+		}
+		spec, _ := state.Inputs["spec"].(map[string]any)
+		def, _ := spec["default"].(string)
+		if m.Op == apitype.OpCreate {
+			created = append(created, experiment{ns, name, def})
+		} else {
+			deleted = append(deleted, experiment{ns, name, def})
+		}
+	}
+	var out []Change
+	for _, old := range deleted {
+		if old.defaultModel != "" && slices.ContainsFunc(created, func(c experiment) bool {
+			return c.namespace == old.namespace && c.defaultModel == old.defaultModel && c.name != old.name
+		}) {
+			out = append(out, Change{Kind: seldonspec.KindExperiment, Namespace: old.namespace, Name: old.name, What: Removed})
+		}
+	}
+	return out
+}
+
 func sameObject(a, b Change) bool {
 	return a.Kind == b.Kind && a.Namespace == b.Namespace && a.Name == b.Name
 }

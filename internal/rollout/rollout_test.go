@@ -32,6 +32,27 @@ func step(op apitype.OpType, typ string, old, new *apitype.StepEventStateMetadat
 		Metadata: apitype.StepEventMetadata{Op: op, Type: typ, Old: old, New: new}}}}
 }
 
+// Among several experiments, a rename is the creation of a new name on the old one's default model and the deletion
+// of the old: that old one must go first. Experiments created and deleted on other models, or without a default,
+// are left to the engine, and so is a delete-first replacement.
+func TestARenameAmongSeveralExperimentsIsFound(t *testing.T) {
+	on := func(model string) map[string]any { return map[string]any{"default": model} }
+	plan := []events.EngineEvent{
+		step(apitype.OpCreate, experimentType, nil, state("credit-v2", on("credit"))),
+		step(apitype.OpDelete, experimentType, state("credit-ab", on("credit")), nil),
+		step(apitype.OpCreate, experimentType, nil, state("churn-ab", on("churn"))),
+		step(apitype.OpDelete, experimentType, state("fraud-ab", on("fraud")), nil),
+		step(apitype.OpDelete, experimentType, state("no-default", on("")), nil),
+		step(apitype.OpCreate, experimentType, nil, state("other-no-default", on(""))),
+		step(apitype.OpDeleteReplaced, experimentType, state("replaced", on("risk")), nil),
+		step(apitype.OpCreateReplacement, experimentType, nil, state("replacing", on("risk"))),
+	}
+	got := rollout.RenamedExperiments(plan)
+	if len(got) != 1 || got[0] != (rollout.Change{Kind: "Experiment", Namespace: "seldon-system", Name: "credit-ab", What: rollout.Removed}) {
+		t.Errorf("RenamedExperiments = %v, want credit-ab alone", got)
+	}
+}
+
 func TestChangesNameWhatTheMeshMustShow(t *testing.T) {
 	v1 := map[string]any{"storageUri": "s3://b/m", "replicas": 1.0}
 	evs := []events.EngineEvent{

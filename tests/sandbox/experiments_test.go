@@ -3,7 +3,6 @@
 package sandbox_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -31,18 +30,10 @@ func renameSecond(cfg map[string]any) {
 // default model's baseline), and calls by the default model's name never fail.
 func TestSeveralExperimentsAreVerifiedAndRenamed(t *testing.T) {
 	ctx := testContext(t, 20*time.Minute)
-	stack := openStack(t, ctx, "sandbox", twoExperiments)
-	if _, err := stack.Destroy(ctx); err != nil {
-		t.Fatalf("initial destroy: %v", err)
-	}
+	stack := freshStack(t, ctx, twoExperiments)
 	if _, err := stack.Up(ctx); err != nil {
 		t.Fatalf("up: %v", err)
 	}
-	t.Cleanup(func() {
-		if _, err := stack.Destroy(context.Background()); err != nil {
-			t.Errorf("final destroy: %v", err)
-		}
-	})
 	suite := lastSuite(t)
 	if !suite.Passed || len(suite.Reports) != 2 || suite.Reports[1].Experiment != "challenger-first" || suite.Reports[1].Split == nil ||
 		suite.Reports[1].Candidates[0].Expected != 0.5 {

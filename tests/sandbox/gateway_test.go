@@ -15,15 +15,7 @@ import (
 // config change and one `up` while the experiment is called, and tears it down.
 func TestGatewayFabricServesTheStackAndSwitchesBothWays(t *testing.T) {
 	ctx := testContext(t, 40*time.Minute)
-	stack := openStack(t, ctx, "sandbox", changes.GatewayFabric)
-	if _, err := stack.Destroy(ctx); err != nil {
-		t.Fatalf("initial destroy: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := stack.Destroy(context.Background()); err != nil {
-			t.Errorf("final destroy: %v", err)
-		}
-	})
+	stack := freshStack(t, ctx, changes.GatewayFabric)
 
 	t.Run("up on NGINX Gateway Fabric ends with a passing verdict through the Gateway", func(t *testing.T) {
 		if _, err := stack.Up(ctx); err != nil {

@@ -77,6 +77,22 @@ func openStack(t *testing.T, ctx context.Context, stack string, mutate func(cfg 
 	return s
 }
 
+// freshStack opens the sandbox stack (its file as mutate changes it) with nothing deployed, whatever an earlier run
+// left, and destroys what the test deployed when it ends.
+func freshStack(t *testing.T, ctx context.Context, mutate func(cfg map[string]any)) *lifecycle.Stack {
+	t.Helper()
+	stack := openStack(t, ctx, "sandbox", mutate)
+	if _, err := stack.Destroy(ctx); err != nil {
+		t.Fatalf("initial destroy: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := stack.Destroy(context.Background()); err != nil {
+			t.Errorf("final destroy: %v", err)
+		}
+	})
+	return stack
+}
+
 // TestSandboxLifecycle is one user's session, through the lifecycle `seldon-ab` runs: a broken stack file
 // refused, up (seeds and all), a no-change preview, destroy, up again, an interrupted up refused until recover,
 // a recreated cluster's stale state put aside, and a final destroy.

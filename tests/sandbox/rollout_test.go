@@ -83,18 +83,10 @@ func servedBy(t *testing.T, ctx context.Context, caller *verify.Caller, route st
 // winner promoted. Each `up` returns only once the mesh serves its change.
 func TestChangesAfterTheFirstUpAreProvenByTraffic(t *testing.T) {
 	ctx := testContext(t, 40*time.Minute)
-	stack := openStack(t, ctx, "sandbox", nil)
-	if _, err := stack.Destroy(ctx); err != nil {
-		t.Fatalf("initial destroy: %v", err)
-	}
+	stack := freshStack(t, ctx, nil)
 	if _, err := stack.Up(ctx); err != nil {
 		t.Fatalf("first up: %v", err)
 	}
-	t.Cleanup(func() {
-		if _, err := stack.Destroy(context.Background()); err != nil {
-			t.Errorf("final destroy: %v", err)
-		}
-	})
 	caller, err := stack.Caller(ctx)
 	if err != nil {
 		t.Fatal(err)
