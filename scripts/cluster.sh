@@ -66,11 +66,13 @@ case $action in
     log "adding two simulated nodes and the storage class"
     "$kwokctl" scale node --name "$name" --replicas 2 >>"$quiet" 2>&1 || { cat "$quiet" >&2; die "could not add nodes"; }
     kubectl apply -f "$here/sandbox/storage.yaml" >>"$quiet" 2>&1 || { cat "$quiet" >&2; die "could not add the storage class"; }
-    for _ in $(seq 60); do
-      [ "$(kubectl get nodes --no-headers 2>/dev/null | grep -c ' Ready')" -ge 2 ] && break
+    ready=0 deadline=$((SECONDS + 120))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+      ready=$(kubectl get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l || true)
+      [ "$ready" -ge 2 ] && break
       sleep 1
     done
-    kubectl get nodes --no-headers | grep -q ' Ready' || die "nodes did not become Ready"
+    [ "$ready" -ge 2 ] || die "$ready of 2 nodes Ready after 120 s: $(kubectl get nodes --no-headers 2>&1 | tr '\n' ';'); logs: $state/kwok/clusters/$name/logs"
     start_sandboxd
     log "cluster $name is up; kubeconfig: $kubeconfig"
     echo "$kubeconfig"
