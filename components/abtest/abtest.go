@@ -38,6 +38,9 @@ type Args struct {
 	// After are resources that must exist before this component's objects (a component's own dependsOn does
 	// not reach its children).
 	After []pulumi.Resource
+	// Seeded, when set, resolves once the model store holds the seeded artifacts (the seeds run in the program's
+	// own process); the Models wait for it as for After.
+	Seeded pulumi.ResourceArrayInput
 }
 
 // Model is one Seldon Model.
@@ -116,6 +119,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	parent := pulumi.Parent(ab)
 
+	modelOpts := []pulumi.ResourceOption{parent, pulumi.DependsOn(args.After)}
+	if args.Seeded != nil {
+		modelOpts = append(modelOpts, pulumi.DependsOnInputs(args.Seeded))
+	}
 	var models []pulumi.Resource
 	for _, m := range args.Models {
 		spec := pulumi.Map{"storageUri": pulumi.String(m.StorageURI)}
@@ -139,7 +146,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			Kind:        pulumi.String(seldonspec.KindModel),
 			Metadata:    objectMeta(m.Name, m.Namespace, readyAnnotations(args.WaitForReady)),
 			OtherFields: map[string]any{"spec": spec},
-		}, parent, pulumi.DependsOn(args.After))
+		}, modelOpts...)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@
 package modelstore
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -46,6 +47,10 @@ type Args struct {
 	Seed       []SeedDirectory
 	RunSeeds   bool
 	ProjectDir string
+	// SeedHere, when set and RunSeeds is off, runs the seeds' argument vectors in the program's own process during
+	// an update (never a preview), once the buckets exist: what a command resource does, for a program that runs
+	// in `seldon-ab`'s process.
+	SeedHere func(ctx context.Context, argvs [][]string) error
 }
 
 // SeedDirectory is one local directory uploaded to s3://Bucket/Prefix.
@@ -96,6 +101,8 @@ type ModelStore struct {
 	// Ready are the objects after which the store holds its buckets and seeded artifacts: what a Model waits
 	// for, since an agent that finds no files fails the Model (it is retried only when a new agent joins).
 	Ready []pulumi.Resource
+	// Seeded, with Args.SeedHere, resolves to Ready once the seeds ran; a Model waits for it too. nil otherwise.
+	Seeded pulumi.ResourceArrayInput
 }
 
 // New deploys the store.
@@ -178,6 +185,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 		store.Ready = append(store.Ready, seeded)
+	}
+	if !args.RunSeeds && args.SeedHere != nil && len(args.Seed) > 0 {
+		store.Seeded = seedHere(ctx, args.SeedHere, buckets, store.SeedArgs)
 	}
 
 	store.Endpoint = endpoint
@@ -378,4 +388,27 @@ func rcloneParameterKeys(region string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// seedHere runs the seeds once the bucket Job is done (its ID is known only then, in an update) and resolves to
+// the Job; a preview never runs them. A failed seed fails every Model's registration, so the update, with its error.
+func seedHere(ctx *pulumi.Context, run func(context.Context, [][]string) error, buckets *batchv1.Job, seedArgs pulumi.ArrayOutput) pulumi.ResourceArrayOutput {
+	return pulumi.All(buckets.ID(), seedArgs).ApplyTWithContext(ctx.Context(),
+		func(c context.Context, v []any) ([]pulumi.Resource, error) {
+			if ctx.DryRun() {
+				return []pulumi.Resource{buckets}, nil
+			}
+			var argvs [][]string
+			for _, argv := range v[1].([]any) {
+				var words []string
+				for _, w := range argv.([]any) {
+					words = append(words, w.(string))
+				}
+				argvs = append(argvs, words)
+			}
+			if err := run(c, argvs); err != nil {
+				return nil, fmt.Errorf("seeding the model store: %w", err)
+			}
+			return []pulumi.Resource{buckets}, nil
+		}).(pulumi.ResourceArrayOutput)
 }

@@ -3,6 +3,7 @@
 package program
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,14 +30,32 @@ import (
 // ABTestName is the A/B test component's name: its Models, Experiment and mesh Ingresses are named after it.
 const ABTestName = "ab-test"
 
-// Program is the Pulumi program: it validates the whole stack config before registering anything.
+// Program is the Pulumi program as `pulumi up` runs it (infra/main.go): it validates the whole stack config before
+// registering anything.
 func Program(ctx *pulumi.Context) error {
 	_, err := Outputs(ctx)
 	return err
 }
 
+// Options are what `seldon-ab`, which runs the program in its own process, adds to the stack's config.
+type Options struct {
+	// Seed, when set, runs the stack's seeds (argument vectors of `seldon-ab seed`) during an update, once the
+	// buckets exist and before any Model, where no command resource does (commands.enabled false).
+	Seed func(ctx context.Context, argvs [][]string) error
+}
+
+// New is the program with opts.
+func New(opts Options) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		_, err := run(ctx, opts)
+		return err
+	}
+}
+
 // Outputs runs the program and returns the stack outputs it exported, for tests that judge them (secrecy).
-func Outputs(ctx *pulumi.Context) (pulumi.Map, error) {
+func Outputs(ctx *pulumi.Context) (pulumi.Map, error) { return run(ctx, Options{}) }
+
+func run(ctx *pulumi.Context, opts Options) (pulumi.Map, error) {
 	root, err := projectRoot(ctx)
 	if err != nil {
 		return nil, err
@@ -55,7 +74,7 @@ func Outputs(ctx *pulumi.Context) (pulumi.Map, error) {
 			return nil, err
 		}
 	}
-	return Deploy(ctx, stack, root)
+	return Deploy(ctx, stack, root, opts)
 }
 
 // preflight reads the cluster (never writes) before any resource is registered: a cluster this stack cannot run
@@ -115,7 +134,7 @@ func projectRoot(ctx *pulumi.Context) (string, error) {
 }
 
 // Deploy registers every component of a valid stack and exports (and returns) the stack outputs.
-func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, error) {
+func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string, opts Options) (pulumi.Map, error) {
 	providerArgs := &kubernetes.ProviderArgs{
 		ClusterIdentifier: pulumi.String(s.Cluster.Identifier),
 	}
@@ -141,7 +160,9 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 		return nil, err
 	}
 
-	store, err := modelstore.New(ctx, "model-store", modelStoreArgs(s, baseDir), withCluster)
+	storeArgs := modelStoreArgs(s, baseDir)
+	storeArgs.SeedHere = opts.Seed
+	store, err := modelstore.New(ctx, "model-store", storeArgs, withCluster)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +178,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string) (pulumi.Map, e
 	// the experiment from the LAN needs the L2Advertisement and the speakers that announce those IPs.
 	experimentArgs.After = append(append(append(append([]pulumi.Resource{}, platform.Children...), entry.children...),
 		lb.Children...), store.Ready...)
+	experimentArgs.Seeded = store.Seeded
 	experiment, err := abtest.New(ctx, ABTestName, experimentArgs, withCluster)
 	if err != nil {
 		return nil, err

@@ -1,11 +1,15 @@
 package program_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/seldon-ab/provisioner/infra/program"
@@ -275,6 +279,56 @@ func TestSeedingRunsTheSeedCommandAfterTheBuckets(t *testing.T) {
 	}
 	if n := len(sandbox.OfType("command:local:Command")); n != 0 {
 		t.Errorf("the sandbox stack registers %d command resources; it has no command plugin", n)
+	}
+}
+
+// Without command resources (the sandbox), `seldon-ab` hands the program its seeder: the seeds run during the
+// update, after the buckets and before any Model is registered, with the stack's seed command lines; a failed seed
+// fails the update before any Model; a preview never seeds.
+func TestSeedsRunInTheProgramsProcessBeforeTheModels(t *testing.T) {
+	var mu sync.Mutex
+	var seeded [][]string
+	modelsAtSeed := -1
+	g := &pulumitest.Graph{}
+	record := func(_ context.Context, argvs [][]string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seeded, modelsAtSeed = argvs, len(g.OfType(modelType))
+		return nil
+	}
+	if err := g.Record(program.New(program.Options{Seed: record}), "sandbox", root(t), sandboxConfig(t)); err != nil {
+		t.Fatal(err)
+	}
+	if len(seeded) != 2 || seeded[0][0] != "seed" || !slices.Contains(seeded[0], "--bucket") {
+		t.Fatalf("seeded %v, want the sandbox's two seed command lines", seeded)
+	}
+	if modelsAtSeed != 0 {
+		t.Errorf("%d Models were registered before the seeds ran", modelsAtSeed)
+	}
+	for _, m := range g.OfType(modelType) {
+		if !m.DependsOn("model-store-buckets") {
+			t.Errorf("Model %s does not depend on the bucket Job: %v", m.Name, m.Dependencies)
+		}
+	}
+
+	failing := func(context.Context, [][]string) error { return errors.New("bucket mlflow-artifacts: access denied") }
+	broken := &pulumitest.Graph{}
+	err := broken.Record(program.New(program.Options{Seed: failing}), "sandbox", root(t), sandboxConfig(t))
+	if err == nil || !strings.Contains(err.Error(), "seeding the model store: bucket mlflow-artifacts: access denied") {
+		t.Errorf("a failed seed gave %v, want the update to fail with the seed's error", err)
+	}
+	if n := len(broken.OfType(modelType)); n != 0 {
+		t.Errorf("%d Models were registered although the seeds failed", n)
+	}
+
+	preview := sandboxConfig(t)
+	preview.DryRun = true
+	called := false
+	if _, err := pulumitest.Run(t, program.New(program.Options{Seed: func(context.Context, [][]string) error { called = true; return nil }}), "sandbox", root(t), preview); err != nil {
+		t.Fatal(err)
+	}
+	if called {
+		t.Error("a preview ran the seeds")
 	}
 }
 

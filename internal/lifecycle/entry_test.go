@@ -8,8 +8,6 @@ import (
 
 	"github.com/seldon-ab/provisioner/components/gateway"
 	"github.com/seldon-ab/provisioner/components/ingress"
-	"github.com/seldon-ab/provisioner/internal/rollout"
-	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
 func planStep(op apitype.OpType, typ, urn string) events.EngineEvent {
@@ -32,26 +30,5 @@ func TestASwitchOfControllersIsFound(t *testing.T) {
 	kept := []events.EngineEvent{planStep(apitype.OpSame, ingress.Token, oldURN), planStep(apitype.OpUpdate, "kubernetes:mlops.seldon.io/v1alpha1:Model", "urn:m")}
 	if got := retiredEntry(kept); got != "" {
 		t.Errorf("retiredEntry of a plan that keeps its controller = %q", got)
-	}
-}
-
-// Only a Model created or given a new version makes an agent look for files: only then do the seeds go first.
-func TestSeedsGoFirstOnlyWhenAnAgentLoadsFiles(t *testing.T) {
-	model := func(what string) rollout.Change {
-		return rollout.Change{Kind: seldonspec.KindModel, Namespace: "ns", Name: "m", What: what}
-	}
-	experiment := rollout.Change{Kind: seldonspec.KindExperiment, Namespace: "ns", Name: "ab", What: rollout.Created}
-	for _, c := range []struct {
-		changes []rollout.Change
-		want    bool
-	}{
-		{nil, false},
-		{[]rollout.Change{experiment, model(rollout.Removed)}, false},
-		{[]rollout.Change{experiment, model(rollout.Created)}, true},
-		{[]rollout.Change{model(rollout.NewVersion)}, true},
-	} {
-		if got := loadsModels(c.changes); got != c.want {
-			t.Errorf("loadsModels(%s) = %v, want %v", rollout.Describe(c.changes), got, c.want)
-		}
 	}
 }

@@ -95,7 +95,7 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 			return nil, err
 		}
 	}
-	s.stack, err = auto.UpsertStackInlineSource(ctx, opts.Stack, config.Namespace, program.Program,
+	s.stack, err = auto.UpsertStackInlineSource(ctx, opts.Stack, config.Namespace, program.New(program.Options{Seed: s.seedHere}),
 		auto.WorkDir(opts.Root), auto.Pulumi(c.command), auto.EnvVars(s.env))
 	if err != nil {
 		return nil, fmt.Errorf("selecting stack %s: %w", opts.Stack, err)

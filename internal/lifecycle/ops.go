@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -17,11 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 
-	"github.com/seldon-ab/provisioner/components/abtest"
-	"github.com/seldon-ab/provisioner/infra/config"
-	"github.com/seldon-ab/provisioner/infra/program"
 	"github.com/seldon-ab/provisioner/internal/rollout"
-	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
 // ErrDeclined is returned when the user answers no to a confirmation.
@@ -74,10 +69,9 @@ func (s *Stack) previewOptions(diff, refresh bool, streams ...chan<- events.Engi
 
 // Up brings the stack to what its config declares. It previews first, with the policy pack, so a stack the
 // policies refuse is stopped before anything is touched; attended, it shows that preview and asks. Then:
-//   - when the stack seeds artifacts and no command resource runs the seeds (commands.enabled false): if the
-//     update creates a Model or gives one a new version, everything but the A/B test goes up first, then the
-//     seeds (the stack's seedArgs, the very command lines a command resource would run), then the rest: an agent
-//     that finds no files fails its Model for good; otherwise the update runs in one step, and the seeds after it;
+//   - when the stack seeds artifacts and no command resource runs the seeds (commands.enabled false), the
+//     program runs them in this process during the update, once the buckets exist and before any Model (an
+//     agent that finds no files fails its Model for good): the very command lines a command resource would run;
 //   - when it switches NGINX controllers (ingress-nginx and NGINX Gateway Fabric), the old one's hold on the
 //     ingress IP is released first (handOverIP);
 //   - when it renames one of several experiments, the old Experiment is deleted first (retireRenamed);
@@ -108,14 +102,7 @@ func (s *Stack) Up(ctx context.Context) (auto.UpResult, error) {
 			return auto.UpResult{}, err
 		}
 	}
-	return s.update(ctx, before, loadsModels(plan.changes()))
-}
-
-// loadsModels says whether changes make an agent load a Model's files: a Model created or given a new version.
-func loadsModels(changes []rollout.Change) bool {
-	return slices.ContainsFunc(changes, func(c rollout.Change) bool {
-		return c.Kind == seldonspec.KindModel && c.What != rollout.Removed
-	})
+	return s.update(ctx, before)
 }
 
 // preview runs the whole program once with the policy pack before an update; its steps go to plan too.
@@ -131,9 +118,8 @@ func (s *Stack) preview(ctx context.Context, diff bool, plan chan<- events.Engin
 	return res, nil
 }
 
-// update runs the update's steps (see Up) without previewing again; before is what served before it, and
-// loads whether it makes agents load Models' files.
-func (s *Stack) update(ctx context.Context, before *rollout.Before, loads bool) (auto.UpResult, error) {
+// update runs the update's steps (see Up) without previewing again; before is what served before it.
+func (s *Stack) update(ctx context.Context, before *rollout.Before) (auto.UpResult, error) {
 	pack, err := s.policyPack()
 	if err != nil {
 		return auto.UpResult{}, err
@@ -144,34 +130,10 @@ func (s *Stack) update(ctx context.Context, before *rollout.Before, loads bool) 
 		opts = append(opts, optup.Refresh())
 	}
 	steps := newEventLog()
-	observed := func(opts []optup.Option, streams ...chan<- events.EngineEvent) []optup.Option {
-		return append(opts, optup.EventStreams(append(s.observers(), streams...)...))
-	}
-	seedsFirst := s.seedsAreAStep() && loads
-	if seedsFirst {
-		s.logf("seeding without command resources: up to the model store, then the seeds, then the Models")
-		abTest := fmt.Sprintf("urn:pulumi:%s::%s::%s::%s", s.opts.Stack, config.Namespace, abtest.Token, program.ABTestName)
-		// Without the policy pack: the preview judged the whole update with it and the last step judges every
-		// resource again (the engine analyzes each registered resource, unchanged ones included:
-		// pkg/resource/deploy/step_generator.go, v3.274.1), while this step's end state is half an update (during
-		// a switch of NGINX controllers, the new one created and the old one, deleted only by the last step, both
-		// claiming the ingress IP).
-		if _, err := s.stack.Up(ctx, observed(append(opts, optup.Exclude([]string{abTest}), optup.ExcludeDependents()))...); err != nil {
-			return auto.UpResult{}, fmt.Errorf("up to the model store: %w", err)
-		}
-		if err := s.Seed(ctx); err != nil {
-			return auto.UpResult{}, err
-		}
-	}
-	res, err := s.stack.Up(ctx, observed(append(opts, optup.PolicyPacks(pack)), steps.ch)...)
+	opts = append(opts, optup.PolicyPacks(pack), optup.EventStreams(append(s.observers(), steps.ch)...))
+	res, err := s.stack.Up(ctx, opts...)
 	if err != nil {
 		return res, err
-	}
-	if s.seedsAreAStep() && !seedsFirst {
-		// No agent loads files in this update: the seeds keep the bucket in line with the stack file.
-		if err := s.Seed(ctx); err != nil {
-			return res, err
-		}
 	}
 	if err := s.proveRollout(ctx, res.Outputs, steps.changes(), before); err != nil {
 		return res, err

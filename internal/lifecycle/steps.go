@@ -14,11 +14,6 @@ import (
 	"github.com/seldon-ab/provisioner/internal/verify"
 )
 
-// seedsAreAStep: the stack seeds artifacts and no command resource of the program runs the seeds.
-func (s *Stack) seedsAreAStep() bool {
-	return len(s.config.ModelStore.Seed) > 0 && !s.config.Commands.Enabled
-}
-
 // verificationIsAStep: verification is on and no command resource of the program runs the verifier.
 func (s *Stack) verificationIsAStep() bool {
 	return s.config.Verification.Enabled && !s.config.Commands.Enabled
@@ -47,11 +42,21 @@ func (s *Stack) Seeds(ctx context.Context) ([][]string, seed.Credentials, error)
 	if err != nil || len(argvs) == 0 {
 		return nil, seed.Credentials{}, fmt.Errorf("stack %s has no seedArgs output (modelStore.seed is empty, or the store is not up yet)", s.opts.Stack)
 	}
-	return argvs, seed.Credentials{
+	return argvs, s.seedCredentials(), nil
+}
+
+// seedHere runs the seeds the program hands over during an update (program.Options.Seed).
+func (s *Stack) seedHere(ctx context.Context, argvs [][]string) error {
+	s.logf("seeding the model store before the Models")
+	return seed.RunAll(ctx, argvs, s.seedCredentials(), s.opts.Root, s.opts.Stderr)
+}
+
+func (s *Stack) seedCredentials() seed.Credentials {
+	return seed.Credentials{
 		AccessKey: s.secrets[config.Namespace+":"+config.AccessKeyKey].Value,
 		SecretKey: s.secrets[config.Namespace+":"+config.SecretKeyKey].Value,
 		Proxy:     s.opts.Proxy,
-	}, nil
+	}
 }
 
 // Verify runs the verifier against the deployed stack (its verifyArgs output, with the flags set in overrides

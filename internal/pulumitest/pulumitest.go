@@ -118,6 +118,8 @@ func (g *Graph) Names() []string {
 type Config struct {
 	Values  map[string]string
 	Secrets []string
+	// DryRun runs the program as a preview does.
+	DryRun bool
 }
 
 // Run runs program under mocks for stack with config, from the project root, and returns the recorded graph.
@@ -129,12 +131,17 @@ func Run(t testing.TB, program pulumi.RunFunc, stack, rootDir string, cfg Config
 // Record is Run outside a test: what a program registers for a config (the benchmark reads the charts' values so).
 func Record(program pulumi.RunFunc, stack, rootDir string, cfg Config) (*Graph, error) {
 	g := &Graph{}
-	err := pulumi.RunErr(program, pulumi.WithMocks("seldon-ab", stack, g), func(info *pulumi.RunInfo) {
+	return g, g.Record(program, stack, rootDir, cfg)
+}
+
+// Record runs program as Run does, into g: a test may read g while the program runs.
+func (g *Graph) Record(program pulumi.RunFunc, stack, rootDir string, cfg Config) error {
+	return pulumi.RunErr(program, pulumi.WithMocks("seldon-ab", stack, g), func(info *pulumi.RunInfo) {
 		info.Config = cfg.Values
 		info.ConfigSecretKeys = cfg.Secrets
 		info.RootDirectory = rootDir
+		info.DryRun = cfg.DryRun
 	})
-	return g, err
 }
 
 // StackFileObjects reads the config of stacks/Pulumi.<stack>.yaml under rootDir as decoded YAML, keyed by full

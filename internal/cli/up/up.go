@@ -14,8 +14,8 @@ func NewCommand() *cobra.Command {
 		Use:   "up",
 		Short: "Create or update a stack's resources (preview, confirm, update, seed, verify)",
 		Long: "Previews the stack with the policy pack (stopping a stack the policies refuse before anything is touched),\n" +
-			"asks (unless --yes), then updates it. A stack that seeds its artifacts without command resources goes up in\n" +
-			"three steps (everything but the A/B test, the seeds, the rest); with verification on, the verifier's verdict\n" +
+			"asks (unless --yes), then updates it. A stack that seeds its artifacts without command resources seeds\n" +
+			"within the update, once the buckets exist and before any Model; with verification on, the verifier's verdict\n" +
 			"through the ingress ends the update, and a failed one fails it, naming the broken layer.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -174,7 +174,7 @@ func runTimeline() error {
 type round map[string]float64
 
 const (
-	stepUp         = "pulumi up (cold; three steps with the seeds)"
+	stepUp         = "pulumi up (cold, the seeds within)"
 	stepPreview    = "pulumi preview (no changes, Automation API)"
 	stepPreviewCLI = "`seldon-ab preview` (no changes, the user's command)"
 	stepDestroy    = "pulumi destroy"

@@ -125,8 +125,8 @@ func (d *deployment) descendants(r *stateResource) []*stateResource {
 	return out
 }
 
-// afterSeeds are the objects the stack's first update leaves out (the A/B test and whatever depends on it): they
-// need the seeded artifacts, exactly as lifecycle.Stack.Up runs them.
+// afterSeeds are the objects that wait for the seeded artifacts (the A/B test and whatever depends on it), as the
+// stack's Models wait for the seeds in its update.
 func (d *deployment) afterSeeds() map[string]bool {
 	after := map[string]bool{}
 	for _, r := range d.resources {

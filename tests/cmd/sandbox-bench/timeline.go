@@ -147,7 +147,7 @@ func (t *timeline) write(w io.Writer, title string, total time.Duration, deps *g
 	}
 	fmt.Fprintf(w, "\nwhere the %.1f s went: %.1f s before the first step (program start, plugin load, chart rendering, "+
 		"preflight), %.1f s in critical-path steps (%.1f s of them awaiting readiness, %.1f s API calls), %.1f s between "+
-		"them (engine scheduling, step registration, the seeds between two updates)\n",
+		"them (engine scheduling, step registration, the seeds)\n",
 		total.Seconds(), first.Seconds(), stepTime.Seconds(), awaitTime.Seconds(), (stepTime - awaitTime).Seconds(),
 		(total - first - stepTime).Seconds())
 }
