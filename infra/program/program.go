@@ -210,7 +210,7 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string, opts Options) 
 	outputs["modelStoreBuckets"] = store.Buckets
 	outputs["rcloneConfig"] = store.RcloneConfig
 	if len(s.ModelStore.Seed) > 0 {
-		// The seeds' command lines, for `seldon-ab up` to run when no command resource does (internal/lifecycle).
+		// The seeds' command lines, as `seldon-ab seed --stack` runs them by hand.
 		outputs["seedArgs"] = store.SeedArgs
 	}
 	outputs["seldonModelNamespaces"] = platform.ModelNamespaces
