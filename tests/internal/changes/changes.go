@@ -77,12 +77,14 @@ type Run struct {
 // caller calls each route (mapped to the model segment of its path) without a pause, two calls at a time, from
 // half a second before the update starts until it returns.
 func Up(ctx context.Context, env *sandbox.Env, dir string, caller *verify.Caller, routes map[string]string, edits ...Edit) (Run, error) {
-	var log bytes.Buffer
+	// The lifecycle's lines, the engine's error stream and the seeds (written from the program's goroutine) meet
+	// here, so writes are serialized.
+	log := &lockedBuffer{}
 	stack, err := env.Open(ctx, "sandbox", dir, func(cfg map[string]any) {
 		for _, e := range edits {
 			e(cfg)
 		}
-	}, func(o *lifecycle.Options) { o.Stderr = &log })
+	}, func(o *lifecycle.Options) { o.Stderr = log })
 	if err != nil {
 		return Run{}, err
 	}
@@ -117,4 +119,22 @@ func (r Run) RouteGap(before, after string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s answered until %v, %s from %v", before, last, after, first)
 	}
 	return first.Sub(last), nil
+}
+
+// lockedBuffer is a bytes.Buffer that several goroutines may write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
