@@ -101,7 +101,8 @@ type ModelStore struct {
 	// Ready are the objects after which the store holds its buckets and seeded artifacts: what a Model waits
 	// for, since an agent that finds no files fails the Model (it is retried only when a new agent joins).
 	Ready []pulumi.Resource
-	// Seeded, with Args.SeedHere, resolves to Ready once the seeds ran; a Model waits for it too. nil otherwise.
+	// Seeded, with Args.SeedHere, resolves to the bucket Job once the seeds ran; a Model waits for it too. nil
+	// otherwise.
 	Seeded pulumi.ResourceArrayInput
 }
 
@@ -165,13 +166,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	store.Ready = []pulumi.Resource{buckets}
 	store.SeedArgs = externalEndpoint.ApplyT(func(ep string) []any {
-		argvs := make([]any, 0, len(args.Seed))
-		for _, dir := range args.Seed {
-			argv := []any{}
-			for _, a := range SeedArgv(dir, ep, region) {
-				argv = append(argv, a)
+		argvs := []any{}
+		for _, argv := range seedArgvs(args.Seed, ep, region) {
+			words := []any{}
+			for _, w := range argv {
+				words = append(words, w)
 			}
-			argvs = append(argvs, argv)
+			argvs = append(argvs, words)
 		}
 		return argvs
 	}).(pulumi.ArrayOutput)
@@ -187,7 +188,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		store.Ready = append(store.Ready, seeded)
 	}
 	if !args.RunSeeds && args.SeedHere != nil && len(args.Seed) > 0 {
-		store.Seeded = seedHere(ctx, args.SeedHere, buckets, store.SeedArgs)
+		store.Seeded = seedHere(ctx, args.SeedHere, buckets, externalEndpoint.ApplyT(func(ep string) [][]string {
+			return seedArgvs(args.Seed, ep, region)
+		}))
 	}
 
 	store.Endpoint = endpoint
@@ -390,23 +393,24 @@ func rcloneParameterKeys(region string) []string {
 	return keys
 }
 
+// seedArgvs are the `seldon-ab seed` argument vectors of dirs, against the store's endpoint from the LAN.
+func seedArgvs(dirs []SeedDirectory, endpoint, region string) [][]string {
+	argvs := make([][]string, 0, len(dirs))
+	for _, dir := range dirs {
+		argvs = append(argvs, SeedArgv(dir, endpoint, region))
+	}
+	return argvs
+}
+
 // seedHere runs the seeds once the bucket Job is done (its ID is known only then, in an update) and resolves to
 // the Job; a preview never runs them. A failed seed fails every Model's registration, so the update, with its error.
-func seedHere(ctx *pulumi.Context, run func(context.Context, [][]string) error, buckets *batchv1.Job, seedArgs pulumi.ArrayOutput) pulumi.ResourceArrayOutput {
-	return pulumi.All(buckets.ID(), seedArgs).ApplyTWithContext(ctx.Context(),
+func seedHere(ctx *pulumi.Context, run func(context.Context, [][]string) error, buckets *batchv1.Job, argvs pulumi.Output) pulumi.ResourceArrayOutput {
+	return pulumi.All(buckets.ID(), argvs).ApplyTWithContext(ctx.Context(),
 		func(c context.Context, v []any) ([]pulumi.Resource, error) {
 			if ctx.DryRun() {
 				return []pulumi.Resource{buckets}, nil
 			}
-			var argvs [][]string
-			for _, argv := range v[1].([]any) {
-				var words []string
-				for _, w := range argv.([]any) {
-					words = append(words, w.(string))
-				}
-				argvs = append(argvs, words)
-			}
-			if err := run(c, argvs); err != nil {
+			if err := run(c, v[1].([][]string)); err != nil {
 				return nil, fmt.Errorf("seeding the model store: %w", err)
 			}
 			return []pulumi.Resource{buckets}, nil

@@ -1,7 +1,6 @@
 package charts_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,9 +8,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"google.golang.org/protobuf/types/known/structpb"
 	"gopkg.in/yaml.v3"
-	"helm.sh/helm/v3/pkg/chart/loader"
-
-	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
 // BenchmarkCRDDecoding measures what every Pulumi process pays to decode one of Seldon's CRDs from a gRPC message,
@@ -21,16 +17,7 @@ import (
 // (resource/plugin/rpc.go: obj.Mappable()), so its cost grows with size times depth; the CRDs whose schemas embed a
 // PodSpec are the deep ones. Run: go test -run '^$' -bench CRDDecoding ./tests/charts/
 func BenchmarkCRDDecoding(b *testing.B) {
-	abs, _ := filepath.Abs(root)
-	ch, err := loader.Load(filepath.Join(abs, "..", "shared", "charts", "seldon-core-v2-crds-"+seldonspec.ChartVersion+".tgz"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	docs, err := renderDocs(ch, "seldon-system", map[string]any{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, doc := range docs {
+	for _, doc := range renderPinnedSeldon(b, "seldon-core-v2-crds") {
 		_, body, _ := strings.Cut(doc, "\n")
 		var crd map[string]any
 		if err := yaml.Unmarshal([]byte(body), &crd); err != nil || crd["kind"] != "CustomResourceDefinition" {

@@ -1,14 +1,12 @@
 package charts_test
 
 import (
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
-	"helm.sh/helm/v3/pkg/chart/loader"
 
 	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
@@ -17,15 +15,7 @@ import (
 // upgrade that changes one of them fails here: the rclone Secrets the SeldonConfig lists, the mlserver memory
 // request, the agents' overcommit and capabilities.
 func TestSeldonFactsMatchTheRenderedSetupChart(t *testing.T) {
-	abs, _ := filepath.Abs(root)
-	ch, err := loader.Load(filepath.Join(abs, "..", "shared", "charts", "seldon-core-v2-setup-"+seldonspec.ChartVersion+".tgz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs, err := renderDocs(ch, "seldon-system", map[string]any{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	docs := renderPinnedSeldon(t, "seldon-core-v2-setup")
 	type container struct {
 		Name string `yaml:"name"`
 		Env  []struct {

@@ -6,7 +6,6 @@
 package charts_test
 
 import (
-	"fmt"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -21,9 +20,31 @@ import (
 
 	"github.com/seldon-ab/provisioner/infra/program"
 	"github.com/seldon-ab/provisioner/internal/pulumitest"
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 )
 
 const root = "../.."
+
+// pinnedArchive is the pinned archive of chart name at version, in ../shared/charts beside the project.
+func pinnedArchive(name, version string) string {
+	abs, _ := filepath.Abs(root)
+	return filepath.Join(abs, "..", "shared", "charts", name+"-"+version+".tgz")
+}
+
+// renderPinnedSeldon renders the pinned Seldon chart name (its version is Seldon's) into seldon-system with its
+// defaults, one document per object.
+func renderPinnedSeldon(tb testing.TB, name string) []string {
+	tb.Helper()
+	ch, err := loader.Load(pinnedArchive(name, seldonspec.ChartVersion))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	docs, err := renderDocs(ch, "seldon-system", map[string]any{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return docs
+}
 
 // render returns the objects helm/v4 would apply for values as one text, in a stable order.
 func render(ch *chart.Chart, namespace string, values map[string]any) (string, error) {
@@ -143,7 +164,7 @@ func TestEveryHelmValueTheStackSetsIsReadByItsChart(t *testing.T) {
 		}
 		for _, c := range g.OfType("kubernetes:helm.sh/v4:Chart") {
 			name, version := c.String("chart"), c.String("version")
-			archive := filepath.Join(abs, "..", "shared", "charts", fmt.Sprintf("%s-%s.tgz", filepath.Base(strings.TrimSuffix(name, ".tgz")), version))
+			archive := pinnedArchive(filepath.Base(strings.TrimSuffix(name, ".tgz")), version)
 			if strings.HasSuffix(name, ".tgz") {
 				archive = name
 			}
