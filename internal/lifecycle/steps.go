@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -74,7 +75,10 @@ func (s *Stack) Verify(ctx context.Context, demo bool, overrides *pflag.FlagSet)
 func (s *Stack) verify(ctx context.Context, outputs auto.OutputMap) error {
 	s.logf("verifying the experiment through the ingress")
 	if _, err := s.runVerifier(ctx, outputs, false, true, nil); err != nil {
-		return fmt.Errorf("stack %s is up, but its verification failed: %w", s.opts.Stack, err)
+		if errors.Is(err, verify.ErrFailed) {
+			return fmt.Errorf("stack %s is up, but %w", s.opts.Stack, err)
+		}
+		return fmt.Errorf("stack %s is up, but its verification could not run: %w", s.opts.Stack, err)
 	}
 	return nil
 }

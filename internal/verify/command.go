@@ -15,8 +15,30 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// ErrFailed is returned when the verdict is a failure; the report says why.
-var ErrFailed = errors.New("verification failed: see the findings above")
+// ErrFailed is what a failed verdict is (errors.Is); the error Execute returns also names its findings.
+var ErrFailed = errors.New("verification failed")
+
+// FailedError is a failed verdict. Its message names each error finding's layer and problem, so that a caller who
+// keeps only the error (a CI log, an `up` run unattended) still learns which layer broke.
+type FailedError struct {
+	Findings []Finding
+}
+
+func (e *FailedError) Error() string {
+	var problems []string
+	for _, f := range e.Findings {
+		if f.Severity == SeverityError {
+			problems = append(problems, fmt.Sprintf("%s layer: %s", f.Layer, f.Problem))
+		}
+	}
+	if len(problems) == 0 {
+		return ErrFailed.Error() + ": see the findings above"
+	}
+	return ErrFailed.Error() + ": " + strings.Join(problems, "; ")
+}
+
+// Is makes a FailedError an ErrFailed.
+func (e *FailedError) Is(target error) bool { return target == ErrFailed }
 
 // Invocation is what the verify and demo commands take: the settings every run shares, the experiments (each
 // verified in turn, into one suite) and where to write the reports.
@@ -154,7 +176,7 @@ func ParseArgs(args []string, overrides *pflag.FlagSet) (Invocation, error) {
 
 // Execute runs the verifier for each of inv's configs in turn, shows its progress on progress (live on a
 // terminal), prints each summary on out and writes the suite's reports; demo sends many calls and shows the running
-// split. It returns the suite and ErrFailed when any verdict is a failure.
+// split. It returns the suite and, when any verdict is a failure, a *FailedError (an ErrFailed).
 func Execute(ctx context.Context, inv Invocation, demo bool, out, progress io.Writer) (Suite, error) {
 	var reports []Report
 	configs := inv.Configs()
@@ -183,7 +205,7 @@ func Execute(ctx context.Context, inv Invocation, demo bool, out, progress io.Wr
 		return suite, err
 	}
 	if !suite.Passed {
-		return suite, ErrFailed
+		return suite, &FailedError{Findings: suite.Findings()}
 	}
 	return suite, nil
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"net"
 	"net/http"
@@ -345,6 +347,25 @@ func TestALatencyOverBudgetFails(t *testing.T) {
 	cfg.LatencyRatio = 1000
 	if rep := run(t, cfg); !rep.Passed {
 		t.Errorf("within a budget the user raised, it still failed:\n%s", rep.Summary())
+	}
+}
+
+// What Execute returns for a failed verdict names the broken layer and its problem: an unattended `up` (a CI log)
+// keeps only that error.
+func TestAFailedVerdictsErrorNamesTheLayer(t *testing.T) {
+	stack := newFakeStack()
+	stack.slow["enhanced-predictor"] = 300 * time.Millisecond
+	cfg := config(serve(t, stack))
+	cfg.Concurrency = 64
+	_, err := verify.Execute(context.Background(), verify.Invocation{Config: cfg}, false, io.Discard, io.Discard)
+	if !errors.Is(err, verify.ErrFailed) {
+		t.Fatalf("a 300 ms candidate beside a 1 ms one: %v", err)
+	}
+	if want := "verification failed: model layer: enhanced-predictor is too slow: p95 3"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("the error %q does not start with %q", err, want)
+	}
+	if _, err := verify.Execute(context.Background(), verify.Invocation{Config: config(serve(t, newFakeStack()))}, false, io.Discard, io.Discard); err != nil {
+		t.Errorf("a healthy stack: %v", err)
 	}
 }
 
