@@ -124,7 +124,10 @@ func (s *Stack) update(ctx context.Context, before *rollout.Before) (auto.UpResu
 	if err != nil {
 		return auto.UpResult{}, err
 	}
-	opts := []optup.Option{optup.ConfigFile(s.opts.ConfigFile),
+	// ShowSecrets(false) here and in destroy and refresh: the result's summary then holds no decrypted config, and
+	// the history call the Automation API makes after each operation skips the passphrase's key derivation
+	// (`pulumi stack history --json`: 0.10-0.14 s here, against 0.26-0.31 s with --show-secrets).
+	opts := []optup.Option{optup.ConfigFile(s.opts.ConfigFile), optup.ShowSecrets(false),
 		optup.ProgressStreams(s.opts.Stdout), optup.ErrorProgressStreams(s.opts.Stderr), optup.Color(s.color())}
 	if s.opts.Refresh {
 		opts = append(opts, optup.Refresh())
@@ -155,7 +158,7 @@ func (s *Stack) Destroy(ctx context.Context) (auto.DestroyResult, error) {
 	if err := s.confirm(fmt.Sprintf("Do you want to destroy every resource of stack %s?", s.opts.Stack)); err != nil {
 		return auto.DestroyResult{}, err
 	}
-	opts := []optdestroy.Option{optdestroy.ConfigFile(s.opts.ConfigFile), optdestroy.ProgressStreams(s.opts.Stdout),
+	opts := []optdestroy.Option{optdestroy.ConfigFile(s.opts.ConfigFile), optdestroy.ShowSecrets(false), optdestroy.ProgressStreams(s.opts.Stdout),
 		optdestroy.ErrorProgressStreams(s.opts.Stderr), optdestroy.Color(s.color())}
 	opts = append(opts, optdestroy.EventStreams(s.observers()...))
 	return s.stack.Destroy(ctx, opts...)
@@ -189,7 +192,7 @@ func (s *Stack) Refresh(ctx context.Context) (auto.RefreshResult, error) {
 }
 
 func (s *Stack) refresh(ctx context.Context, extra ...optrefresh.Option) (auto.RefreshResult, error) {
-	opts := append([]optrefresh.Option{optrefresh.ConfigFile(s.opts.ConfigFile), optrefresh.ProgressStreams(s.opts.Stdout),
+	opts := append([]optrefresh.Option{optrefresh.ConfigFile(s.opts.ConfigFile), optrefresh.ShowSecrets(false), optrefresh.ProgressStreams(s.opts.Stdout),
 		optrefresh.ErrorProgressStreams(s.opts.Stderr), optrefresh.Color(s.color())}, extra...)
 	opts = append(opts, optrefresh.EventStreams(s.observers()...))
 	return s.stack.Refresh(ctx, opts...)
