@@ -13,7 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -82,7 +84,7 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 		"PULUMI_BACKEND_URL":       "file://" + filepath.Join(opts.Root, ".state", "pulumi"),
 		"PULUMI_SKIP_UPDATE_CHECK": "1",
 	}}
-	for _, source := range []map[string]string{fromEnviron("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"), c.env, opts.Env} {
+	for _, source := range []map[string]string{collectLessOften(), fromEnviron("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"), c.env, opts.Env} {
 		for k, v := range source {
 			s.env[k] = v
 		}
@@ -138,6 +140,32 @@ func (o *Options) defaults() error {
 		o.Stderr = os.Stderr
 	}
 	return nil
+}
+
+// The garbage collector's settings for every Go process of an operation: this one (it runs the program), the
+// CLI's engine, the Kubernetes provider and the policy pack. Their work is decoding property trees, Seldon's large
+// CRDs above all, and the collector took a fifth of the provider's CPU in a no-change preview (perf). Collecting
+// when the heap has grown 4x rather than 2x, each process held under 1 GiB: `seldon-ab preview --stack sandbox`,
+// five alternated pairs, took 4.7-5.2 s (median 4.9) against 5.3-5.9 s (5.5), 6.2-6.5 s of CPU against 7.3-7.9 s;
+// the largest process's peak RSS was 590-650 MB against 345-360 MB.
+const (
+	gcPercent     = 400
+	gcMemoryLimit = 1 << 30
+)
+
+// collectLessOften applies the collector's settings to this process and returns them for the CLI and its
+// plugins; a setting the user made in the environment (GOGC, GOMEMLIMIT) is left alone.
+func collectLessOften() map[string]string {
+	env := map[string]string{}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+		env["GOGC"] = strconv.Itoa(gcPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(gcMemoryLimit)
+		env["GOMEMLIMIT"] = strconv.Itoa(gcMemoryLimit)
+	}
+	return env
 }
 
 func fromEnviron(keys ...string) map[string]string {
