@@ -204,7 +204,7 @@ func (s *Stack) refresh(ctx context.Context, extra ...optrefresh.Option) (auto.R
 func (s *Stack) Recover(ctx context.Context) error {
 	recorded, live := s.clusterIdentity(ctx)
 	if recreated(recorded, live) {
-		return s.claimCluster(ctx)
+		return s.claimCluster(ctx, recorded, live)
 	}
 	if err := s.releaseDeadLocks(); err != nil {
 		return err
@@ -232,7 +232,7 @@ func (s *Stack) prepareChange(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.claimCluster(ctx)
+	return s.claimCluster(ctx, recorded, live)
 }
 
 // observers is the event channel of one operation, when Options.Observe gives one.

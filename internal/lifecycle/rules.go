@@ -107,9 +107,9 @@ func (s *Stack) clusterIdentity(ctx context.Context) (recorded, live string) {
 func recreated(recorded, live string) bool { return recorded != "" && live != "" && recorded != live }
 
 // claimCluster makes sure the state describes the live cluster before an operation that changes it: it records
-// the cluster when nothing is recorded, and resets the state of a recreated one.
-func (s *Stack) claimCluster(ctx context.Context) error {
-	recorded, live := s.clusterIdentity(ctx)
+// the cluster when nothing is recorded, and resets the state of a recreated one; recorded and live are what
+// clusterIdentity read.
+func (s *Stack) claimCluster(ctx context.Context, recorded, live string) error {
 	if live == "" || recorded == live {
 		return nil
 	}

@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -60,14 +59,15 @@ func selectCLI(root string, mode Toolchain, log io.Writer) (cli, error) {
 		if err != nil {
 			return cli{}, fmt.Errorf("--toolchain installed: no pulumi on PATH; install Pulumi %s or newer, or use --toolchain offline", pins.PulumiVersion)
 		}
-		version, err := cliVersion(path)
-		if err != nil || version.LT(minimum) {
-			return cli{}, fmt.Errorf("the installed pulumi (%s) is %s; this project needs %s or newer: upgrade it, or use --toolchain offline to build and use the local toolchain",
-				path, versionText(version, err), pins.PulumiVersion)
-		}
+		// The Automation API runs `pulumi version` itself; skipping its check leaves the refusal to the message below.
 		command, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{SkipVersionCheck: true})
 		if err != nil {
-			return cli{}, err
+			return cli{}, fmt.Errorf("the installed pulumi (%s): %w; install Pulumi %s or newer, or use --toolchain offline", path, err, pins.PulumiVersion)
+		}
+		version := command.Version()
+		if version.LT(minimum) {
+			return cli{}, fmt.Errorf("the installed pulumi (%s) is v%s; this project needs %s or newer: upgrade it, or use --toolchain offline to build and use the local toolchain",
+				path, version, pins.PulumiVersion)
 		}
 		fmt.Fprintf(log, "[seldon-ab] using the installed Pulumi CLI %s (--toolchain offline for the local toolchain)\n", version)
 		return cli{command: command, env: map[string]string{}, mode: Installed}, nil
@@ -110,21 +110,4 @@ func buildToolchain(root string, log io.Writer) (string, error) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1], nil
-}
-
-func cliVersion(path string) (semver.Version, error) {
-	cmd := exec.Command(path, "version")
-	cmd.Env = append(os.Environ(), "PULUMI_SKIP_UPDATE_CHECK=1")
-	out, err := cmd.Output()
-	if err != nil {
-		return semver.Version{}, err
-	}
-	return semver.ParseTolerant(string(bytes.TrimSpace(out)))
-}
-
-func versionText(v semver.Version, err error) string {
-	if err != nil {
-		return "of unknown version (" + err.Error() + ")"
-	}
-	return "v" + v.String()
 }
