@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -84,7 +85,9 @@ func (s *Stack) Caller(ctx context.Context) (*verify.Caller, error) {
 
 // snapshot is what serves before an update that plans changes to Seldon's objects; nil without a caller.
 func (s *Stack) snapshot(ctx context.Context, planned []rollout.Change) *rollout.Before {
-	if len(planned) == 0 {
+	// Only a Model's new version needs what served before it (rollout.Snapshot), and reading the outputs takes two
+	// CLI calls: a first up, which only creates, skips them.
+	if !slices.ContainsFunc(planned, func(c rollout.Change) bool { return c.What == rollout.NewVersion }) {
 		return nil
 	}
 	outputs, err := s.stack.Outputs(ctx)

@@ -154,6 +154,9 @@ func (s *Stack) resetState(ctx context.Context, recorded, live string) error {
 	if err := s.releaseDeadLocks(); err != nil {
 		return err
 	}
+	if len(deployment.Resources) == 0 && len(deployment.PendingOperations) == 0 {
+		return nil // nothing to discard (a destroyed stack): no import
+	}
 	deployment.Resources, deployment.PendingOperations = nil, nil
 	if state.Deployment, err = json.Marshal(deployment); err != nil {
 		return err
