@@ -240,9 +240,9 @@ func runChain(ctx context.Context, env *sandbox.Env, d *deployment, chain []step
 		if err != nil {
 			// What the cluster held when the step failed, for the log: the chain's cluster goes with the side.
 			seen, _ := env.Kubectl(ctx, "get", "pods,seldonruntimes.mlops.seldon.io,servers.mlops.seldon.io,models.mlops.seldon.io", "-A")
-			// A Model's reason is its ModelReady message: the scheduler's state, or the agent's load error.
+			// A Model's ModelReady condition: its message is the scheduler's state, its reason the agent's load error.
 			why, _ := env.Kubectl(ctx, "get", "models.mlops.seldon.io", "-A", "-o",
-				`custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,MESSAGE:.status.conditions[?(@.type=="ModelReady")].message`)
+				`custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,STATE:.status.conditions[?(@.type=="ModelReady")].message,REASON:.status.conditions[?(@.type=="ModelReady")].reason`)
 			fmt.Fprintf(os.Stderr, "[bench] step %d failed; the cluster held:\n%s\n%s\n", i+1, seen, why)
 			return fmt.Errorf("step %d: %w", i+1, err)
 		}
