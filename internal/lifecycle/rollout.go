@@ -83,10 +83,10 @@ func (s *Stack) Caller(ctx context.Context) (*verify.Caller, error) {
 	return caller, nil
 }
 
-// snapshot is what serves before an update that plans changes to Seldon's objects; nil without a caller.
+// snapshot is what serves before an update that gives a Model a new version; nil for any other update (a first
+// up only creates: only a new version needs what served before it, rollout.Snapshot, and reading the outputs
+// takes two CLI calls), and nil without a caller.
 func (s *Stack) snapshot(ctx context.Context, planned []rollout.Change) *rollout.Before {
-	// Only a Model's new version needs what served before it (rollout.Snapshot), and reading the outputs takes two
-	// CLI calls: a first up, which only creates, skips them.
 	if !slices.ContainsFunc(planned, func(c rollout.Change) bool { return c.What == rollout.NewVersion }) {
 		return nil
 	}
