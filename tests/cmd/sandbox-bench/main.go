@@ -31,13 +31,24 @@ func main() {
 	changesMode := flag.Bool("changes", false, "measure what each change to a running stack costs in failed calls instead of the comparison")
 	scaleMode := flag.Bool("scale", false, "measure how up, preview and destroy grow with the stack (1x, 4x, 16x its Models and Experiments) instead of the comparison")
 	factors := flag.String("sizes", "1,4,16", "with -scale: the sizes to measure (factors of the sandbox stack's counts)")
+	traced := flag.Int("size", 1, "with -timeline: the size to trace (1 is the sandbox stack as it is; 4 or 16 as -scale shapes it)")
 	rounds := flag.Int("rounds", 3, "rounds of every side; the report shows each and the median")
 	page := flag.String("report", "", "a page whose <!-- bench:begin --> ... <!-- bench:end --> section (bench:changes with -changes) gets the report")
 	flag.Parse()
 	f := func() error { return run(*rounds, *page) }
 	switch {
 	case *timelineMode:
-		f = runTimeline
+		f = func() error {
+			if *traced == 1 {
+				return runTimeline(nil, "sandbox")
+			}
+			for _, sz := range sizes {
+				if sz.factor == *traced {
+					return runTimeline(sz.shape, fmt.Sprintf("sandbox at %dx", sz.factor))
+				}
+			}
+			return fmt.Errorf("-size %d: use 1, 4 or 16", *traced)
+		}
 	case *changesMode:
 		f = func() error { return runChanges(*page) }
 	case *scaleMode:
@@ -134,10 +145,11 @@ func setup(ctx context.Context, shape reshape) (*bench, func(), error) {
 	return b, closeAll, nil
 }
 
-// runTimeline prints, for a cold up and a destroy, the slowest steps, the critical path and where the time went.
-func runTimeline() error {
+// runTimeline prints, for a cold up and a destroy of the sandbox stack as shape changes it, the slowest steps, the
+// critical path and where the time went.
+func runTimeline(shape reshape, title string) error {
 	ctx := context.Background()
-	b, closeAll, err := setup(ctx, nil)
+	b, closeAll, err := setup(ctx, shape)
 	if err != nil {
 		return err
 	}
@@ -165,8 +177,8 @@ func runTimeline() error {
 	}
 	downTotal := time.Since(down.start)
 	down.wait()
-	up.write(os.Stdout, "pulumi up (cold, sandbox)", upTotal, deps, false)
-	down.write(os.Stdout, "pulumi destroy (sandbox)", downTotal, deps, true)
+	up.write(os.Stdout, "pulumi up (cold, "+title+")", upTotal, deps, false)
+	down.write(os.Stdout, "pulumi destroy ("+title+")", downTotal, deps, true)
 	return nil
 }
 
