@@ -144,7 +144,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 // readinessPeriod replaces the chart's 10 s between readiness probes of the controller and the speakers. Their
 // readiness check is a plain ping of the manager (internal/k8s/k8s.go, v0.16.1), so probing it more often costs
 // nothing; the chart's 10 s initial delay stays. With 10 s, a controller not yet answering at the first probe is
-// seen ready 10 s later, and every LoadBalancer IP waits for it: in one sandbox up its Deployment took 21.3 s.
+// seen ready 10 s later, and every LoadBalancer IP waits for it: in one sandbox up (an experiment that ran three
+// provider processes) its Deployment took 21.3 s.
 const readinessPeriod = 2
 
 func chartValues(args *Args) map[string]any {
