@@ -228,11 +228,13 @@ type Verification struct {
 	Enabled bool `json:"enabled"`
 	// Input is the V2 input tensor the experiment's models take (the field setup: input_data, [1,10,35], FP32).
 	Input TensorSpec `json:"input"`
-	// Requests to the experiment; 0 sizes the run for the split test (tolerance, significance, power).
+	// Requests to the experiment in each look of the split test; 0 sizes a look for the test (tolerance,
+	// significance, power).
 	Requests    int `json:"requests"`
 	Concurrency int `json:"concurrency"`
 	// Tolerance is the smallest drift of a candidate's share that matters (0.10: ±10 points); a drift that
-	// large passes with probability Significance, a split exactly as configured fails with probability 1-Power.
+	// large passes with probability Significance, a split exactly as configured needs a second look with
+	// probability 1-Power.
 	Tolerance    float64 `json:"tolerance"`
 	Significance float64 `json:"significance"`
 	Power        float64 `json:"power"`

@@ -57,8 +57,9 @@ type Experiment struct {
 }
 
 // Configs are the runs' configs: one per experiment, or one that calls the Models by name. The configured power is
-// the whole suite's: with n experiments each split test runs at power^(1/n), so that a stack exactly as configured
-// still passes with at least that probability (at 0.99 each, 16 experiments would fail one time in seven).
+// the whole suite's first look: with n experiments each split test's first look runs at power^(1/n), so that a
+// stack exactly as configured needs a second look in at most 1 - power of its runs (at 0.99 each, 16 experiments
+// would need one in seven).
 func (inv Invocation) Configs() []Config {
 	if len(inv.Experiments) == 0 {
 		return []Config{inv.Config}
@@ -94,7 +95,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&f.shape, "shape", "1,10,35", "input shape")
 	fs.StringVar(&cfg.Input.Datatype, "datatype", "FP32", "input datatype")
 	fs.StringVar(&f.sample, "sample", "", "send this request body file instead of generated data")
-	fs.IntVar(&cfg.Requests, "requests", 0, "experiment requests (0: what the split test needs at this tolerance, significance and power)")
+	fs.IntVar(&cfg.Requests, "requests", 0, "experiment requests in each look of the split test (0: what a look needs at this tolerance, significance and power)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "requests in flight")
 	fs.DurationVar(&cfg.Timeout, "timeout", DefaultTimeout, "per-request timeout")
 	fs.DurationVar(&cfg.Deadline, "deadline", DefaultDeadline, "the verification's time limit, from when the split settled")
@@ -102,7 +103,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	fs.IntVar(&cfg.Retries, "retries", 2, "retries of health checks and of requests that never connected")
 	fs.Float64Var(&cfg.Tolerance, "tolerance", DefaultTolerance, "the smallest drift of a candidate's share that matters (0.10: ±10 points)")
 	fs.Float64Var(&cfg.Significance, "significance", DefaultSignificance, "the chance that a drift of the tolerance passes")
-	fs.Float64Var(&cfg.Power, "power", DefaultPower, "the chance that a split exactly as configured passes")
+	fs.Float64Var(&cfg.Power, "power", DefaultPower, "the chance that a split exactly as configured passes at the first look (an unclear look gets a second)")
 	fs.DurationVar(&cfg.LatencyP95, "latency-p95", DefaultLatencyP95, "every candidate's p95 budget")
 	fs.Float64Var(&cfg.LatencyRatio, "latency-ratio", DefaultLatencyRatio, "other candidates' p95 budget: this multiple of the default model's p95, plus 50 ms")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated input data")

@@ -136,16 +136,19 @@ func (r Report) Verdict() string {
 // SplitSentence says what the split test found, and on a pass what it rules out.
 func (r Report) SplitSentence() string {
 	t := r.Split
-	switch {
-	case t == nil:
+	if t == nil {
 		return "split test: " + r.SplitNote
-	case t.Passed:
-		return fmt.Sprintf("split test: every share lies within its weight ± %.0f points (%.0f%% intervals, %d answers): "+
-			"a drift of %.0f points or more is ruled out (it would pass at most %.2g of the time)",
-			t.Tolerance*100, t.Confidence*100, t.Answered, t.Tolerance*100, t.Significance)
-	default:
-		return fmt.Sprintf("split test: FAILED at ± %.0f points (%.0f%% intervals, %d answers)", t.Tolerance*100, t.Confidence*100, t.Answered)
 	}
+	answers := fmt.Sprintf("%d answers", t.Answered)
+	if t.Looks > 1 {
+		answers += " in two looks, the first unclear"
+	}
+	if t.Passed {
+		return fmt.Sprintf("split test: every share lies within its weight ± %.0f points (%.0f%% intervals, %s): "+
+			"a drift of %.0f points or more is ruled out (it would pass at most %.2g of the time)",
+			t.Tolerance*100, t.Confidence*100, answers, t.Tolerance*100, t.Significance)
+	}
+	return fmt.Sprintf("split test: FAILED at ± %.0f points (%.0f%% intervals, %s)", t.Tolerance*100, t.Confidence*100, answers)
 }
 
 // The report picture's label column, plot width, value column and row height.

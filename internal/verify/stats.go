@@ -21,12 +21,25 @@ func perCandidateAlpha(alpha float64, candidates int) float64 {
 // SampleSize is the number of answered calls at which a split exactly as configured passes with the given power,
 // while a drift of tolerance passes with probability at most alpha (normal approximation of each share).
 func SampleSize(shares []float64, tolerance, alpha, power float64) int {
+	z := zQuantile(1-perCandidateAlpha(alpha, len(shares))) + zQuantile(1-(1-power)/2)
+	return int(math.Ceil(z * z * widestVariance(shares) / (tolerance * tolerance)))
+}
+
+// unclearChance is the chance that a split served exactly as configured still leaves some share's interval
+// across the tolerance band after n answers: the chance it fails the test by luck (normal approximation, the
+// widest share standing for all).
+func unclearChance(shares []float64, n int, tolerance, alpha float64) float64 {
+	margin := math.Sqrt(float64(n)/widestVariance(shares))*tolerance - zQuantile(1-perCandidateAlpha(alpha, len(shares)))
+	return math.Erfc(margin / math.Sqrt2)
+}
+
+// widestVariance is the largest p(1-p) of the shares: the share that needs the most answers.
+func widestVariance(shares []float64) float64 {
 	worst := 0.0
 	for _, p := range shares {
 		worst = max(worst, p*(1-p))
 	}
-	z := zQuantile(1-perCandidateAlpha(alpha, len(shares))) + zQuantile(1-(1-power)/2)
-	return int(math.Ceil(z * z * worst / (tolerance * tolerance)))
+	return worst
 }
 
 // Interval is the Wilson score interval of a share seen k times in n at two-sided confidence 1-2*alpha, the

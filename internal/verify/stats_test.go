@@ -2,6 +2,7 @@ package verify
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -39,5 +40,55 @@ func TestCountLeaves(t *testing.T) {
 		if got := countLeaves([]byte(raw)); got != want {
 			t.Errorf("countLeaves(%s) = %d, want %d", raw, got, want)
 		}
+	}
+}
+
+// The two looks, judged by the verifier's own rules on binomial samples: a drift of the tolerance passes at most
+// the significance of the time, a split served exactly as configured takes a second look about one time in 200
+// and fails about never, where one look failed it one time in 200.
+func TestTwoLooksKeepTheSignificanceAndAlmostNeverFailAGoodSplit(t *testing.T) {
+	v, err := New(Config{BaseURL: "http://127.0.0.1", Experiment: "e", Model: "a",
+		Candidates: []Candidate{{Name: "a", Weight: 70}, {Name: "b", Weight: 30}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	look := v.cfg.Requests
+	const runs = 20000
+	verdicts := func(served float64) (passed, secondLooks int) {
+		for range runs {
+			a := 0
+			for range look {
+				if rng.Float64() < served {
+					a++
+				}
+			}
+			rep := &Report{Requests: look, Candidates: []CandidateStats{{Count: a, Expected: 0.7}, {Count: look - a, Expected: 0.3}}}
+			v.judgeSplit(rep, look)
+			if v.unclear(rep) {
+				secondLooks++
+				for range look {
+					if rng.Float64() < served {
+						a++
+					}
+				}
+				rep = &Report{Requests: 2 * look, Candidates: []CandidateStats{{Count: a, Expected: 0.7}, {Count: 2*look - a, Expected: 0.3}}}
+				v.judgeSplit(rep, 2*look)
+			}
+			if rep.Split.Passed {
+				passed++
+			}
+		}
+		return passed, secondLooks
+	}
+	if passed, _ := verdicts(0.6); float64(passed) > runs*v.cfg.Significance*1.2 {
+		t.Errorf("a drift of the tolerance passed %d of %d runs, more than the significance %v allows", passed, runs, v.cfg.Significance)
+	}
+	passed, secondLooks := verdicts(0.7)
+	if runs-passed > 2 || secondLooks < runs/1000 || secondLooks > runs/50 {
+		t.Errorf("a split as configured: %d of %d runs failed, %d took a second look", runs-passed, runs, secondLooks)
+	}
+	if first, both := unclearChance([]float64{0.7, 0.3}, look, 0.1, 0.005), unclearChance([]float64{0.7, 0.3}, 2*look, 0.1, 0.005); first < 0.003 || first > 0.008 || both > 1e-6 {
+		t.Errorf("the chance a split as configured is unclear: %g after one look, %g after two", first, both)
 	}
 }

@@ -37,13 +37,14 @@ type Config struct {
 	Input      Input
 	// Body, when set, is sent instead of generated data (a sample request file).
 	Body []byte
-	// Requests to the experiment; 0 means the count the split test needs (SampleSize) plus a margin for errors.
+	// Requests to the experiment in each look of the split test; 0 means the count a look needs (SampleSize) plus a
+	// margin for errors.
 	Requests    int
 	Concurrency int
 	Timeout     time.Duration
 	Retries     int
 	// Tolerance is the smallest drift of a candidate's share that matters (0.10: ±10 points); Significance is the
-	// chance a drift that large passes, Power the chance a split exactly as configured passes.
+	// chance a drift that large passes, Power the chance a split exactly as configured passes at the first look.
 	Tolerance    float64
 	Significance float64
 	Power        float64
@@ -63,6 +64,14 @@ type Config struct {
 	// the ingress directly.
 	Proxy *url.URL
 }
+
+// splitLooks is how many looks the split test may take at the traffic. The first look judges Requests calls; only
+// when it leaves a share's interval across the tolerance band (neither inside it nor wholly outside) does a second
+// look send as many again and judge all of them. Each look runs at half the significance, so a drift of the
+// tolerance passes at most Significance of the time over both (union bound). A split exactly as configured then
+// fails only when both looks are unclear (unclearChance); with one look it failed 1 - Power of the time, which a
+// test suite of a few dozen verifications turned into a failed run every few runs.
+const splitLooks = 2
 
 // LatencySlack keeps the relative latency budget meaningful when the default model answers in a millisecond.
 const LatencySlack = 50 * time.Millisecond
@@ -155,6 +164,8 @@ type SplitTest struct {
 	Answered     int     `json:"answered"`
 	Needed       int     `json:"needed"`
 	Passed       bool    `json:"passed"`
+	// Looks is 2 when the first look was unclear and a second one judged all the answers.
+	Looks int `json:"looks"`
 }
 
 // Report is the whole verification.
@@ -227,7 +238,7 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	if cfg.Requests == 0 {
 		// A tenth more than the test needs, so a few failed calls do not leave it short.
-		cfg.Requests = SampleSize(cfg.shares(), cfg.Tolerance, cfg.Significance, cfg.Power) * 11 / 10
+		cfg.Requests = SampleSize(cfg.shares(), cfg.Tolerance, cfg.Significance/splitLooks, cfg.Power) * 11 / 10
 	}
 	return newVerifier(cfg, cfg.Experiment+".experiment"), nil
 }
@@ -368,7 +379,7 @@ func (v *Verifier) Run(parent context.Context) Report {
 	if v.cfg.Experiment == "" {
 		rep.SplitNote = "not run: the stack has no experiment; each Model was called by its name"
 	} else {
-		v.summarize(&rep, v.runExperiment(ctx, &rep))
+		v.experiment(ctx, &rep)
 	}
 	if ctx.Err() != nil && parent.Err() == nil && rep.Requests < rep.Planned {
 		rep.Findings = append(rep.Findings, v.deadlineFinding(rep))
@@ -411,6 +422,26 @@ func hopeless(rep *Report) bool {
 	return true
 }
 
+// experiment runs the split test's first look and, when that is unclear, its second.
+func (v *Verifier) experiment(ctx context.Context, rep *Report) {
+	progress := Progress{Total: v.cfg.Requests, Served: make([]int, len(v.cfg.Candidates))}
+	beforeJudging := *rep
+	beforeJudging.Findings = slices.Clone(rep.Findings)
+	outcomes := v.runExperiment(ctx, rep, &progress, 0)
+	v.summarize(rep, outcomes)
+	if !v.unclear(rep) || ctx.Err() != nil {
+		return
+	}
+	*rep = beforeJudging
+	rep.Planned += v.cfg.Requests
+	progress.Total += v.cfg.Requests
+	outcomes = append(outcomes, v.runExperiment(ctx, rep, &progress, len(outcomes))...)
+	v.summarize(rep, outcomes)
+	if rep.Split != nil {
+		rep.Split.Looks = splitLooks
+	}
+}
+
 type outcome struct {
 	called    bool
 	candidate string
@@ -419,7 +450,8 @@ type outcome struct {
 	timedOut  bool
 }
 
-func (v *Verifier) runExperiment(ctx context.Context, rep *Report) []outcome {
+// runExperiment sends one look's calls, numbered on from first.
+func (v *Verifier) runExperiment(ctx context.Context, rep *Report, progress *Progress, first int) []outcome {
 	total := v.cfg.Requests
 	outcomes := make([]outcome, total)
 	if hopeless(rep) {
@@ -431,12 +463,12 @@ func (v *Verifier) runExperiment(ctx context.Context, rep *Report) []outcome {
 	defer stop()
 	sameFailure, firstFailure := 0, ""
 	var answered atomic.Bool // once a call is answered, early stop is off and no call takes the lock for it
+	answered.Store(first > 0)
 	earlyCalls := max(20, 2*v.cfg.Concurrency)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	progress := Progress{Total: total, Served: make([]int, len(v.cfg.Candidates))}
-	start := time.Now()
+	start := time.Now().Add(-progress.Elapsed)
 	url := v.baseURL + "/v2/models/" + v.cfg.Model + "/infer"
 	for w := 0; w < v.cfg.Concurrency; w++ {
 		wg.Add(1)
@@ -445,14 +477,14 @@ func (v *Verifier) runExperiment(ctx context.Context, rep *Report) []outcome {
 			clock := newCallClock(ctx, v.cfg.Timeout)
 			defer clock.release()
 			for i := range jobs {
-				r := v.call(clock, http.MethodPost, url, v.headers, v.body(i+1))
+				r := v.call(clock, http.MethodPost, url, v.headers, v.body(first+i+1))
 				if ctx.Err() != nil && r.err != nil {
 					continue // cut by the deadline: neither an answer nor a failure of the stack
 				}
 				// Every answer's status and route are read; its V2 body is decoded for the first answers and one in
 				// bodySample after (decoding each one cost a fifth of the throughput): a model that answers
 				// malformed bodies does so on every call, or often enough to be caught.
-				checkBody := i < bodyChecked || i%bodySample == 0
+				checkBody := first+i < bodyChecked || (first+i)%bodySample == 0
 				o := outcome{called: true, latency: r.duration, timedOut: r.timedOut(), finding: v.diagnose(r, checkBody)}
 				if o.finding == nil {
 					o.candidate = routedModel(r)
@@ -480,7 +512,7 @@ func (v *Verifier) runExperiment(ctx context.Context, rep *Report) []outcome {
 						progress.Served[k]++
 					}
 					progress.Elapsed = time.Since(start)
-					v.cfg.Progress(progress)
+					v.cfg.Progress(*progress)
 					mu.Unlock()
 				}
 			}
@@ -619,7 +651,8 @@ func (v *Verifier) summarize(rep *Report, outcomes []outcome) {
 // still stand for the split; otherwise it says why it did not.
 func (v *Verifier) judgeSplit(rep *Report, answered int) []Finding {
 	shares := v.cfg.shares()
-	needed := SampleSize(shares, v.cfg.Tolerance, v.cfg.Significance, v.cfg.Power)
+	lookSignificance := v.cfg.Significance / splitLooks
+	needed := SampleSize(shares, v.cfg.Tolerance, lookSignificance, v.cfg.Power)
 	unexplained := rep.Requests - answered
 	switch {
 	case answered == 0:
@@ -633,9 +666,9 @@ func (v *Verifier) judgeSplit(rep *Report, answered int) []Finding {
 		rep.SplitNote = fmt.Sprintf("not judged: %d of %d calls failed, so the answers may not stand for the split", unexplained, rep.Requests)
 		return nil
 	}
-	alpha := perCandidateAlpha(v.cfg.Significance, len(shares))
+	alpha := perCandidateAlpha(lookSignificance, len(shares))
 	test := &SplitTest{Tolerance: v.cfg.Tolerance, Significance: v.cfg.Significance, Power: v.cfg.Power,
-		Confidence: 1 - 2*alpha, Answered: answered, Needed: needed, Passed: true}
+		Confidence: 1 - 2*alpha, Answered: answered, Needed: needed, Passed: true, Looks: 1}
 	var outside []string
 	for i := range rep.Candidates {
 		c := &rep.Candidates[i]
@@ -652,21 +685,35 @@ func (v *Verifier) judgeSplit(rep *Report, answered int) []Finding {
 	}
 	f := Finding{Severity: SeverityError, Layer: LayerExperiment, Evidence: fmt.Sprintf("%d answered calls", answered),
 		Calls: []string{"experiment calls"}}
-	drifted := false
-	for _, c := range rep.Candidates {
-		drifted = drifted || c.ShareLow >= c.Expected+v.cfg.Tolerance || c.ShareHigh <= c.Expected-v.cfg.Tolerance
-	}
-	if drifted {
+	if v.drifted(rep) {
 		f.Problem = "the served split drifted beyond the tolerance: " + strings.Join(outside, "; ")
 		f.Cause = "the weights the scheduler applies are not the stack's: two schedulers fighting over the models, an older Experiment, " +
 			"or clients pinning a route by sending x-seldon-route back"
 		f.Fix = "kubectl get experiment " + v.cfg.Experiment + " -o yaml; make sure one SeldonRuntime owns the namespace; run `seldon-ab doctor`"
 	} else {
 		f.Problem = fmt.Sprintf("%d answers cannot rule out a drift of %.0f points: %s", answered, v.cfg.Tolerance*100, strings.Join(outside, "; "))
-		f.Cause = fmt.Sprintf("too few answers for the tolerance (the test needs about %d), or a drift close to it", needed)
-		f.Fix = "run again with more --requests (or the default count); a drift this close to the tolerance is worth a look at the Experiment"
+		f.Cause = fmt.Sprintf("a drift close to the tolerance, or too few answers for it (a look needs about %d); "+
+			"a split served exactly as configured leaves %d answers this unclear %.1g of the time",
+			needed, answered, unclearChance(shares, answered, v.cfg.Tolerance, lookSignificance))
+		f.Fix = "kubectl get experiment " + v.cfg.Experiment + " -o yaml; if its weights are the stack's, run again with more --requests"
 	}
 	return []Finding{f}
+}
+
+// unclear reports whether the split test ran and could neither pass the split nor show it drifted.
+func (v *Verifier) unclear(rep *Report) bool {
+	return rep.Split != nil && !rep.Split.Passed && !v.drifted(rep)
+}
+
+// drifted reports whether some share's interval lies wholly outside its weight ± the tolerance: a drift no more
+// answers would clear.
+func (v *Verifier) drifted(rep *Report) bool {
+	for _, c := range rep.Candidates {
+		if c.ShareLow >= c.Expected+v.cfg.Tolerance || c.ShareHigh <= c.Expected-v.cfg.Tolerance {
+			return true
+		}
+	}
+	return false
 }
 
 // judgeLatency holds each candidate to the absolute p95 budget and the other candidates to the relative one.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand"
 	"net"
 	"net/http"
@@ -31,15 +32,20 @@ const experiment = "financial-ab-test-experiment"
 type fakeStack struct {
 	hosts         []string
 	servedWeights map[string]float64 // what the "scheduler" really applies
-	versions      map[string]int
-	active        bool // the experiment has a route
-	slow          map[string]time.Duration
-	status        map[string]int // a candidate answering with this status
-	healthStatus  int            // envoy's answer to /v2/health/ready (0: 200)
-	flaky         float64        // the share of experiment calls answered 503
-	malformed     bool
-	mu            sync.Mutex
-	rng           *rand.Rand
+	// laterWeights, when set, are applied from the experiment call after switchAfter on.
+	laterWeights map[string]float64
+	switchAfter  int
+	evenly       bool // serve the weights in exact proportion rather than at random
+	picked       int
+	versions     map[string]int
+	active       bool // the experiment has a route
+	slow         map[string]time.Duration
+	status       map[string]int // a candidate answering with this status
+	healthStatus int            // envoy's answer to /v2/health/ready (0: 200)
+	flaky        float64        // the share of experiment calls answered 503
+	malformed    bool
+	mu           sync.Mutex
+	rng          *rand.Rand
 }
 
 func newFakeStack() *fakeStack {
@@ -138,16 +144,28 @@ func (f *fakeStack) flakyCall() bool {
 func (f *fakeStack) pick() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.picked++
+	weights, nth := f.servedWeights, f.picked
+	if f.laterWeights != nil && f.picked > f.switchAfter {
+		weights, nth = f.laterWeights, f.picked-f.switchAfter
+	}
 	total := 0.0
-	for _, w := range f.servedWeights {
+	for _, w := range weights {
 		total += w
+	}
+	if f.evenly {
+		// Baseline gets the nth call when its exact share of n calls passes a whole number.
+		if share := weights["baseline-predictor"] / total; math.Floor(float64(nth)*share) > math.Floor(float64(nth-1)*share) {
+			return "baseline-predictor"
+		}
+		return "enhanced-predictor"
 	}
 	x := f.rng.Float64() * total
 	for _, name := range []string{"baseline-predictor", "enhanced-predictor"} {
-		if x < f.servedWeights[name] {
+		if x < weights[name] {
 			return name
 		}
-		x -= f.servedWeights[name]
+		x -= weights[name]
 	}
 	return "baseline-predictor"
 }
@@ -217,6 +235,42 @@ func TestA5050SplitIsCaughtForA7030Experiment(t *testing.T) {
 		t.Fatalf("a 50/50 split passed as 70/30:\n%s", rep.Summary())
 	}
 	findingIn(t, rep, verify.LayerExperiment, "drifted beyond the tolerance")
+	if rep.Split.Looks != 1 || rep.Requests != rep.Planned {
+		t.Errorf("a clear drift took %d looks, %d of %d calls", rep.Split.Looks, rep.Requests, rep.Planned)
+	}
+}
+
+// A first look that cannot tell (62% served for 70%) is followed by a second of the same size, judged with it:
+// 66% of both is inside the tolerance.
+func TestAnUnclearFirstLookGetsASecond(t *testing.T) {
+	stack := newFakeStack()
+	stack.evenly = true
+	stack.servedWeights = map[string]float64{"baseline-predictor": 62, "enhanced-predictor": 38}
+	stack.laterWeights = map[string]float64{"baseline-predictor": 70, "enhanced-predictor": 30}
+	cfg := config(serve(t, stack))
+	cfg.Requests = 600
+	stack.switchAfter = cfg.Requests
+	rep := run(t, cfg)
+	if !rep.Passed || rep.Split == nil || rep.Split.Looks != 2 || rep.Requests != 1200 || rep.Planned != 1200 {
+		t.Fatalf("passed=%t, %d of %d calls, split %+v:\n%s", rep.Passed, rep.Requests, rep.Planned, rep.Split, rep.Summary())
+	}
+	if !strings.Contains(rep.SplitSentence(), "1200 answers in two looks, the first unclear") {
+		t.Errorf("the split sentence does not say it took two looks: %s", rep.SplitSentence())
+	}
+}
+
+// A drift close to the tolerance stays unclear after both looks: it fails, saying how rarely a split served as
+// configured would look like this.
+func TestADriftCloseToTheToleranceFailsAfterTwoLooks(t *testing.T) {
+	stack := newFakeStack()
+	stack.evenly = true
+	stack.servedWeights = map[string]float64{"baseline-predictor": 63, "enhanced-predictor": 37}
+	rep := run(t, config(serve(t, stack)))
+	if rep.Passed || rep.Split == nil || rep.Split.Looks != 2 || rep.Requests != rep.Planned {
+		t.Fatalf("passed=%t, %d of %d calls, split %+v:\n%s", rep.Passed, rep.Requests, rep.Planned, rep.Split, rep.Summary())
+	}
+	findingIn(t, rep, verify.LayerExperiment, fmt.Sprintf("%d answers cannot rule out a drift of 10 points", rep.Requests))
+	findingIn(t, rep, verify.LayerExperiment, "a split served exactly as configured leaves")
 }
 
 // A drift of exactly the tolerance (60/40 served for 70/30) fails; with the chi-square sizing it passed about two
