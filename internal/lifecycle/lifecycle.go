@@ -63,6 +63,8 @@ type Stack struct {
 	secrets auto.ConfigMap
 	// pack builds the policy pack once; Open starts the build, so that it overlaps the CLI's calls.
 	pack func() (string, error)
+	// recordedAtOpen holds the cluster Open read from the stack's tag, for the first operation's clusterIdentity.
+	recordedAtOpen chan string
 }
 
 // Open selects (creating if needed) the stack and validates its whole configuration before anything else runs:
@@ -97,13 +99,35 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 			return nil, err
 		}
 	}
-	s.stack, err = auto.UpsertStackInlineSource(ctx, opts.Stack, config.Namespace, program.New(program.Options{Seed: s.seedHere}),
+	ws, err := auto.NewLocalWorkspace(ctx, auto.Program(program.New(program.Options{Seed: s.seedHere})),
 		auto.WorkDir(opts.Root), auto.Pulumi(c.command), auto.EnvVars(s.env))
+	if err != nil {
+		return nil, fmt.Errorf("opening the workspace of stack %s: %w", opts.Stack, err)
+	}
+	// Selecting the stack, reading its config and reading its recorded cluster are three CLI calls, each loading
+	// the backend: 0.7 s one after another on the sandbox, so they run at once. On a stack that did not exist, the
+	// reads fail while the selection creates it; the config is then read again.
+	readConfig := func() (err error) {
+		s.secrets, err = ws.GetAllConfigWithOptions(ctx, opts.Stack, &auto.GetAllConfigOptions{ConfigFile: opts.ConfigFile, ShowSecrets: true})
+		return err
+	}
+	var reads sync.WaitGroup
+	var configErr error
+	s.recordedAtOpen = make(chan string, 1)
+	reads.Go(func() { configErr = readConfig() })
+	reads.Go(func() {
+		recorded, _ := ws.GetTag(ctx, opts.Stack, clusterTag)
+		s.recordedAtOpen <- recorded
+	})
+	s.stack, err = auto.UpsertStack(ctx, opts.Stack, ws)
+	reads.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("selecting stack %s: %w", opts.Stack, err)
 	}
-	if s.secrets, err = s.stack.GetAllConfigWithOptions(ctx, &auto.GetAllConfigOptions{ConfigFile: opts.ConfigFile, ShowSecrets: true}); err != nil {
-		return nil, fmt.Errorf("reading the config of stack %s: %w", opts.Stack, err)
+	if configErr != nil {
+		if err := readConfig(); err != nil {
+			return nil, fmt.Errorf("reading the config of stack %s: %w", opts.Stack, err)
+		}
 	}
 	if s.config, err = config.Load(configSource{s.secrets, opts.ConfigFile}, config.Options{StackName: opts.Stack, BaseDir: opts.Root}); err != nil {
 		return nil, err

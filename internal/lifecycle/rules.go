@@ -92,7 +92,11 @@ const clusterTag = "seldon-ab:cluster-uid"
 // clusterIdentity is the recorded and the live uid; live is empty when the cluster does not answer (the
 // program's preflight then says why).
 func (s *Stack) clusterIdentity(ctx context.Context) (recorded, live string) {
-	recorded, _ = s.stack.GetTag(ctx, clusterTag)
+	select {
+	case recorded = <-s.recordedAtOpen: // read while opening, for the first operation only
+	default:
+		recorded, _ = s.stack.GetTag(ctx, clusterTag)
+	}
 	client, err := s.cluster()
 	if err != nil {
 		return recorded, ""
