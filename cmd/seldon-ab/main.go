@@ -6,8 +6,10 @@ import (
 	"os"
 
 	"github.com/seldon-ab/provisioner/internal/cli"
+	"github.com/seldon-ab/provisioner/internal/lifecycle"
 )
 
 func main() {
+	lifecycle.ServePolicyPack()
 	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/seldon-ab/provisioner/internal/lifecycle"
 	"github.com/seldon-ab/provisioner/tests/internal/sandbox"
 )
 
@@ -19,8 +20,9 @@ const clusterName = "sandbox-test"
 var env *sandbox.Env
 
 // TestMain starts the tests' own cluster and stops it (with every process started for it) when the tests end,
-// fail or are interrupted.
+// fail or are interrupted. As seldon-ab does, this binary serves the policy pack of the stacks it runs.
 func TestMain(m *testing.M) {
+	lifecycle.ServePolicyPack()
 	var err error
 	if env, err = sandbox.Start(clusterName); err != nil {
 		fmt.Fprintf(os.Stderr, "sandbox tests need the toolchain and a local cluster (make toolchain): %v\n", err)

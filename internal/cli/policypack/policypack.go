@@ -27,7 +27,7 @@ func NewCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			path, err := lifecycle.PolicyPack(root)
+			path, err := lifecycle.BuildPolicyPack(root)
 			if err != nil {
 				return err
 			}

@@ -27,6 +27,7 @@ import (
 )
 
 func main() {
+	lifecycle.ServePolicyPack() // as seldon-ab does
 	timelineMode := flag.Bool("timeline", false, "print where a cold up's and a destroy's time goes instead of the comparison")
 	changesMode := flag.Bool("changes", false, "measure what each change to a running stack costs in failed calls instead of the comparison")
 	scaleMode := flag.Bool("scale", false, "measure how up, preview and destroy grow with the stack (1x, 4x, 16x its Models and Experiments) instead of the comparison")

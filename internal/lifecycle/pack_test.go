@@ -1,0 +1,74 @@
+package lifecycle
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/seldon-ab/provisioner/policies/analyzer"
+)
+
+// As seldon-ab's main does: started as Pulumi starts a policy pack, this test binary serves it.
+func TestMain(m *testing.M) {
+	ServePolicyPack()
+	os.Exit(m.Run())
+}
+
+// The pack PolicyPack names is this executable, and started as Pulumi starts a pack given as a file (its path and
+// the engine's address), it prints its port and answers the analyzer protocol.
+func TestThisExecutableServesThePolicyPack(t *testing.T) {
+	pack, err := PolicyPack(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if self, _ := os.Executable(); pack != self {
+		t.Fatalf("the pack is %s, not this executable %s", pack, self)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, pack, "127.0.0.1:1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	port, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no port from the pack: %v", err)
+	}
+	conn, err := grpc.NewClient("127.0.0.1:"+strings.TrimSpace(port), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	info, err := pulumirpc.NewAnalyzerClient(conn).GetAnalyzerInfo(ctx, &emptypb.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.GetName() != analyzer.Name || len(info.GetPolicies()) == 0 {
+		t.Errorf("analyzer info %v", info)
+	}
+}
+
+// Only the one form Pulumi uses starts the pack: a command line never does.
+func TestOnlyALoopbackAddressStartsThePack(t *testing.T) {
+	for arg, want := range map[string]bool{
+		"127.0.0.1:41234": true, "[::1]:41234": true, "192.168.1.249:80": false, "up": false, "--stack": false, "localhost": false,
+	} {
+		if got := isLoopbackAddress(arg); got != want {
+			t.Errorf("isLoopbackAddress(%q) = %t, want %t", arg, got, want)
+		}
+	}
+}
