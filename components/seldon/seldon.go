@@ -93,8 +93,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		p.Children = append(p.Children, res)
 	}
 
-	crds, err := helmv4.NewChart(ctx, name+"-crds", args.CRDsChart.ChartArgs(args.Namespace, map[string]any{}),
-		after(namespaces[args.Namespace])...)
+	// The CRDs are cluster-scoped: their chart waits for nothing, so that it is rendered and its CRDs enter the
+	// engine's one-at-a-time loop from the program's start; at 4x and 16x the critical path of a cold up runs
+	// through them. On destroy they go after the setup chart's objects, with the namespace.
+	crds, err := helmv4.NewChart(ctx, name+"-crds", args.CRDsChart.ChartArgs(args.Namespace, map[string]any{}), parent)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,9 @@ func TestHomelabSeldonPlatform(t *testing.T) {
 	if !setup.DependsOn("seldon-crds") {
 		t.Errorf("the controller does not wait for the CRDs: %v", setup.Dependencies)
 	}
+	if len(crds.Dependencies) != 0 {
+		t.Errorf("the cluster-scoped CRDs wait for %v", crds.Dependencies)
+	}
 	if got := setup.String("values", "services", "defaultServiceType"); got != "ClusterIP" {
 		t.Errorf("setup values services.defaultServiceType = %q: a LoadBalancer puts the scheduler API on the LAN", got)
 	}
