@@ -103,6 +103,13 @@ const (
 	ExperimentMirrorReady     = "MirrorReady"
 )
 
+// EmbeddedKubernetesFields are the CRD fields whose schemas are Kubernetes' own types, which controller-gen copies
+// with their API documentation into the CRD chart: podSpec (core PodSpec, or Seldon's copy of its fields in
+// operator/apis/mlops/v1alpha1/podspec.go) in Server, ServerConfig, SeldonConfig and SeldonRuntime;
+// volumeClaimTemplates (PersistentVolumeClaim) in ServerConfig and SeldonConfig; imageOverrides (agent and rclone,
+// core Containers) in Server (operator/apis/mlops/v1alpha1/{server,serverconfig,seldonconfig,seldonruntime}_types.go).
+var EmbeddedKubernetesFields = []string{"podSpec", "volumeClaimTemplates", "imageOverrides"}
+
 // SetupConfigSecrets are the rclone Secrets the setup chart's SeldonConfig "default" lists in
 // config.agentConfig.rclone.config_secrets. The controller appends them to every runtime's own list and each
 // agent exits at start-up when one is missing (scheduler/pkg/agent/rclone/rclone_config.go); only the runtime
