@@ -274,8 +274,10 @@ func helmRelease(ctx context.Context, env *sandbox.Env, d *deployment, chart *st
 	if err := os.WriteFile(valuesFile, values, 0o600); err != nil {
 		return err
 	}
+	// --create-namespace: helm keeps its release record in the release's namespace, which a chart of cluster-scoped
+	// objects (Seldon's CRDs, which wait for nothing in the program) can reach before the namespace's own batch.
 	helm := exec.CommandContext(ctx, filepath.Join(env.Bin, "helm"), "upgrade", "--install", name, archive,
-		"--namespace", namespace, "--values", valuesFile, "--wait", "--timeout", "10m", "--kubeconfig", env.Kubeconfig)
+		"--namespace", namespace, "--create-namespace", "--values", valuesFile, "--wait", "--timeout", "10m", "--kubeconfig", env.Kubeconfig)
 	helm.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(dir, "cache"),
 		"HELM_CONFIG_HOME="+filepath.Join(dir, "config"), "HELM_DATA_HOME="+filepath.Join(dir, "data"))
 	if out, err := helm.CombinedOutput(); err != nil {
