@@ -8,5 +8,5 @@ import (
 )
 
 func main() {
-	pulumi.Run(program.Program)
+	pulumi.Run(program.New(program.Options{AwaitWebhooks: true}))
 }

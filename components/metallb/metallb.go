@@ -4,6 +4,7 @@ package metallb
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -11,6 +12,9 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/seldon-ab/provisioner/internal/admission"
 	"github.com/seldon-ab/provisioner/internal/charts"
 	"github.com/seldon-ab/provisioner/internal/kube"
 )
@@ -41,7 +45,11 @@ type Args struct {
 	L2Advertisement L2Advertisement
 	// ValidationWebhooks false empties the chart's ValidatingWebhookConfiguration, for clusters where the
 	// controller never serves (a simulated one): the API server would otherwise refuse every pool.
-	ValidationWebhooks  bool
+	ValidationWebhooks bool
+	// AwaitAdmission, with ValidationWebhooks, is called in an update once the chart is up, with the pools'
+	// manifests, and returns once the API server admits them (admission.Await on the cluster); the pools wait
+	// for it. Nil skips the wait (unit tests, which have no cluster).
+	AwaitAdmission      func(ctx context.Context, pools []admission.Object) error
 	ControllerResources kube.Resources
 	SpeakerResources    kube.Resources
 }
@@ -59,7 +67,8 @@ type MetalLB struct {
 }
 
 // New deploys MetalLB. Pools and the advertisement depend on the whole chart: Pulumi waits for the controller
-// Deployment to be available and for the webhook Service to have endpoints before it creates them.
+// Deployment to be available and for the webhook Service to have endpoints before it creates them, and, with the
+// webhooks kept, for the webhook to admit the pools (webhookAdmits).
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*MetalLB, error) {
 	m := &MetalLB{}
 	if err := ctx.RegisterComponentResource(Token, name, m, opts...); err != nil {
@@ -93,17 +102,16 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	m.Children = append(m.Children, ns, chart)
 
 	afterChart := []pulumi.ResourceOption{parent, pulumi.DependsOn([]pulumi.Resource{chart})}
+	if args.ValidationWebhooks && args.AwaitAdmission != nil {
+		afterChart = append(afterChart, pulumi.DependsOnInputs(webhookAdmits(ctx, args, chart)))
+	}
 	poolNames := pulumi.StringArray{}
 	for _, p := range args.Pools {
 		pool, err := apiextensions.NewCustomResource(ctx, name+"-pool-"+p.Name, &apiextensions.CustomResourceArgs{
-			ApiVersion: pulumi.String("metallb.io/v1beta1"),
-			Kind:       pulumi.String("IPAddressPool"),
-			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(p.Name), Namespace: pulumi.String(args.Namespace)},
-			OtherFields: map[string]any{"spec": pulumi.Map{
-				"addresses":     pulumi.ToStringArray(p.Addresses),
-				"autoAssign":    pulumi.Bool(p.AutoAssign),
-				"avoidBuggyIPs": pulumi.Bool(p.AvoidBuggyIPs),
-			}},
+			ApiVersion:  pulumi.String(poolResource.GroupVersion().String()),
+			Kind:        pulumi.String(poolKind),
+			Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(p.Name), Namespace: pulumi.String(args.Namespace)},
+			OtherFields: map[string]any{"spec": p.spec()},
 		}, afterChart...)
 		if err != nil {
 			return nil, err
@@ -139,6 +147,41 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	return m, nil
+}
+
+// poolResource and poolKind are where IPAddressPools are created.
+var poolResource = schema.GroupVersionResource{Group: "metallb.io", Version: "v1beta1", Resource: "ipaddresspools"}
+
+const poolKind = "IPAddressPool"
+
+func (p Pool) spec() map[string]any {
+	return map[string]any{"addresses": p.Addresses, "autoAssign": p.AutoAssign, "avoidBuggyIPs": p.AvoidBuggyIPs}
+}
+
+// webhookAdmits resolves, in an update, once MetalLB's webhook admits a dry run of every pool; a preview never
+// calls it. A controller seen ready may not answer yet: its readiness check is a plain ping, and its webhooks are
+// registered only once the certificate rotator has mounted their certificate (internal/k8s/k8s.go and webhook.go,
+// v0.16.1), while the provider does not retry a create the API server refused. The chart's resources resolve only
+// once every one of its objects is created and ready, so the webhook configuration is in place by then.
+func webhookAdmits(ctx *pulumi.Context, args *Args, chart *helmv4.Chart) pulumi.ResourceArrayOutput {
+	pools := make([]admission.Object, 0, len(args.Pools))
+	for _, p := range args.Pools {
+		pools = append(pools, admission.Object{Resource: poolResource, Manifest: map[string]any{
+			"apiVersion": poolResource.GroupVersion().String(),
+			"kind":       poolKind,
+			"metadata":   map[string]any{"name": p.Name, "namespace": args.Namespace},
+			"spec":       p.spec(),
+		}})
+	}
+	return chart.Resources.ApplyTWithContext(ctx.Context(), func(c context.Context, _ []any) ([]pulumi.Resource, error) {
+		if !ctx.DryRun() {
+			if err := args.AwaitAdmission(c, pools); err != nil {
+				return nil, fmt.Errorf("MetalLB's validating webhook did not admit the pools (it answers once its controller runs "+
+					"and has mounted its certificate: see the controller's log in %s): %w", args.Namespace, err)
+			}
+		}
+		return []pulumi.Resource{chart}, nil
+	}).(pulumi.ResourceArrayOutput)
 }
 
 // The controller's and the speakers' readiness probes: after 1 s rather than the chart's 10, then every 2 s rather

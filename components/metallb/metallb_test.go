@@ -2,11 +2,18 @@ package metallb_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/seldon-ab/provisioner/components/metallb"
+	"github.com/seldon-ab/provisioner/internal/admission"
+	"github.com/seldon-ab/provisioner/internal/charts"
+	"github.com/seldon-ab/provisioner/internal/pulumitest"
 )
 
 func TestDropValidationWebhooksEmptiesOnlyTheWebhookConfiguration(t *testing.T) {
@@ -48,5 +55,95 @@ func TestDropValidationWebhooksSkipsOnlyTheWebhookServicesAwait(t *testing.T) {
 	})
 	if other != nil {
 		t.Error("another Service's await was skipped")
+	}
+}
+
+// newMetalLB runs the component alone under mocks, with the webhooks kept and admit as its admission wait.
+func newMetalLB(t *testing.T, g *pulumitest.Graph, preview, webhooks bool, admit func(context.Context, []admission.Object) error) error {
+	t.Helper()
+	return pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, err := metallb.New(ctx, "metallb", &metallb.Args{
+			Namespace: "metallb-system",
+			Chart:     charts.Location{Name: "metallb", Version: "0.16.1", Archive: "/charts/metallb-0.16.1.tgz"},
+			Pools: []metallb.Pool{
+				{Name: "ingress", Addresses: []string{"192.168.1.240/32"}, AutoAssign: false},
+				{Name: "lan", Addresses: []string{"192.168.1.241-192.168.1.250"}, AutoAssign: true},
+			},
+			L2Advertisement:    metallb.L2Advertisement{Name: "lan"},
+			ValidationWebhooks: webhooks,
+			AwaitAdmission:     admit,
+		})
+		return err
+	}, pulumi.WithMocks("seldon-ab", "test", g), func(info *pulumi.RunInfo) { info.DryRun = preview })
+}
+
+const poolType = "kubernetes:metallb.io/v1beta1:IPAddressPool"
+
+func TestPoolsWaitUntilTheWebhookAdmitsADryRunOfThem(t *testing.T) {
+	var asked []admission.Object
+	poolsBefore := -1
+	g := &pulumitest.Graph{}
+	err := newMetalLB(t, g, false, true, func(_ context.Context, pools []admission.Object) error {
+		asked, poolsBefore = pools, len(g.OfType(poolType))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if poolsBefore != 0 {
+		t.Errorf("%d pools were registered before the webhook admitted them", poolsBefore)
+	}
+	if len(asked) != 2 {
+		t.Fatalf("the wait was asked for %d pools, want 2", len(asked))
+	}
+	for _, o := range asked {
+		u := unstructured.Unstructured{Object: o.Manifest}
+		registered := g.Find(t, poolType, "metallb-pool-"+u.GetName())
+		if u.GetKind() != "IPAddressPool" || u.GetAPIVersion() != "metallb.io/v1beta1" || u.GetNamespace() != "metallb-system" {
+			t.Errorf("dry run of %s %s in %q, want IPAddressPool metallb.io/v1beta1 in metallb-system", u.GetAPIVersion(), u.GetKind(), u.GetNamespace())
+		}
+		if o.Resource.Resource != "ipaddresspools" || o.Resource.GroupVersion().String() != u.GetAPIVersion() {
+			t.Errorf("dry run in resource %v, want ipaddresspools of %s", o.Resource, u.GetAPIVersion())
+		}
+		want, _ := json.Marshal(pulumitest.Plain(registered.Get("spec")))
+		got, _ := json.Marshal(o.Manifest["spec"])
+		if string(got) != string(want) {
+			t.Errorf("pool %s: dry-run spec %s, registered spec %s", u.GetName(), got, want)
+		}
+	}
+}
+
+func TestNoWebhookIsCalledInAPreviewOrWhenTheWebhooksAreDropped(t *testing.T) {
+	for _, c := range []struct {
+		name              string
+		preview, webhooks bool
+	}{{"preview", true, true}, {"webhooks dropped", false, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			called := false
+			g := &pulumitest.Graph{}
+			err := newMetalLB(t, g, c.preview, c.webhooks, func(context.Context, []admission.Object) error { called = true; return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if called {
+				t.Error("the webhook was waited for")
+			}
+			if n := len(g.OfType(poolType)); n != 2 {
+				t.Errorf("%d pools registered, want 2", n)
+			}
+		})
+	}
+}
+
+func TestAWebhookThatNeverAdmitsFailsTheUpdateBeforeAnyPool(t *testing.T) {
+	g := &pulumitest.Graph{}
+	err := newMetalLB(t, g, false, true, func(context.Context, []admission.Object) error {
+		return errors.New("IPAddressPool metallb-system/ingress was not admitted within 10m0s")
+	})
+	if err == nil || !strings.Contains(err.Error(), "was not admitted within 10m0s") || !strings.Contains(err.Error(), "metallb-system") {
+		t.Fatalf("err = %v, want the wait's error with the namespace of the controller's log", err)
+	}
+	if n := len(g.OfType(poolType)); n != 0 {
+		t.Errorf("%d pools registered after the webhook never admitted them", n)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/seldon-ab/provisioner/components/seldon"
 	"github.com/seldon-ab/provisioner/components/verification"
 	"github.com/seldon-ab/provisioner/infra/config"
+	"github.com/seldon-ab/provisioner/internal/admission"
 	"github.com/seldon-ab/provisioner/internal/charts"
 	"github.com/seldon-ab/provisioner/internal/doctor"
 	"github.com/seldon-ab/provisioner/internal/gatewayapi"
@@ -30,8 +31,8 @@ import (
 // ABTestName is the A/B test component's name: its Models, Experiment and mesh Ingresses are named after it.
 const ABTestName = "ab-test"
 
-// Program is the Pulumi program as `pulumi up` runs it (infra/main.go): it validates the whole stack config before
-// registering anything.
+// Program is the Pulumi program without Options, as the unit tests record it: it validates the whole stack config
+// before registering anything. `pulumi up` (infra/main.go) and seldon-ab run New with their options.
 func Program(ctx *pulumi.Context) error {
 	_, err := Outputs(ctx)
 	return err
@@ -42,6 +43,10 @@ type Options struct {
 	// Seed, when set, runs the stack's seeds (argument vectors of `seldon-ab seed`) during an update, once the
 	// buckets exist and before any Model, where no command resource does (commands.enabled false).
 	Seed func(ctx context.Context, argvs [][]string) error
+	// AwaitWebhooks makes objects that an admission webhook of the stack guards (MetalLB's pools) wait, in an
+	// update, until the webhook admits a dry run of them on the stack's cluster. The unit tests, which have no
+	// cluster, leave it off.
+	AwaitWebhooks bool
 }
 
 // New is the program with opts.
@@ -151,7 +156,11 @@ func Deploy(ctx *pulumi.Context, s *config.Stack, baseDir string, opts Options) 
 	withCluster := pulumi.Providers(k8s)
 	outputs := pulumi.Map{}
 
-	lb, err := metallb.New(ctx, "metallb", metallbArgs(s, baseDir), withCluster)
+	lbArgs := metallbArgs(s, baseDir)
+	if opts.AwaitWebhooks {
+		lbArgs.AwaitAdmission = admitOn(s, baseDir)
+	}
+	lb, err := metallb.New(ctx, "metallb", lbArgs, withCluster)
 	if err != nil {
 		return nil, err
 	}
@@ -374,6 +383,21 @@ func location(name string, c config.Chart, baseDir string) charts.Location {
 		loc.Archive = config.ResolvePath(baseDir, c.Archive)
 	}
 	return loc
+}
+
+// admitOn dry-runs objects on the stack's cluster until they are admitted (admission.Await).
+func admitOn(s *config.Stack, baseDir string) func(context.Context, []admission.Object) error {
+	return func(ctx context.Context, objects []admission.Object) error {
+		kubeconfig := ""
+		if s.Cluster.Kubeconfig != "" {
+			kubeconfig = config.ResolvePath(baseDir, s.Cluster.Kubeconfig)
+		}
+		live, err := doctor.Connect(kubeconfig, s.Cluster.Context)
+		if err != nil {
+			return err
+		}
+		return admission.Await(ctx, live.Dynamic(), objects, admission.Patience)
+	}
 }
 
 func metallbArgs(s *config.Stack, baseDir string) *metallb.Args {

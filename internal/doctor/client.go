@@ -40,6 +40,9 @@ func Connect(kubeconfig, kubeContext string) (*Live, error) {
 	return &Live{client: client, discovery: disco}, nil
 }
 
+// Dynamic is the client Live reads with, for callers that write (dry runs included).
+func (l *Live) Dynamic() dynamic.Interface { return l.client }
+
 // ServerVersion is the API server's major and minor version.
 func (l *Live) ServerVersion() (string, string, error) {
 	v, err := l.discovery.ServerVersion()

@@ -101,7 +101,7 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 			return nil, err
 		}
 	}
-	ws, err := auto.NewLocalWorkspace(ctx, auto.Program(program.New(program.Options{Seed: s.seedHere})),
+	ws, err := auto.NewLocalWorkspace(ctx, auto.Program(program.New(program.Options{Seed: s.seedHere, AwaitWebhooks: true})),
 		auto.WorkDir(opts.Root), auto.Pulumi(c.command), auto.EnvVars(s.env))
 	if err != nil {
 		return nil, fmt.Errorf("opening the workspace of stack %s: %w", opts.Stack, err)
