@@ -28,12 +28,12 @@ const Patience = 10 * time.Minute
 // pollInterval is the pause between two dry runs while the webhook cannot be called.
 const pollInterval = time.Second
 
-// Await returns once the API server admits a dry run of the creation of every object, in order. It retries while
-// the API server cannot call a webhook (nothing listens yet, its certificate is not trusted yet, its Service has no
-// endpoints: each answered 500 "failed calling webhook", k8s.io/apiserver
+// Await returns once every object exists or the API server admits a dry run of its creation, in order. It retries
+// while the API server cannot call a webhook (nothing listens yet, its certificate is not trusted yet, its Service
+// has no endpoints: each answered 500 "failed calling webhook", k8s.io/apiserver
 // pkg/admission/plugin/webhook/validating/dispatcher.go) or does not serve the resource yet; a webhook's denial, or
-// any other refusal, is returned at once. An object that exists already counts as admitted: the API server answers
-// AlreadyExists from storage, after validating admission (k8s.io/apiserver pkg/registry/generic/registry/store.go).
+// any other refusal, is returned at once. An object that exists was admitted when it was created: a webhook down
+// later does not hold up an update that leaves it as it is.
 func Await(ctx context.Context, client dynamic.Interface, objects []Object, patience time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, patience)
 	defer cancel()
@@ -49,10 +49,16 @@ func awaitOne(ctx context.Context, client dynamic.Interface, o Object, patience 
 	obj := &unstructured.Unstructured{Object: o.Manifest}
 	what := fmt.Sprintf("%s %s/%s", obj.GetKind(), obj.GetNamespace(), obj.GetName())
 	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+	objects := client.Resource(o.Resource).Namespace(obj.GetNamespace())
+	if _, err := objects.Get(ctx, obj.GetName(), metav1.GetOptions{}); err == nil {
+		return nil
+	}
 	var last error
 	for {
-		_, err := client.Resource(o.Resource).Namespace(obj.GetNamespace()).Create(ctx, obj, dryRun)
+		_, err := objects.Create(ctx, obj, dryRun)
 		switch {
+		// AlreadyExists comes from storage, after validating admission (k8s.io/apiserver
+		// pkg/registry/generic/registry/store.go): the object was created meanwhile.
 		case err == nil || apierrors.IsAlreadyExists(err):
 			return nil
 		case ctx.Err() != nil:

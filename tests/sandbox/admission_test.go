@@ -91,29 +91,28 @@ func TestAdmissionWaitsForAWebhookThatDoesNotListenYet(t *testing.T) {
 	t.Cleanup(server.Close)
 
 	t.Run("the webhook starts listening: admitted", func(t *testing.T) {
-		started := make(chan time.Time, 1)
+		var listening atomic.Bool
+		started := make(chan error, 1)
 		go func() {
 			time.Sleep(2 * time.Second)
 			server.Listener.Close()
+			listening.Store(true) // before Listen: nothing can be admitted before this
 			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				t.Errorf("listening on %s: %v", addr, err)
-				return
+			if err == nil {
+				server.Listener = ln
+				server.StartTLS()
 			}
-			server.Listener = ln
-			server.StartTLS()
-			started <- time.Now()
+			started <- err
 		}()
-		if err := admission.Await(ctx, client, []admission.Object{configMap}, time.Minute); err != nil {
+		err := admission.Await(ctx, client, []admission.Object{configMap}, time.Minute)
+		wasListening := listening.Load()
+		if listenErr := <-started; listenErr != nil {
+			t.Fatalf("listening on %s: %v", addr, listenErr)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
-		admitted := time.Now()
-		select {
-		case at := <-started:
-			if admitted.Before(at) {
-				t.Errorf("admitted at %v, before the webhook listened at %v", admitted, at)
-			}
-		default:
+		if !wasListening {
 			t.Fatal("admitted before the webhook listened")
 		}
 		if calls.Load() == 0 {
@@ -136,17 +135,29 @@ func TestAdmissionWaitsForAWebhookThatDoesNotListenYet(t *testing.T) {
 			t.Errorf("a denial took %v to report", waited)
 		}
 	})
+
+	t.Run("the object exists and the webhook is gone: nothing to wait for", func(t *testing.T) {
+		deny.Store(false)
+		createForTheTest(t, ctx, client, configMapResource, configMap.Manifest)
+		server.Close()
+		begun := time.Now()
+		if err := admission.Await(ctx, client, []admission.Object{configMap}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(begun); waited > 10*time.Second {
+			t.Errorf("an existing object waited %v for a webhook that is gone", waited)
+		}
+	})
 }
 
 func createForTheTest(t *testing.T, ctx context.Context, client dynamic.Interface, resource schema.GroupVersionResource, manifest map[string]any) {
 	t.Helper()
 	obj := &unstructured.Unstructured{Object: manifest}
-	if _, err := client.Resource(resource).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+	objects := client.Resource(resource).Namespace(obj.GetNamespace())
+	if _, err := objects.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = client.Resource(resource).Delete(context.Background(), obj.GetName(), metav1.DeleteOptions{})
-	})
+	t.Cleanup(func() { _ = objects.Delete(context.Background(), obj.GetName(), metav1.DeleteOptions{}) })
 }
 
 // webhookConfig makes the API server call https://addr for every ConfigMap created in the test's namespace.
