@@ -162,7 +162,8 @@ func (p Pool) spec() map[string]any {
 // calls it. A controller seen ready may not answer yet: its readiness check is a plain ping, and its webhooks are
 // registered only once the certificate rotator has mounted their certificate (internal/k8s/k8s.go and webhook.go,
 // v0.16.1), while the provider does not retry a create the API server refused. The chart's resources resolve only
-// once every one of its objects is created and ready, so the webhook configuration is in place by then.
+// once every one of its objects is created and ready (a component's Construct answers after its registrations
+// finish: sdk/go/pulumi/provider.go, v3.274.1), so the webhook configuration is in place by then.
 func webhookAdmits(ctx *pulumi.Context, args *Args, chart *helmv4.Chart) pulumi.ResourceArrayOutput {
 	pools := make([]admission.Object, 0, len(args.Pools))
 	for _, p := range args.Pools {
