@@ -51,6 +51,12 @@ type RcloneAgent struct {
 type rcd struct {
 	addr string
 	cmd  *exec.Cmd
+	// configuring is held while the Secrets are loaded: the agent loads them one after another, at its start and
+	// on a configuration change, never once per Model (scheduler/pkg/agent/rclone/rclone.go StartConfigListener
+	// and rclone_config.go loadRcloneSecretsConfiguration, v2.10.2), while this simulation loads them before each
+	// download; two config/create calls for one remote at once make rclone answer "couldn't find type field in
+	// config", a failure Seldon's agent does not have.
+	configuring sync.Mutex
 }
 
 // rcloneConfigCreate is the agent's RcloneConfigCreate: name, type and parameters are required.
@@ -67,10 +73,8 @@ func (a *RcloneAgent) Load(ctx context.Context, namespace, model, storageURI str
 	if err != nil {
 		return err
 	}
-	for _, secret := range configs {
-		if err := server.configure(ctx, secret); err != nil {
-			return err
-		}
+	if err := server.configureAll(ctx, configs); err != nil {
+		return err
 	}
 	// The agent's destination: its model cache, one directory per hash of model name and URI.
 	h := fnv.New32a()
@@ -84,6 +88,17 @@ func (a *RcloneAgent) Load(ctx context.Context, namespace, model, storageURI str
 	}
 	if _, err := os.Stat(dst); err != nil {
 		return fmt.Errorf("Failed to download from %s any files", storageURI)
+	}
+	return nil
+}
+
+func (r *rcd) configureAll(ctx context.Context, configs []RcloneSecret) error {
+	r.configuring.Lock()
+	defer r.configuring.Unlock()
+	for _, secret := range configs {
+		if err := r.configure(ctx, secret); err != nil {
+			return err
+		}
 	}
 	return nil
 }

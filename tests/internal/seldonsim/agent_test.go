@@ -15,6 +15,7 @@ import (
 
 	"github.com/seldon-ab/provisioner/components/modelstore"
 	"github.com/seldon-ab/provisioner/internal/loopback"
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 	"github.com/seldon-ab/provisioner/tests/internal/localminio"
 	"github.com/seldon-ab/provisioner/tests/internal/seldonsim"
 )
@@ -148,6 +149,31 @@ func TestTheBucketJobsRcloneFailsFastWithItsError(t *testing.T) {
 		out, err := run(c.endpoint, c.secret)
 		if err == nil || !strings.Contains(out, c.want) {
 			t.Errorf("%s: rclone = %v, want a failure naming %q:\n%s", c.name, err, c.want, out)
+		}
+	}
+}
+
+// Many Models of one namespace load at once, each with the namespace's two Secrets (Seldon's public GCS remote and
+// the stack's), through one rclone: every download succeeds, as with Seldon's agent, which loads its Secrets once.
+func TestModelsLoadingAtOnceShareTheirNamespacesRclone(t *testing.T) {
+	endpoint, bin := realStore(t)
+	secrets := []seldonsim.RcloneSecret{
+		{Name: seldonspec.SetupConfigSecrets[0], Data: map[string][]byte{"gs": []byte(seldonspec.PublicGCSRemote)}},
+		remote("s3", endpoint, accessKey, secretKey),
+	}
+	agent := &seldonsim.RcloneAgent{Bin: bin, StateDir: t.TempDir()}
+	t.Cleanup(agent.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	errs := make(chan error, 16)
+	for i := range cap(errs) {
+		go func() {
+			errs <- agent.Load(ctx, "models-b", fmt.Sprintf("predictor-%d", i), "s3://mlflow-artifacts/baseline-predictor", secrets)
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
