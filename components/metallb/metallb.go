@@ -11,7 +11,6 @@ import (
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/seldon-ab/provisioner/internal/admission"
