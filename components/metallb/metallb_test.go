@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -74,7 +75,20 @@ func newMetalLB(t *testing.T, g *pulumitest.Graph, preview, webhooks bool, admit
 			AwaitAdmission:     admit,
 		})
 		return err
-	}, pulumi.WithMocks("seldon-ab", "test", g), func(info *pulumi.RunInfo) { info.DryRun = preview })
+	}, pulumi.WithMocks("seldon-ab", "test", chartWithResources{g}), func(info *pulumi.RunInfo) { info.DryRun = preview })
+}
+
+// chartWithResources answers the chart's registration with a known resources output, as the engine does once the
+// chart's objects exist (a no-change preview included), so that the wait's own rule decides whether it runs.
+type chartWithResources struct{ *pulumitest.Graph }
+
+func (m chartWithResources) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	id, state, err := m.Graph.NewResource(args)
+	if args.TypeToken == "kubernetes:helm.sh/v4:Chart" {
+		state = state.Copy()
+		state["resources"] = resource.NewArrayProperty([]resource.PropertyValue{})
+	}
+	return id, state, err
 }
 
 const poolType = "kubernetes:metallb.io/v1beta1:IPAddressPool"
