@@ -25,6 +25,9 @@ type Object struct {
 // webhook answers only once its Deployment runs.
 const Patience = 10 * time.Minute
 
+// errPatienceSpent tells a wait that ran out of patience from one its caller cancelled (Ctrl-C).
+var errPatienceSpent = errors.New("patience spent")
+
 // pollInterval is the pause between two dry runs while the webhook cannot be called.
 const pollInterval = time.Second
 
@@ -35,7 +38,7 @@ const pollInterval = time.Second
 // any other refusal, is returned at once. An object that exists was admitted when it was created: a webhook down
 // later does not hold up an update that leaves it as it is.
 func Await(ctx context.Context, client dynamic.Interface, objects []Object, patience time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, patience)
+	ctx, cancel := context.WithTimeoutCause(ctx, patience, errPatienceSpent)
 	defer cancel()
 	for _, o := range objects {
 		if err := awaitOne(ctx, client, o, patience); err != nil {
@@ -64,6 +67,9 @@ func awaitOne(ctx context.Context, client dynamic.Interface, o Object, patience 
 		case ctx.Err() != nil:
 			if last == nil {
 				last = err
+			}
+			if cause := context.Cause(ctx); cause != errPatienceSpent {
+				return fmt.Errorf("waiting for %s to be admitted stopped (%v); the last answer: %w", what, cause, last)
 			}
 			return fmt.Errorf("%s was not admitted within %s; the last answer: %w", what, patience, last)
 		case !retryable(err):

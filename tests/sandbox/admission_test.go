@@ -69,6 +69,16 @@ func TestAdmissionWaitsForAWebhookThatDoesNotListenYet(t *testing.T) {
 		}
 	})
 
+	t.Run("nothing listens and the caller stops: says it stopped, not that patience ran out", func(t *testing.T) {
+		stopped, stop := context.WithCancel(ctx)
+		time.AfterFunc(2*time.Second, stop)
+		err := admission.Await(stopped, client, []admission.Object{configMap}, time.Minute)
+		if err == nil || !strings.Contains(err.Error(), "waiting for ConfigMap admission-wait/probe to be admitted stopped (context canceled)") ||
+			!strings.Contains(err.Error(), "failed calling webhook") {
+			t.Fatalf("err = %v, want a stopped wait, with the API server's answer", err)
+		}
+	})
+
 	var calls atomic.Int32
 	deny := atomic.Bool{}
 	server := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
