@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -51,12 +52,12 @@ type RcloneAgent struct {
 type rcd struct {
 	addr string
 	cmd  *exec.Cmd
-	// configuring is held while the Secrets are loaded: the agent loads them one after another, at its start and
-	// on a configuration change, never once per Model (scheduler/pkg/agent/rclone/rclone.go StartConfigListener
-	// and rclone_config.go loadRcloneSecretsConfiguration, v2.10.2), while this simulation loads them before each
-	// download; two config/create calls for one remote at once make rclone answer "couldn't find type field in
-	// config", a failure Seldon's agent does not have.
+	// configuring is held while the Secrets are loaded, one after another, as the agent loads them
+	// (scheduler/pkg/agent/rclone/rclone_config.go loadRcloneSecretsConfiguration, v2.10.2): two config/create calls
+	// for one remote at once make rclone answer "couldn't find type field in config".
 	configuring sync.Mutex
+	// loaded names the Secrets loaded last; nil before the first load.
+	loaded []string
 }
 
 // rcloneConfigCreate is the agent's RcloneConfigCreate: name, type and parameters are required.
@@ -67,13 +68,17 @@ type rcloneConfigCreate struct {
 	Opt        map[string]string `json:"opt,omitempty" yaml:"opt"`
 }
 
-// Load implements Agent.
+// Load implements Agent as the agent loads a Model: its rclone holds the Secrets loaded when the agent started or
+// when its runtime's list of Secrets changed (rclone.go StartConfigListener and listenForConfigUpdates: the agent's
+// ConfigMap, which the operator writes from that list); a failed copy reloads every Secret from the API and copies
+// once more (rclone.go copyWithConfigResync), so a Secret whose content changed takes effect at the next load that
+// fails without it. One rcd per namespace stands for its agents' rclone sidecars, which load the same Secrets.
 func (a *RcloneAgent) Load(ctx context.Context, namespace, model, storageURI string, configs []RcloneSecret) error {
 	server, err := a.server(namespace)
 	if err != nil {
 		return err
 	}
-	if err := server.configureAll(ctx, configs); err != nil {
+	if err := server.configureAll(ctx, configs, false); err != nil {
 		return err
 	}
 	// The agent's destination: its model cache, one directory per hash of model name and URI.
@@ -81,7 +86,14 @@ func (a *RcloneAgent) Load(ctx context.Context, namespace, model, storageURI str
 	h.Write([]byte(model + "-" + storageURI))
 	dst := filepath.Join(a.StateDir, namespace, "models", strconv.FormatUint(uint64(h.Sum32()), 10))
 	body, _ := json.Marshal(map[string]any{"srcFs": storageURI, "dstFs": dst, "createEmptySrcDirs": true})
-	if out, err := server.call(ctx, "/sync/copy", body); err != nil {
+	out, err := server.call(ctx, "/sync/copy", body)
+	if err != nil {
+		if reloadErr := server.configureAll(ctx, configs, true); reloadErr != nil {
+			return reloadErr
+		}
+		out, err = server.call(ctx, "/sync/copy", body)
+	}
+	if err != nil {
 		// The agent reports only that the call failed; rclone's own error is in the rclone container's log,
 		// which is where the sandbox's rclone writes too. It is added here so that the Model says what broke.
 		return fmt.Errorf("Failed to sync/copy %s to %s Failed rclone request to path:/sync/copy: rclone: %s", storageURI, dst, rcloneError(out, err))
@@ -92,22 +104,52 @@ func (a *RcloneAgent) Load(ctx context.Context, namespace, model, storageURI str
 	return nil
 }
 
-func (r *rcd) configureAll(ctx context.Context, configs []RcloneSecret) error {
+// configureAll loads configs when forced, on the first load, or when they name other Secrets than the last load;
+// then, as loadRcloneConfiguration does, it deletes every remote they did not make.
+func (r *rcd) configureAll(ctx context.Context, configs []RcloneSecret, force bool) error {
 	r.configuring.Lock()
 	defer r.configuring.Unlock()
+	names := make([]string, 0, len(configs))
 	for _, secret := range configs {
-		if err := r.configure(ctx, secret); err != nil {
+		names = append(names, secret.Name)
+	}
+	if !force && r.loaded != nil && slices.Equal(names, r.loaded) {
+		return nil
+	}
+	var remotes []string
+	for _, secret := range configs {
+		remote, err := r.configure(ctx, secret)
+		if err != nil {
 			return err
 		}
+		remotes = append(remotes, remote)
 	}
+	out, err := r.call(ctx, "/config/listremotes", []byte("{}"))
+	if err != nil {
+		return fmt.Errorf("rclone config/listremotes: %s", rcloneError(out, err))
+	}
+	var existing struct {
+		Remotes []string `json:"remotes"`
+	}
+	if err := json.Unmarshal(out, &existing); err != nil {
+		return fmt.Errorf("rclone config/listremotes: %w", err)
+	}
+	for _, remote := range existing.Remotes {
+		if !slices.Contains(remotes, remote) {
+			if out, err := r.call(ctx, "/config/delete", mustJSON(map[string]string{"name": remote})); err != nil {
+				return fmt.Errorf("rclone config/delete %s: %s", remote, rcloneError(out, err))
+			}
+		}
+	}
+	r.loaded = names
 	return nil
 }
 
 // configure loads one Secret as the agent does (scheduler/pkg/agent/k8s/secrets.go: exactly one key;
-// rclone.go parseRcloneConfig: JSON, else YAML, with name, type and parameters required).
-func (r *rcd) configure(ctx context.Context, secret RcloneSecret) error {
+// rclone.go parseRcloneConfig: JSON, else YAML, with name, type and parameters required) and returns its remote.
+func (r *rcd) configure(ctx context.Context, secret RcloneSecret) (string, error) {
 	if len(secret.Data) != 1 {
-		return fmt.Errorf("Secret does not have 1 key %s", secret.Name)
+		return "", fmt.Errorf("Secret does not have 1 key %s", secret.Name)
 	}
 	var raw []byte
 	for _, v := range secret.Data {
@@ -116,26 +158,26 @@ func (r *rcd) configure(ctx context.Context, secret RcloneSecret) error {
 	var config rcloneConfigCreate
 	if jsonErr := json.Unmarshal(raw, &config); jsonErr != nil {
 		if yamlErr := yaml.Unmarshal(raw, &config); yamlErr != nil {
-			return fmt.Errorf("Failed to unmarshall config as json or yaml. JSON error %s. YAML error %s", jsonErr, yamlErr)
+			return "", fmt.Errorf("Failed to unmarshall config as json or yaml. JSON error %s. YAML error %s", jsonErr, yamlErr)
 		}
 	}
 	for field, empty := range map[string]bool{"Name": config.Name == "", "Type": config.Type == "", "Parameters": config.Parameters == nil} {
 		if empty {
-			return fmt.Errorf("Key: 'RcloneConfigCreate.%s' Error:Field validation for '%s' failed on the 'required' tag (Secret %s)", field, field, secret.Name)
+			return "", fmt.Errorf("Key: 'RcloneConfigCreate.%s' Error:Field validation for '%s' failed on the 'required' tag (Secret %s)", field, field, secret.Name)
 		}
 	}
 	existing, err := r.call(ctx, "/config/get", mustJSON(map[string]string{"name": config.Name}))
 	if err != nil {
-		return fmt.Errorf("rclone config/get %s: %s", config.Name, rcloneError(existing, err))
+		return "", fmt.Errorf("rclone config/get %s: %s", config.Name, rcloneError(existing, err))
 	}
 	path := "/config/create"
 	if len(bytes.TrimSpace(existing)) > 2 { // "{}" when the remote does not exist
 		path = "/config/update"
 	}
 	if out, err := r.call(ctx, path, mustJSON(config)); err != nil {
-		return fmt.Errorf("rclone %s %s (Secret %s): %s", path, config.Name, secret.Name, rcloneError(out, err))
+		return "", fmt.Errorf("rclone %s %s (Secret %s): %s", path, config.Name, secret.Name, rcloneError(out, err))
 	}
-	return nil
+	return config.Name, nil
 }
 
 func mustJSON(v any) []byte {

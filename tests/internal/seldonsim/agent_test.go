@@ -177,3 +177,26 @@ func TestModelsLoadingAtOnceShareTheirNamespacesRclone(t *testing.T) {
 		}
 	}
 }
+
+// The agent keeps the remotes it loaded, as Seldon's does: a copy that fails reloads the Secrets and copies once
+// more, so a Secret put right (new credentials after a rotated store) takes effect at the next load, and a Secret
+// changed while copies succeed does not matter until one fails.
+func TestTheAgentReloadsItsSecretsWhenACopyFails(t *testing.T) {
+	endpoint, bin := realStore(t)
+	agent := &seldonsim.RcloneAgent{Bin: bin, StateDir: t.TempDir()}
+	t.Cleanup(agent.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	load := func(model string, secret seldonsim.RcloneSecret) error {
+		return agent.Load(ctx, "seldon-system", model, "s3://mlflow-artifacts/baseline-predictor", []seldonsim.RcloneSecret{secret})
+	}
+	if err := load("first", remote("s3", endpoint, "not-a-user", secretKey)); err == nil || !strings.Contains(err.Error(), "InvalidAccessKeyId") {
+		t.Fatalf("credentials the store does not know: %v; want MinIO's refusal", err)
+	}
+	if err := load("second", remote("s3", endpoint, accessKey, secretKey)); err != nil {
+		t.Errorf("the Secret put right after a failed load: %v; want the reload to copy", err)
+	}
+	if err := load("third", remote("s3", endpoint, accessKey, "changed-later")); err != nil {
+		t.Errorf("the Secret changed after the agent loaded it: %v; want the loaded remote to copy", err)
+	}
+}
