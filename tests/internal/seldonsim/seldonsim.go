@@ -70,6 +70,8 @@ type ControlPlane struct {
 	refused  map[types.UID]refusal
 	routes   map[string]Routes
 	previous map[string]Routes // the routes of the pass before: versions still loaded while envoy switches
+	// startedAgents are the Server pods (namespace/name/uid) whose agent started: it loaded every rclone Secret then.
+	startedAgents map[string]bool
 }
 
 // load is one agent download: pending until done, then its error (nil when the files arrived).
@@ -384,7 +386,7 @@ type serverState struct {
 }
 
 // server makes the Server's StatefulSet, plays its agents' start-up (they exit while an rclone Secret listed by
-// the runtime or the SeldonConfig is missing), and judges it as the controller does: its condition is read off the
+// the runtime or the SeldonConfig is missing when they start), and judges it as the controller does: its condition is read off the
 // StatefulSet's ready replicas, or carries the error of the controller's call to the scheduler as its reason
 // (operator/controllers/mlops/server_controller.go: updateStatusFromError). The scheduler places Models only on
 // replicas whose agent is up and connected: the Server's ready pods.
@@ -401,13 +403,14 @@ func (m *ControlPlane) server(ctx context.Context, w *world, s *unstructured.Uns
 	if err := m.ensureServerWorkload(ctx, w, s, config); err != nil {
 		return fail(err.Error()), err
 	}
-	exits := false
+	secretMissing := false
 	for _, secret := range configSecrets(w.runtimeOf(s.GetNamespace()), w.seldonConfig) {
 		if w.secrets[s.GetNamespace()+"/"+secret] == nil {
-			exits = true
+			secretMissing = true
 		}
 	}
-	if err := m.agentExits(ctx, w, s, exits); err != nil {
+	running, err := m.agentExits(ctx, w, s, secretMissing)
+	if err != nil {
 		return fail(err.Error()), err
 	}
 	if problem := w.schedulerProblem(s.GetNamespace()); problem != "" {
@@ -425,12 +428,10 @@ func (m *ControlPlane) server(ctx context.Context, w *world, s *unstructured.Uns
 		overcommit = v
 	}
 	state := &serverState{name: s.GetName(), capabilities: capabilities(config, s)}
-	if !exits {
-		for _, pod := range serverPods(w, s) {
-			if podReady(pod) {
-				state.pods = append(state.pods, pod.GetName())
-				state.free = append(state.free, seldonspec.ReplicaCapacityWith(memory, overcommit))
-			}
+	for _, pod := range serverPods(w, s) {
+		if running[pod.GetName()] && podReady(pod) {
+			state.pods = append(state.pods, pod.GetName())
+			state.free = append(state.free, seldonspec.ReplicaCapacityWith(memory, overcommit))
 		}
 	}
 	r.state = state

@@ -460,3 +460,36 @@ func TestFinalizersOnDelete(t *testing.T) {
 		}
 	})
 }
+
+// An agent reads its rclone Secrets when it starts: one that started keeps running, and its Models keep serving,
+// when a Secret goes; a pod made again afterwards (a new UID) has an agent that exits.
+func TestAnAgentThatStartedOutlivesItsSecret(t *testing.T) {
+	r := fieldSetup().run(t)
+	r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "True: ModelAvailable")
+	ctx := context.Background()
+	if err := r.client.Resource(seldonsim.Secrets).Namespace("seldon-system").Delete(ctx, "seldon-rclone-gs-public", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reconcile := func() {
+		for range 3 {
+			if err := r.model.Reconcile(ctx); err != nil {
+				t.Fatal(err)
+			}
+			kube(t, r.client)
+		}
+	}
+	reconcile()
+	r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready", "True: ModelAvailable")
+	r.expect(seldonsim.Servers, "seldon-system", "mlserver", "Ready", "True")
+
+	pod := r.get(seldonsim.Pods, "seldon-system", "mlserver-0")
+	pod.SetUID("a-new-pod")
+	if _, err := r.client.Resource(seldonsim.Pods).Namespace("seldon-system").Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reconcile()
+	statuses, _, _ := unstructured.NestedSlice(r.get(seldonsim.Pods, "seldon-system", "mlserver-0").Object, "status", "containerStatuses")
+	if reason, _, _ := unstructured.NestedString(statuses[0].(map[string]any), "state", "waiting", "reason"); reason != "CrashLoopBackOff" {
+		t.Errorf("the new pod's agent container is %v, want waiting in CrashLoopBackOff", statuses[0])
+	}
+}

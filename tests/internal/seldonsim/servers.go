@@ -173,10 +173,28 @@ func podReady(p *unstructured.Unstructured) bool {
 // scheduler/pkg/agent/rclone/rclone_config.go, scheduler/cmd/agent/main.go log.Fatal), what its kubelet would:
 // the agent container restarted with back-off (waiting CrashLoopBackOff, last terminated with exit code 1; its
 // error is only in its log: the ServerConfig sets no FallbackToLogsOnError) and the pod not Ready; and, once the
-// agent can start, the container running and the pod Ready again. kwok wrote the pod's first status and does not
-// touch it again.
-func (m *ControlPlane) agentExits(ctx context.Context, w *world, s *unstructured.Unstructured, exits bool) error {
+// agent can start, the container running and the pod Ready again. An agent that started keeps running when a
+// Secret goes: it reads them again only on a change of its configuration or a failed copy, and then logs or
+// returns the error (rclone.go listenForConfigUpdates, copyWithConfigResync). kwok wrote the pod's first status and
+// does not touch it again. It returns the pods whose agent runs.
+func (m *ControlPlane) agentExits(ctx context.Context, w *world, s *unstructured.Unstructured, secretMissing bool) (map[string]bool, error) {
+	running := map[string]bool{}
 	for _, pod := range serverPods(w, s) {
+		// A pod made again under the same name is a new pod, with a new UID.
+		key := pod.GetNamespace() + "/" + pod.GetName() + "/" + string(pod.GetUID())
+		m.mu.Lock()
+		if m.startedAgents == nil {
+			m.startedAgents = map[string]bool{}
+		}
+		started := m.startedAgents[key]
+		if !secretMissing {
+			m.startedAgents[key] = true
+		}
+		m.mu.Unlock()
+		exits := secretMissing && !started
+		if !exits {
+			running[pod.GetName()] = true
+		}
 		statuses, _, _ := unstructured.NestedSlice(pod.Object, "status", "containerStatuses")
 		changed := false
 		for i, st := range statuses {
@@ -222,11 +240,11 @@ func (m *ControlPlane) agentExits(ctx context.Context, w *world, s *unstructured
 		_ = unstructured.SetNestedSlice(pod.Object, statuses, "status", "containerStatuses")
 		_ = unstructured.SetNestedSlice(pod.Object, conds, "status", "conditions")
 		if _, err := m.Client.Resource(Pods).Namespace(pod.GetNamespace()).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("status of pod %s/%s: %w", pod.GetNamespace(), pod.GetName(), err)
+			return nil, fmt.Errorf("status of pod %s/%s: %w", pod.GetNamespace(), pod.GetName(), err)
 		}
 		m.logf("pod %s/%s: agent %s", pod.GetNamespace(), pod.GetName(), map[bool]string{true: "exits at start-up (CrashLoopBackOff)", false: "running"}[exits])
 	}
-	return nil
+	return running, nil
 }
 
 // serverCondition is StatefulSetOrDeploymentReady as the controller reads it: ready replicas at least
