@@ -127,8 +127,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	inNamespace := []pulumi.ResourceOption{parent, pulumi.DependsOn([]pulumi.Resource{ns})}
 
+	// MinIO reads its root credentials from the environment at start, and a Secret's new data restarts nothing. The
+	// Secret is therefore auto-named: the provider replaces a Secret whose data changes (pulumi-kubernetes
+	// provider/pkg/provider/diff.go forceNewProperties), so new credentials make a Secret of a new name, which the
+	// chart's Deployment and the bucket Job name in their pod templates: MinIO restarts with the new credentials and
+	// the buckets are checked with them, before the seeds and the agents use them.
 	credentials, err := corev1.NewSecret(ctx, name+"-credentials", &corev1.SecretArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name + "-credentials"), Namespace: pulumi.String(args.Namespace)},
+		Metadata: &metav1.ObjectMetaArgs{Namespace: pulumi.String(args.Namespace)},
 		Type:     pulumi.String("Opaque"),
 		// The chart reads rootUser/rootPassword from an existing Secret, so it renders no random values.
 		StringData: pulumi.StringMap{

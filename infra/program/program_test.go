@@ -141,6 +141,9 @@ func TestHomelabIngress(t *testing.T) {
 func TestHomelabModelStore(t *testing.T) {
 	g := runHomelab(t)
 	creds := g.Find(t, "kubernetes:core/v1:Secret", "model-store-credentials")
+	if name := creds.String("metadata", "name"); name != "" {
+		t.Errorf("the credentials Secret is named %q: new credentials would not restart MinIO (its Secret's new name does)", name)
+	}
 	if !creds.Inputs["stringData"].ContainsSecrets() {
 		t.Error("the MinIO root credentials are not Pulumi secrets")
 	}
@@ -157,7 +160,7 @@ func TestHomelabModelStore(t *testing.T) {
 		"version":                          "5.4.0",
 		"name":                             "minio",
 		"values.mode":                      "standalone",
-		"values.existingSecret":            "model-store-credentials",
+		"values.existingSecret":            "model-store-credentials" + pulumitest.AutonameSuffix,
 		"values.persistence.existingClaim": "model-store-data",
 		"values.consoleService.type":       "ClusterIP",
 		"values.service.type":              "ClusterIP",
@@ -192,7 +195,11 @@ func TestHomelabModelStore(t *testing.T) {
 		if v, ok := e.ObjectValue()["value"]; ok && v.IsString() {
 			value = v.StringValue()
 		} else if from, ok := e.ObjectValue()["valueFrom"]; ok {
-			value = from.ObjectValue()["secretKeyRef"].ObjectValue()["key"].StringValue()
+			ref := from.ObjectValue()["secretKeyRef"].ObjectValue()
+			value = ref["key"].StringValue()
+			if secret := ref["name"].StringValue(); secret != "model-store-credentials"+pulumitest.AutonameSuffix {
+				t.Errorf("bucket job reads its credentials from Secret %q, not the store's", secret)
+			}
 		}
 		env[e.ObjectValue()["name"].StringValue()] = value
 	}

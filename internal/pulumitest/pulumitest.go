@@ -67,7 +67,32 @@ func (g *Graph) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	g.mu.Lock()
 	g.Resources = append(g.Resources, r)
 	g.mu.Unlock()
-	return args.Name + "-id", args.Inputs, nil
+	return args.Name + "-id", autonamed(args.TypeToken, args.Name, args.Inputs), nil
+}
+
+// AutonameSuffix stands for the random suffix the Kubernetes provider gives an object registered without a name.
+const AutonameSuffix = "-mock0000"
+
+// autonamed is inputs as the Kubernetes provider's Check leaves them: an object with metadata but no name (nor
+// generateName) is named after its resource (pulumi-kubernetes provider/pkg/metadata/naming.go
+// AssignNameIfAutonamable: the resource name, a dash and a random suffix).
+func autonamed(typ, name string, inputs resource.PropertyMap) resource.PropertyMap {
+	meta, ok := inputs["metadata"]
+	if !strings.HasPrefix(typ, "kubernetes:") || !ok || !meta.IsObject() {
+		return inputs
+	}
+	fields := meta.ObjectValue()
+	if _, named := fields["name"]; named {
+		return inputs
+	}
+	if _, generated := fields["generateName"]; generated {
+		return inputs
+	}
+	state := inputs.Copy()
+	withName := fields.Copy()
+	withName["name"] = resource.NewStringProperty(name + AutonameSuffix)
+	state["metadata"] = resource.NewObjectProperty(withName)
+	return state
 }
 
 // Call answers invokes with nothing; the programs under test make none that matter.

@@ -125,6 +125,21 @@ func TestChangesAfterTheFirstUpAreProvenByTraffic(t *testing.T) {
 		}
 	})
 
+	t.Run("the store's credentials rotated: MinIO restarts with them, the seeds and the next version use them", func(t *testing.T) {
+		rotate, err := changes.StoreCredentials(env.Root, "rotated-admin", "rotated-secret-key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := servedBy(t, ctx, caller, "enhanced-predictor")
+		declared = append(declared, rotate, changes.EnhancedFrom("enhanced-predictor-v3", true))
+		run := upWhileCalling(t, ctx, caller, experimentCalls, declared...)
+		run.mustSucceed(t)
+		run.noFailedCalls(t, changes.ExperimentRoute)
+		if after := servedBy(t, ctx, caller, "enhanced-predictor"); !after.OK() || after.Version <= before.Version {
+			t.Fatalf("by name, enhanced-predictor answered %s before the update and %s after it", before, after)
+		}
+	})
+
 	t.Run("a new version that cannot load fails up with the agent's reason; the old one keeps serving; undone", func(t *testing.T) {
 		before := servedBy(t, ctx, caller, "enhanced-predictor")
 		broken := append(append([]changes.Edit{}, declared...), changes.EnhancedFrom("no-such-artifact", false))

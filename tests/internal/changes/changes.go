@@ -6,11 +6,20 @@ package changes
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
+	"maps"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
+	pulumiconfig "github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"gopkg.in/yaml.v3"
+
+	"github.com/seldon-ab/provisioner/infra/config"
 	"github.com/seldon-ab/provisioner/internal/lifecycle"
+	"github.com/seldon-ab/provisioner/internal/pins"
 	"github.com/seldon-ab/provisioner/internal/verify"
 	"github.com/seldon-ab/provisioner/tests/internal/sandbox"
 )
@@ -62,6 +71,42 @@ func PromoteEnhanced(cfg map[string]any) {
 // GatewayFabric moves the stack from ingress-nginx (the sandbox stack's controller) to NGINX Gateway Fabric.
 func GatewayFabric(cfg map[string]any) {
 	cfg["seldon-ab:ingress"].(map[string]any)["controller"] = "nginx-gateway-fabric"
+}
+
+// StoreCredentials gives the model store new credentials (a rotation), encrypted as `pulumi config set --secret`
+// encrypts them for the sandbox stack: with its passphrase and the salt its stack file records (the passphrase
+// secrets manager, pkg/secrets/passphrase, v3.274.1).
+func StoreCredentials(root, accessKey, secretKey string) (Edit, error) {
+	data, err := os.ReadFile(config.StackFile(root, "sandbox"))
+	if err != nil {
+		return nil, err
+	}
+	var file struct {
+		EncryptionSalt string `yaml:"encryptionsalt"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		return nil, err
+	}
+	parts := strings.Split(file.EncryptionSalt, ":")
+	if len(parts) < 2 || parts[0] != "v1" {
+		return nil, fmt.Errorf("the sandbox stack file's encryptionsalt %q is not a passphrase salt", file.EncryptionSalt)
+	}
+	salt, err := base64.StdEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, err
+	}
+	crypter := pulumiconfig.NewSymmetricCrypterFromPassphrase(pins.SandboxPassphrase, salt)
+	secure := map[string]any{}
+	for key, plain := range map[string]string{config.AccessKeyKey: accessKey, config.SecretKeyKey: secretKey} {
+		ciphertext, err := crypter.EncryptValue(context.Background(), plain)
+		if err != nil {
+			return nil, err
+		}
+		secure[config.Namespace+":"+key] = map[string]any{"secure": ciphertext}
+	}
+	return func(cfg map[string]any) {
+		maps.Copy(cfg, secure)
+	}, nil
 }
 
 // Run is one `up` of an edited stack file while routes were called.
