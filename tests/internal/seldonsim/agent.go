@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,8 +26,9 @@ import (
 // Agent is the download step of Seldon's agent: a Model is loaded only if its artifacts arrive.
 type Agent interface {
 	// Load copies a Model's storageUri to local storage, with rclone remotes made from configs (the bodies of
-	// the rclone Secrets the agent reads). It returns the agent's error when nothing arrived.
-	Load(ctx context.Context, namespace, model, storageURI string, configs []RcloneSecret) error
+	// the rclone Secrets the agent reads) or, when the Model names one (spec.secretName), from storage, its own
+	// Secret. It returns the agent's error when nothing arrived.
+	Load(ctx context.Context, namespace, model, storageURI string, configs []RcloneSecret, storage *RcloneSecret) error
 }
 
 // RcloneSecret is one rclone Secret as the agent finds it.
@@ -73,7 +75,7 @@ type rcloneConfigCreate struct {
 // ConfigMap, which the operator writes from that list); a failed copy reloads every Secret from the API and copies
 // once more (rclone.go copyWithConfigResync), so a Secret whose content changed takes effect at the next load that
 // fails without it. One rcd per namespace stands for its agents' rclone sidecars, which load the same Secrets.
-func (a *RcloneAgent) Load(ctx context.Context, namespace, model, storageURI string, configs []RcloneSecret) error {
+func (a *RcloneAgent) Load(ctx context.Context, namespace, model, storageURI string, configs []RcloneSecret, storage *RcloneSecret) error {
 	server, err := a.server(namespace)
 	if err != nil {
 		return err
@@ -81,11 +83,17 @@ func (a *RcloneAgent) Load(ctx context.Context, namespace, model, storageURI str
 	if err := server.configureAll(ctx, configs, false); err != nil {
 		return err
 	}
+	src := storageURI
+	if storage != nil {
+		if src, err = withInlineRemote(storageURI, *storage); err != nil {
+			return err
+		}
+	}
 	// The agent's destination: its model cache, one directory per hash of model name and URI.
 	h := fnv.New32a()
 	h.Write([]byte(model + "-" + storageURI))
 	dst := filepath.Join(a.StateDir, namespace, "models", strconv.FormatUint(uint64(h.Sum32()), 10))
-	body, _ := json.Marshal(map[string]any{"srcFs": storageURI, "dstFs": dst, "createEmptySrcDirs": true})
+	body, _ := json.Marshal(map[string]any{"srcFs": src, "dstFs": dst, "createEmptySrcDirs": true})
 	out, err := server.call(ctx, "/sync/copy", body)
 	if err != nil {
 		if reloadErr := server.configureAll(ctx, configs, true); reloadErr != nil {
@@ -145,26 +153,63 @@ func (r *rcd) configureAll(ctx context.Context, configs []RcloneSecret, force bo
 	return nil
 }
 
-// configure loads one Secret as the agent does (scheduler/pkg/agent/k8s/secrets.go: exactly one key;
-// rclone.go parseRcloneConfig: JSON, else YAML, with name, type and parameters required) and returns its remote.
-func (r *rcd) configure(ctx context.Context, secret RcloneSecret) (string, error) {
+// parseSecret reads one Secret as the agent does (scheduler/pkg/agent/k8s/secrets.go: exactly one key;
+// rclone.go parseRcloneConfig: JSON, else YAML, with name, type and parameters required).
+func parseSecret(secret RcloneSecret) (rcloneConfigCreate, error) {
+	var config rcloneConfigCreate
 	if len(secret.Data) != 1 {
-		return "", fmt.Errorf("Secret does not have 1 key %s", secret.Name)
+		return config, fmt.Errorf("Secret does not have 1 key %s", secret.Name)
 	}
 	var raw []byte
 	for _, v := range secret.Data {
 		raw = v
 	}
-	var config rcloneConfigCreate
 	if jsonErr := json.Unmarshal(raw, &config); jsonErr != nil {
 		if yamlErr := yaml.Unmarshal(raw, &config); yamlErr != nil {
-			return "", fmt.Errorf("Failed to unmarshall config as json or yaml. JSON error %s. YAML error %s", jsonErr, yamlErr)
+			return config, fmt.Errorf("Failed to unmarshall config as json or yaml. JSON error %s. YAML error %s", jsonErr, yamlErr)
 		}
 	}
 	for field, empty := range map[string]bool{"Name": config.Name == "", "Type": config.Type == "", "Parameters": config.Parameters == nil} {
 		if empty {
-			return "", fmt.Errorf("Key: 'RcloneConfigCreate.%s' Error:Field validation for '%s' failed on the 'required' tag (Secret %s)", field, field, secret.Name)
+			return config, fmt.Errorf("Key: 'RcloneConfigCreate.%s' Error:Field validation for '%s' failed on the 'required' tag (Secret %s)", field, field, secret.Name)
 		}
+	}
+	return config, nil
+}
+
+// withInlineRemote is storageURI with its remote replaced by an rclone connection string made from a Model's own
+// Secret, as the agent makes it (rclone.go createUriWithConfig): the remote's name must be the URI's.
+func withInlineRemote(storageURI string, secret RcloneSecret) (string, error) {
+	remote, _, found := strings.Cut(storageURI, ":")
+	switch {
+	case !found:
+		return "", fmt.Errorf("Failed to find : in %s for rclone name match", storageURI)
+	case remote == "":
+		return "", fmt.Errorf("Can't get remote from URI with configuration included inline")
+	}
+	config, err := parseSecret(secret)
+	if err != nil {
+		return "", err
+	}
+	if config.Name != remote {
+		return "", fmt.Errorf("name from URI (%s) does not match secret (%s); are you using the right storage config?", remote, config.Name)
+	}
+	var inline strings.Builder
+	inline.WriteString(":" + config.Type)
+	for k, v := range config.Parameters {
+		if strings.ContainsAny(v, ":,") {
+			v = `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
+		}
+		inline.WriteString("," + k + "=" + v)
+	}
+	return strings.Replace(storageURI, remote, inline.String(), 1), nil
+}
+
+// configure loads one Secret into the rcd as the agent does and returns its remote.
+func (r *rcd) configure(ctx context.Context, secret RcloneSecret) (string, error) {
+	config, err := parseSecret(secret)
+	if err != nil {
+		return "", err
 	}
 	existing, err := r.call(ctx, "/config/get", mustJSON(map[string]string{"name": config.Name}))
 	if err != nil {

@@ -48,6 +48,8 @@ func realStore(t *testing.T) (endpoint, bin string) {
 	return "http://" + store.Endpoint, bin
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func freePort(t *testing.T) int {
 	port, err := loopback.FreePort()
 	if err != nil {
@@ -72,23 +74,30 @@ func TestTheAgentLoadsOnlyWhatRcloneCanFetch(t *testing.T) {
 		name    string
 		uri     string
 		secrets []seldonsim.RcloneSecret
-		want    string // "" loads
+		storage *seldonsim.RcloneSecret // the Model's own Secret (spec.secretName)
+		want    string                  // "" loads
 	}{
-		{"the stack's remote and storageUri", "s3://mlflow-artifacts/baseline-predictor", []seldonsim.RcloneSecret{good}, ""},
+		{"the stack's remote and storageUri", "s3://mlflow-artifacts/baseline-predictor", []seldonsim.RcloneSecret{good}, nil, ""},
 		{"a Secret in rclone.conf format, not the agent's YAML", "s3://mlflow-artifacts/baseline-predictor",
 			[]seldonsim.RcloneSecret{{Name: "seldon-rclone", Data: map[string][]byte{"rclone.conf": []byte("[s3]\ntype = s3\nprovider = Minio\n")}}},
-			"Failed to unmarshall config as json or yaml"},
+			nil, "Failed to unmarshall config as json or yaml"},
 		{"a Secret with two keys", "s3://mlflow-artifacts/baseline-predictor",
 			[]seldonsim.RcloneSecret{{Name: "seldon-rclone", Data: map[string][]byte{"a": []byte("x"), "b": []byte("y")}}},
-			"Secret does not have 1 key seldon-rclone"},
+			nil, "Secret does not have 1 key seldon-rclone"},
 		{"a remote named other than the storageUri scheme", "s3://mlflow-artifacts/baseline-predictor",
-			[]seldonsim.RcloneSecret{remote("minio", endpoint, accessKey, secretKey)}, "didn't find section in config file"},
+			[]seldonsim.RcloneSecret{remote("minio", endpoint, accessKey, secretKey)}, nil, "didn't find section in config file"},
 		{"wrong credentials", "s3://mlflow-artifacts/baseline-predictor",
-			[]seldonsim.RcloneSecret{remote("s3", endpoint, accessKey, "not-the-secret")}, "SignatureDoesNotMatch"},
-		{"a bucket that does not exist", "s3://mlflow-artfacts/baseline-predictor", []seldonsim.RcloneSecret{good},
+			[]seldonsim.RcloneSecret{remote("s3", endpoint, accessKey, "not-the-secret")}, nil, "SignatureDoesNotMatch"},
+		{"a bucket that does not exist", "s3://mlflow-artfacts/baseline-predictor", []seldonsim.RcloneSecret{good}, nil,
 			"directory not found"},
-		{"a storageUri with no files under it", "s3://mlflow-artifacts/baseline-predicter", []seldonsim.RcloneSecret{good},
+		{"a storageUri with no files under it", "s3://mlflow-artifacts/baseline-predicter", []seldonsim.RcloneSecret{good}, nil,
 			"Failed to download from s3://mlflow-artifacts/baseline-predicter any files"},
+		{"the Model's own Secret, no remote of that name loaded", "s3://mlflow-artifacts/baseline-predictor", nil, &good, ""},
+		{"the Model's own Secret wins over the loaded remote", "s3://mlflow-artifacts/baseline-predictor",
+			[]seldonsim.RcloneSecret{good}, ptr(remote("s3", endpoint, accessKey, "not-the-secret")), "SignatureDoesNotMatch"},
+		{"the Model's own Secret names another remote", "s3://mlflow-artifacts/baseline-predictor",
+			[]seldonsim.RcloneSecret{good}, ptr(remote("minio", endpoint, accessKey, secretKey)),
+			"name from URI (s3) does not match secret (minio); are you using the right storage config?"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -97,7 +106,7 @@ func TestTheAgentLoadsOnlyWhatRcloneCanFetch(t *testing.T) {
 			t.Cleanup(agent.Stop)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			err := agent.Load(ctx, "seldon-system", "baseline-predictor", c.uri, c.secrets)
+			err := agent.Load(ctx, "seldon-system", "baseline-predictor", c.uri, c.secrets, c.storage)
 			files, _ := filepath.Glob(filepath.Join(state, "seldon-system", "models", "*", "MLmodel"))
 			if c.want == "" {
 				if err != nil || len(files) != 1 {
@@ -168,7 +177,7 @@ func TestModelsLoadingAtOnceShareTheirNamespacesRclone(t *testing.T) {
 	errs := make(chan error, 16)
 	for i := range cap(errs) {
 		go func() {
-			errs <- agent.Load(ctx, "models-b", fmt.Sprintf("predictor-%d", i), "s3://mlflow-artifacts/baseline-predictor", secrets)
+			errs <- agent.Load(ctx, "models-b", fmt.Sprintf("predictor-%d", i), "s3://mlflow-artifacts/baseline-predictor", secrets, nil)
 		}()
 	}
 	for range cap(errs) {
@@ -188,7 +197,7 @@ func TestTheAgentReloadsItsSecretsWhenACopyFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	load := func(model string, secret seldonsim.RcloneSecret) error {
-		return agent.Load(ctx, "seldon-system", model, "s3://mlflow-artifacts/baseline-predictor", []seldonsim.RcloneSecret{secret})
+		return agent.Load(ctx, "seldon-system", model, "s3://mlflow-artifacts/baseline-predictor", []seldonsim.RcloneSecret{secret}, nil)
 	}
 	if err := load("first", remote("s3", endpoint, "not-a-user", secretKey)); err == nil || !strings.Contains(err.Error(), "InvalidAccessKeyId") {
 		t.Fatalf("credentials the store does not know: %v; want MinIO's refusal", err)

@@ -266,9 +266,23 @@ func (m *ControlPlane) download(ctx context.Context, w *world, model *unstructur
 		for _, name := range configSecrets(w.runtimeOf(ns), w.seldonConfig) {
 			configs = append(configs, RcloneSecret{Name: name, Data: secretData(w.secrets[ns+"/"+name])})
 		}
+		// A Model's own Secret is read at each load (scheduler/pkg/agent/agent_svc_manager.go getArtifactConfig);
+		// a missing one fails the load with the API server's answer.
+		var storage *RcloneSecret
+		var storageErr error
+		if secretName, _, _ := unstructured.NestedString(model.Object, "spec", "secretName"); secretName != "" {
+			if secret := w.secrets[ns+"/"+secretName]; secret != nil {
+				storage = &RcloneSecret{Name: secretName, Data: secretData(secret)}
+			} else {
+				storageErr = fmt.Errorf("secrets %q not found", secretName)
+			}
+		}
 		name := model.GetName()
 		go func() {
-			err := m.Agent.Load(context.WithoutCancel(ctx), ns, name, uri, configs)
+			err := storageErr
+			if err == nil {
+				err = m.Agent.Load(context.WithoutCancel(ctx), ns, name, uri, configs, storage)
+			}
 			if err != nil {
 				m.logf("agent: model %s/%s version %d failed to load: %v", ns, name, v.number, err)
 			} else {

@@ -34,7 +34,7 @@ func (a *gatedAgent) gate(uri string) chan struct{} {
 	return a.open[uri]
 }
 
-func (a *gatedAgent) Load(_ context.Context, _, _, uri string, _ []seldonsim.RcloneSecret) error {
+func (a *gatedAgent) Load(_ context.Context, _, _, uri string, _ []seldonsim.RcloneSecret, _ *seldonsim.RcloneSecret) error {
 	<-a.gate(uri)
 	if a.missing[uri] {
 		return errors.New("Failed to download from " + uri + " any files")
@@ -139,6 +139,27 @@ func TestAFailedVersionLeavesTheOldOneServing(t *testing.T) {
 
 // A second Experiment with the same default is refused, recorded as the controller records it, and not retried
 // when the first goes: only a change of the refused one retries it.
+// A Model's own Secret (spec.secretName) is read at its load: a missing one fails the new version with the API
+// server's answer, and the old version keeps serving.
+func TestAModelsMissingSecretFailsItsLoad(t *testing.T) {
+	agent := &gatedAgent{}
+	for _, uri := range []string{"s3://mlflow-artifacts/baseline-predictor", "s3://mlflow-artifacts/enhanced-predictor"} {
+		close(agent.gate(uri))
+	}
+	c := fieldSetup()
+	c.serverMemory = "3Gi"
+	r := c.runWith(t, agent)
+	settle(t, r)
+	r.update(t, seldonsim.Models, "enhanced-predictor", func(o *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(o.Object, "no-such-secret", "spec", "secretName")
+	})
+	settle(t, r)
+	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", `False: secrets "no-such-secret" not found: ModelFailed`)
+	if got := served(r.model.Routes("seldon-system"), "enhanced-predictor"); got != "enhanced-predictor_1=100" {
+		t.Errorf("after a failed version 2, the model's route = %q, want version 1", got)
+	}
+}
+
 func TestASecondBaselineIsRefusedAndNotRetried(t *testing.T) {
 	c := fieldSetup()
 	renamed := c.objects["experiment"].DeepCopy()
