@@ -386,7 +386,7 @@ type serverState struct {
 }
 
 // server makes the Server's StatefulSet, plays its agents' start-up (they exit while an rclone Secret listed by
-// the runtime or the SeldonConfig is missing when they start), and judges it as the controller does: its condition is read off the
+// the runtime or the SeldonConfig is missing or malformed when they start), and judges it as the controller does: its condition is read off the
 // StatefulSet's ready replicas, or carries the error of the controller's call to the scheduler as its reason
 // (operator/controllers/mlops/server_controller.go: updateStatusFromError). The scheduler places Models only on
 // replicas whose agent is up and connected: the Server's ready pods.
@@ -403,13 +403,18 @@ func (m *ControlPlane) server(ctx context.Context, w *world, s *unstructured.Uns
 	if err := m.ensureServerWorkload(ctx, w, s, config); err != nil {
 		return fail(err.Error()), err
 	}
-	secretMissing := false
+	// The agent loads every listed Secret at start and exits on the first it cannot load: a missing one, or one
+	// that is not an rclone remote (rclone_config.go loadRcloneSecretsConfiguration, rclone.go Config).
+	cannotStart := false
 	for _, secret := range configSecrets(w.runtimeOf(s.GetNamespace()), w.seldonConfig) {
-		if w.secrets[s.GetNamespace()+"/"+secret] == nil {
-			secretMissing = true
+		found := w.secrets[s.GetNamespace()+"/"+secret]
+		if found == nil {
+			cannotStart = true
+		} else if _, err := parseSecret(RcloneSecret{Name: secret, Data: secretData(found)}); err != nil {
+			cannotStart = true
 		}
 	}
-	running, err := m.agentExits(ctx, w, s, secretMissing)
+	running, err := m.agentExits(ctx, w, s, cannotStart)
 	if err != nil {
 		return fail(err.Error()), err
 	}

@@ -2,6 +2,7 @@ package seldonsim_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"reflect"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
+	"github.com/seldon-ab/provisioner/internal/seldonspec"
 	"github.com/seldon-ab/provisioner/tests/internal/seldonsim"
 )
 
@@ -28,6 +30,14 @@ func object(apiVersion, kind, ns, name string, fields map[string]any) *unstructu
 	u := &unstructured.Unstructured{Object: o}
 	u.SetUID(types.UID(kind + "/" + ns + "/" + name)) // the API server gives every object one
 	return u
+}
+
+// storeRemote is the body of the stack's rclone Secret (components/modelstore.RcloneConfig), credentials aside.
+const storeRemote = "name: s3\ntype: s3\nparameters:\n  provider: Minio\n  endpoint: http://minio.minio:9000\n"
+
+// rcloneSecret is an rclone Secret as the API server returns it: its one key's value base64-encoded in data.
+func rcloneSecret(ns, name, body string) *unstructured.Unstructured {
+	return object("v1", "Secret", ns, name, map[string]any{"data": map[string]any{"remote": base64.StdEncoding.EncodeToString([]byte(body))}})
 }
 
 // cluster is the field setup as the stack now makes it: the setup chart's controller, SeldonConfig and
@@ -63,8 +73,8 @@ func fieldSetup() *cluster {
 			map[string]any{"name": "mlserver", "resources": map[string]any{"requests": map[string]any{"memory": "1Gi"}, "limits": map[string]any{"memory": "1Gi"}}},
 		}}}}))
 	add("runtime", runtimeIn("seldon-system"))
-	add("secret-store", object("v1", "Secret", "seldon-system", "model-store-rclone", nil))
-	add("secret-gs", object("v1", "Secret", "seldon-system", "seldon-rclone-gs-public", nil))
+	add("secret-store", rcloneSecret("seldon-system", "model-store-rclone", storeRemote))
+	add("secret-gs", rcloneSecret("seldon-system", "seldon-rclone-gs-public", seldonspec.PublicGCSRemote))
 	add("server", serverIn("seldon-system"))
 	add("model-a", modelIn("seldon-system", "baseline-predictor", 1))
 	add("model-b", modelIn("seldon-system", "enhanced-predictor", 2))
@@ -307,6 +317,18 @@ func TestTheFourHomelabFaults(t *testing.T) {
 		r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "ExperimentReady",
 			"False: no live replica for model baseline-predictor for model route financial-ab-test-experiment.experiment")
 	})
+	t.Run("the store's Secret is not an rclone remote: every agent exits", func(t *testing.T) {
+		c := fieldSetup()
+		c.objects["secret-store"] = rcloneSecret("seldon-system", "model-store-rclone", "[s3]\ntype = s3\n")
+		r := c.run(t)
+		pod := r.get(seldonsim.Pods, "seldon-system", "mlserver-0")
+		statuses, _, _ := unstructured.NestedSlice(pod.Object, "status", "containerStatuses")
+		if reason, _, _ := unstructured.NestedString(statuses[0].(map[string]any), "state", "waiting", "reason"); reason != "CrashLoopBackOff" {
+			t.Errorf("the agent container's state is %v, want waiting in CrashLoopBackOff", statuses[0])
+		}
+		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready",
+			"False: Failed to schedule model as no matching server had enough suitable replicas: ScheduleFailed")
+	})
 	t.Run("runtime Ready never turns True", func(t *testing.T) {
 		r := fieldSetup().run(t)
 		if got := r.cond(seldonsim.SeldonRuntimes, "seldon-system", "seldon", "Ready"); strings.HasPrefix(got, "True") {
@@ -328,8 +350,8 @@ func TestTheFourHomelabFaults(t *testing.T) {
 		c := fieldSetup()
 		c.watch = "seldon-system,models"
 		c.objects["runtime-2"] = runtimeIn("models")
-		c.objects["secret-2"] = object("v1", "Secret", "models", "model-store-rclone", nil)
-		c.objects["secret-gs-2"] = object("v1", "Secret", "models", "seldon-rclone-gs-public", nil)
+		c.objects["secret-2"] = rcloneSecret("models", "model-store-rclone", storeRemote)
+		c.objects["secret-gs-2"] = rcloneSecret("models", "seldon-rclone-gs-public", seldonspec.PublicGCSRemote)
 		c.objects["server-2"] = serverIn("models")
 		c.objects["model-2"] = modelIn("models", "baseline-predictor", 3)
 		r := c.run(t)

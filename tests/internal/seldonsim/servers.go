@@ -169,7 +169,7 @@ func podReady(p *unstructured.Unstructured) bool {
 	return false
 }
 
-// agentExits writes, on each pod of a Server whose agent exits at start-up (a missing rclone Secret:
+// agentExits writes, on each pod of a Server whose agent exits at start-up (an rclone Secret missing or malformed:
 // scheduler/pkg/agent/rclone/rclone_config.go, scheduler/cmd/agent/main.go log.Fatal), what its kubelet would:
 // the agent container restarted with back-off (waiting CrashLoopBackOff, last terminated with exit code 1; its
 // error is only in its log: the ServerConfig sets no FallbackToLogsOnError) and the pod not Ready; and, once the
@@ -177,7 +177,7 @@ func podReady(p *unstructured.Unstructured) bool {
 // Secret goes: it reads them again only on a change of its configuration or a failed copy, and then logs or
 // returns the error (rclone.go listenForConfigUpdates, copyWithConfigResync). kwok wrote the pod's first status and
 // does not touch it again. It returns the pods whose agent runs.
-func (m *ControlPlane) agentExits(ctx context.Context, w *world, s *unstructured.Unstructured, secretMissing bool) (map[string]bool, error) {
+func (m *ControlPlane) agentExits(ctx context.Context, w *world, s *unstructured.Unstructured, cannotStart bool) (map[string]bool, error) {
 	running := map[string]bool{}
 	for _, pod := range serverPods(w, s) {
 		// A pod made again under the same name is a new pod, with a new UID.
@@ -187,11 +187,11 @@ func (m *ControlPlane) agentExits(ctx context.Context, w *world, s *unstructured
 			m.startedAgents = map[string]bool{}
 		}
 		started := m.startedAgents[key]
-		if !secretMissing {
+		if !cannotStart {
 			m.startedAgents[key] = true
 		}
 		m.mu.Unlock()
-		exits := secretMissing && !started
+		exits := cannotStart && !started
 		if !exits {
 			running[pod.GetName()] = true
 		}
