@@ -114,7 +114,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 
 	var serverNames pulumi.StringArray
 	for _, ns := range args.ModelNamespaces {
-		// Every agent loads every rclone Secret its runtime lists, and exits at start-up if one is missing.
+		// Every agent loads every rclone Secret its runtime lists, and exits at start-up if one is missing. Its name
+		// stays fixed when its content changes: a running agent reloads its Secrets by the names it has when a copy
+		// fails (scheduler/pkg/agent/rclone/rclone.go copyWithConfigResync), and a new name would reach it only with
+		// its ConfigMap, which the kubelet refreshes up to a minute later.
 		secret, err := corev1.NewSecret(ctx, name+"-rclone-"+ns, &corev1.SecretArgs{
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(RcloneSecretName), Namespace: pulumi.String(ns)},
 			Type:       pulumi.String("Opaque"),
