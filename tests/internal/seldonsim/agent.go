@@ -142,11 +142,10 @@ func (r *rcd) configureAll(ctx context.Context, configs []RcloneSecret, force bo
 	if err := json.Unmarshal(out, &existing); err != nil {
 		return fmt.Errorf("rclone config/listremotes: %w", err)
 	}
+	// A remote that cannot be deleted is only logged (rclone_config.go deleteUnusedRcloneConfiguration).
 	for _, remote := range existing.Remotes {
 		if !slices.Contains(remotes, remote) {
-			if out, err := r.call(ctx, "/config/delete", mustJSON(map[string]string{"name": remote})); err != nil {
-				return fmt.Errorf("rclone config/delete %s: %s", remote, rcloneError(out, err))
-			}
+			_, _ = r.call(ctx, "/config/delete", mustJSON(map[string]string{"name": remote}))
 		}
 	}
 	r.loaded = names

@@ -64,6 +64,24 @@ func settle(t *testing.T, r *result) {
 	}
 }
 
+// enhancedRolled loads the field setup's two Models through agent, on a Server with room for a second version,
+// then sets the enhanced Model's spec field to value and settles.
+func enhancedRolled(t *testing.T, agent *gatedAgent, field, value string) *result {
+	t.Helper()
+	for _, uri := range []string{"s3://mlflow-artifacts/baseline-predictor", "s3://mlflow-artifacts/enhanced-predictor"} {
+		close(agent.gate(uri))
+	}
+	c := fieldSetup()
+	c.serverMemory = "3Gi"
+	r := c.runWith(t, agent)
+	settle(t, r)
+	r.update(t, seldonsim.Models, "enhanced-predictor", func(o *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(o.Object, value, "spec", field)
+	})
+	settle(t, r)
+	return r
+}
+
 // served is a route's clusters as "<model>_<version>=<weight>,...".
 func served(routes seldonsim.Routes, route string) string {
 	var parts []string
@@ -114,17 +132,8 @@ func TestANewVersionServesOnlyOnceLoaded(t *testing.T) {
 // the agent's reason, and the Experiment not Ready (its candidate's latest version is not available) yet active.
 func TestAFailedVersionLeavesTheOldOneServing(t *testing.T) {
 	agent := &gatedAgent{missing: map[string]bool{"s3://mlflow-artifacts/missing": true}}
-	for _, uri := range []string{"s3://mlflow-artifacts/baseline-predictor", "s3://mlflow-artifacts/enhanced-predictor", "s3://mlflow-artifacts/missing"} {
-		close(agent.gate(uri))
-	}
-	c := fieldSetup()
-	c.serverMemory = "3Gi"
-	r := c.runWith(t, agent)
-	settle(t, r)
-	r.update(t, seldonsim.Models, "enhanced-predictor", func(o *unstructured.Unstructured) {
-		_ = unstructured.SetNestedField(o.Object, "s3://mlflow-artifacts/missing", "spec", "storageUri")
-	})
-	settle(t, r)
+	close(agent.gate("s3://mlflow-artifacts/missing"))
+	r := enhancedRolled(t, agent, "storageUri", "s3://mlflow-artifacts/missing")
 	routes := r.model.Routes("seldon-system")
 	if got := served(routes, "enhanced-predictor"); got != "enhanced-predictor_1=100" {
 		t.Errorf("after a failed version 2, the model's route = %q, want version 1", got)
@@ -137,29 +146,18 @@ func TestAFailedVersionLeavesTheOldOneServing(t *testing.T) {
 	r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "ExperimentReady", "True: experiment active")
 }
 
-// A second Experiment with the same default is refused, recorded as the controller records it, and not retried
-// when the first goes: only a change of the refused one retries it.
 // A Model's own Secret (spec.secretName) is read at its load: a missing one fails the new version with the API
 // server's answer, and the old version keeps serving.
 func TestAModelsMissingSecretFailsItsLoad(t *testing.T) {
-	agent := &gatedAgent{}
-	for _, uri := range []string{"s3://mlflow-artifacts/baseline-predictor", "s3://mlflow-artifacts/enhanced-predictor"} {
-		close(agent.gate(uri))
-	}
-	c := fieldSetup()
-	c.serverMemory = "3Gi"
-	r := c.runWith(t, agent)
-	settle(t, r)
-	r.update(t, seldonsim.Models, "enhanced-predictor", func(o *unstructured.Unstructured) {
-		_ = unstructured.SetNestedField(o.Object, "no-such-secret", "spec", "secretName")
-	})
-	settle(t, r)
+	r := enhancedRolled(t, &gatedAgent{}, "secretName", "no-such-secret")
 	r.expect(seldonsim.Models, "seldon-system", "enhanced-predictor", "Ready", `False: secrets "no-such-secret" not found: ModelFailed`)
 	if got := served(r.model.Routes("seldon-system"), "enhanced-predictor"); got != "enhanced-predictor_1=100" {
 		t.Errorf("after a failed version 2, the model's route = %q, want version 1", got)
 	}
 }
 
+// A second Experiment with the same default is refused, recorded as the controller records it, and not retried
+// when the first goes: only a change of the refused one retries it.
 func TestASecondBaselineIsRefusedAndNotRetried(t *testing.T) {
 	c := fieldSetup()
 	renamed := c.objects["experiment"].DeepCopy()

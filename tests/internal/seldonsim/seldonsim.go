@@ -386,8 +386,9 @@ type serverState struct {
 }
 
 // server makes the Server's StatefulSet, plays its agents' start-up (they exit while an rclone Secret listed by
-// the runtime or the SeldonConfig is missing or malformed when they start), and judges it as the controller does: its condition is read off the
-// StatefulSet's ready replicas, or carries the error of the controller's call to the scheduler as its reason
+// the runtime or the SeldonConfig is missing or malformed when they start), and judges it as the controller does:
+// its condition is read off the StatefulSet's ready replicas, or carries the error of the controller's call to the
+// scheduler as its reason
 // (operator/controllers/mlops/server_controller.go: updateStatusFromError). The scheduler places Models only on
 // replicas whose agent is up and connected: the Server's ready pods.
 func (m *ControlPlane) server(ctx context.Context, w *world, s *unstructured.Unstructured) (serverResult, error) {

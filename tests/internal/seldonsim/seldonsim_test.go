@@ -260,6 +260,16 @@ func (r *result) cond(gvr schema.GroupVersionResource, ns, name, condType string
 	return ""
 }
 
+// expectAgentCrashLooping checks that the pod's agent container waits in CrashLoopBackOff, as its kubelet shows an
+// agent that exits at start.
+func (r *result) expectAgentCrashLooping(pod string) {
+	r.t.Helper()
+	statuses, _, _ := unstructured.NestedSlice(r.get(seldonsim.Pods, "seldon-system", pod).Object, "status", "containerStatuses")
+	if reason, _, _ := unstructured.NestedString(statuses[0].(map[string]any), "state", "waiting", "reason"); reason != "CrashLoopBackOff" {
+		r.t.Errorf("the agent container of %s is %v, want waiting in CrashLoopBackOff", pod, statuses[0])
+	}
+}
+
 func (r *result) expect(gvr schema.GroupVersionResource, ns, name, condType, want string) {
 	r.t.Helper()
 	if got := r.cond(gvr, ns, name, condType); got != want {
@@ -307,27 +317,11 @@ func TestTheFourHomelabFaults(t *testing.T) {
 		notReady := "False: StatefulSet replicas does not match desired replicas"
 		r.expect(seldonsim.Servers, "seldon-system", "mlserver", "StatefulSetOrDeploymentReady", notReady)
 		r.expect(seldonsim.Servers, "seldon-system", "mlserver", "Ready", notReady)
-		pod := r.get(seldonsim.Pods, "seldon-system", "mlserver-0")
-		statuses, _, _ := unstructured.NestedSlice(pod.Object, "status", "containerStatuses")
-		if reason, _, _ := unstructured.NestedString(statuses[0].(map[string]any), "state", "waiting", "reason"); reason != "CrashLoopBackOff" {
-			t.Errorf("the agent container's state is %v, want waiting in CrashLoopBackOff", statuses[0])
-		}
+		r.expectAgentCrashLooping("mlserver-0")
 		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready",
 			"False: Failed to schedule model as no matching server had enough suitable replicas: ScheduleFailed")
 		r.expect(seldonsim.Experiments, "seldon-system", "financial-ab-test-experiment", "ExperimentReady",
 			"False: no live replica for model baseline-predictor for model route financial-ab-test-experiment.experiment")
-	})
-	t.Run("the store's Secret is not an rclone remote: every agent exits", func(t *testing.T) {
-		c := fieldSetup()
-		c.objects["secret-store"] = rcloneSecret("seldon-system", "model-store-rclone", "[s3]\ntype = s3\n")
-		r := c.run(t)
-		pod := r.get(seldonsim.Pods, "seldon-system", "mlserver-0")
-		statuses, _, _ := unstructured.NestedSlice(pod.Object, "status", "containerStatuses")
-		if reason, _, _ := unstructured.NestedString(statuses[0].(map[string]any), "state", "waiting", "reason"); reason != "CrashLoopBackOff" {
-			t.Errorf("the agent container's state is %v, want waiting in CrashLoopBackOff", statuses[0])
-		}
-		r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready",
-			"False: Failed to schedule model as no matching server had enough suitable replicas: ScheduleFailed")
 	})
 	t.Run("runtime Ready never turns True", func(t *testing.T) {
 		r := fieldSetup().run(t)
@@ -510,8 +504,16 @@ func TestAnAgentThatStartedOutlivesItsSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	reconcile()
-	statuses, _, _ := unstructured.NestedSlice(r.get(seldonsim.Pods, "seldon-system", "mlserver-0").Object, "status", "containerStatuses")
-	if reason, _, _ := unstructured.NestedString(statuses[0].(map[string]any), "state", "waiting", "reason"); reason != "CrashLoopBackOff" {
-		t.Errorf("the new pod's agent container is %v, want waiting in CrashLoopBackOff", statuses[0])
-	}
+	r.expectAgentCrashLooping("mlserver-0")
+}
+
+// A listed Secret that is not an rclone remote stops every agent at its start, as a missing one does: the agent's
+// start-up load is fatal (rclone.go StartConfigListener, scheduler/cmd/agent/main.go).
+func TestAnAgentExitsAtStartOnAMalformedSecret(t *testing.T) {
+	c := fieldSetup()
+	c.objects["secret-store"] = rcloneSecret("seldon-system", "model-store-rclone", "[s3]\ntype = s3\n")
+	r := c.run(t)
+	r.expectAgentCrashLooping("mlserver-0")
+	r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready",
+		"False: Failed to schedule model as no matching server had enough suitable replicas: ScheduleFailed")
 }
