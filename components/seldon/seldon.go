@@ -117,7 +117,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// Every agent loads every rclone Secret its runtime lists, and exits at start-up if one is missing. Its name
 		// stays fixed when its content changes: a running agent reloads its Secrets by the names it has when a copy
 		// fails (scheduler/pkg/agent/rclone/rclone.go copyWithConfigResync), and a new name would reach it only with
-		// its ConfigMap, which the kubelet refreshes up to a minute later.
+		// its ConfigMap, which the kubelet refreshes at its next sync of the pod (syncFrequency, a minute by default:
+		// k8s pkg/kubelet/apis/config/v1beta1/defaults.go, v1.35.4).
 		secret, err := corev1.NewSecret(ctx, name+"-rclone-"+ns, &corev1.SecretArgs{
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(RcloneSecretName), Namespace: pulumi.String(ns)},
 			Type:       pulumi.String("Opaque"),
