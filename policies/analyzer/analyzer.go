@@ -6,7 +6,10 @@
 // It serves Pulumi's analyzer protocol itself rather than through the policyx SDK, which decodes a resource's
 // properties once per policy (policyx/server.go, Analyze, v3.274.1): nine per-resource rules made nine decodings
 // of each of Seldon's CRDs (about 300 KB of properties each), most of a no-change preview's policy time. Here each
-// resource is decoded once, and every rule reads that.
+// resource is decoded once, and every rule reads that. The decoding is propertyrpc's, one pass over the message:
+// plugin.UnmarshalProperties turns every nested object back into a Go map to look for a signature
+// (resource/plugin/rpc.go, obj.Mappable(), v3.274.1), a cost that grows with size times depth, and Seldon's CRDs
+// embed PodSpecs 30 levels deep.
 package analyzer
 
 import (
@@ -14,9 +17,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	"github.com/pulumi/pulumi/sdk/v3/go/propertyrpc"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -145,11 +147,9 @@ func (a *analyzer) run(perResource bool, stack []policies.Resource, urn string) 
 
 // decode is a resource as the rules see it, its properties decoded once.
 func decode(urn, typ, name, parent string, props *structpb.Struct) (policies.Resource, error) {
-	pm, err := plugin.UnmarshalProperties(props, plugin.MarshalOptions{Label: Name + ".analyze", KeepUnknowns: true,
-		KeepSecrets: true, KeepResources: true, KeepOutputValues: true})
+	pm, err := propertyrpc.Unmarshal(props)
 	if err != nil {
 		return policies.Resource{}, fmt.Errorf("the properties of %s: %w", urn, err)
 	}
-	return policies.Resource{Type: typ, Name: name, URN: urn, Parent: parent,
-		Props: policies.FromProperties(resource.FromResourcePropertyMap(pm))}, nil
+	return policies.Resource{Type: typ, Name: name, URN: urn, Parent: parent, Props: policies.FromProperties(pm)}, nil
 }

@@ -108,3 +108,31 @@ func TestAnalyzeKnowsTheParent(t *testing.T) {
 		t.Errorf("the stack's own Deployment without resources: %v", d)
 	}
 }
+
+// Values arrive as the engine marshals them (secrets, unknowns of a preview, output values): a secret, an unknown
+// and a secret output are not plain text, a plain output is.
+func TestAnalyzeDecodesTheEnginesMarkers(t *testing.T) {
+	stringData := resource.PropertyMap{
+		"secret":        resource.MakeSecret(resource.NewProperty("hunter2")),
+		"unknown":       resource.MakeComputed(resource.NewProperty("")),
+		"secretOutput":  resource.NewProperty(resource.Output{Element: resource.NewProperty("hunter2"), Known: true, Secret: true}),
+		"unknownOutput": resource.NewProperty(resource.Output{}),
+		"plainOutput":   resource.NewProperty(resource.Output{Element: resource.NewProperty("hunter2"), Known: true}),
+	}
+	props, err := plugin.MarshalProperties(resource.PropertyMap{
+		"kind":       resource.NewProperty("Secret"),
+		"metadata":   resource.NewProperty(resource.PropertyMap{"name": resource.NewProperty("creds")}),
+		"stringData": resource.NewProperty(stringData),
+	}, plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true, KeepOutputValues: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := newAnalyzer().Analyze(context.Background(), &pulumirpc.AnalyzeRequest{Urn: "urn:creds", Type: secretType, Name: "creds",
+		Properties: props})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Diagnostics) != 1 || !strings.Contains(res.Diagnostics[0].Message, "stringData.plainOutput is plain text") {
+		t.Errorf("diagnostics %v, want one, for stringData.plainOutput", res.Diagnostics)
+	}
+}

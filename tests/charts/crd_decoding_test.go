@@ -6,13 +6,13 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
-	"google.golang.org/protobuf/types/known/structpb"
+	"github.com/pulumi/pulumi/sdk/v3/go/propertyrpc"
 	"gopkg.in/yaml.v3"
 )
 
 // BenchmarkCRDDecoding measures what every Pulumi process pays to decode one of Seldon's CRDs from a gRPC message,
 // as the engine and the Kubernetes provider do for each Check, Diff and registration: plugin.UnmarshalProperties.
-// Beside it, the same message decoded in one linear pass (structpb's AsMap, then the property map), for scale.
+// Beside it, the same message decoded in one pass by propertyrpc.Unmarshal, as the policy pack decodes it.
 // UnmarshalProperties turns every nested object back into a Go map to look for an asset signature
 // (resource/plugin/rpc.go: obj.Mappable()), so its cost grows with size times depth; the CRDs whose schemas embed a
 // PodSpec are the deep ones. Run: go test -run '^$' -bench CRDDecoding ./tests/charts/
@@ -38,9 +38,11 @@ func BenchmarkCRDDecoding(b *testing.B) {
 				}
 			}
 		})
-		b.Run(name+"/linear", func(b *testing.B) {
+		b.Run(name+"/propertyrpc", func(b *testing.B) {
 			for b.Loop() {
-				_ = resource.NewPropertyMapFromMap((*structpb.Struct).AsMap(message))
+				if _, err := propertyrpc.Unmarshal(message); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -201,8 +201,14 @@ func serviceType(w *world, rt *unstructured.Unstructured, component string) stri
 }
 
 // specCovers says whether every field desired sets has that value in live (fields the API server defaulted are
-// left alone, as the controller's three-way patch leaves them).
+// left alone, as the controller's three-way patch leaves them). A zero value is covered by its absence: the
+// controller compares typed objects marshalled to JSON (k8s-objectmatcher's Calculate, called by
+// getReconcileOperation in operator/controllers/reconcilers/*/statefulset_reconciler.go, v2.10.2), where the
+// Kubernetes types' omitempty drops it, as the API server drops an env var's `value: ""`.
 func specCovers(live, desired any) bool {
+	if live == nil && zeroValue(desired) {
+		return true
+	}
 	switch d := desired.(type) {
 	case map[string]any:
 		l, ok := live.(map[string]any)
@@ -228,6 +234,24 @@ func specCovers(live, desired any) bool {
 		return true
 	}
 	return reflect.DeepEqual(normalize(live), normalize(desired))
+}
+
+func zeroValue(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return true
+	case string:
+		return t == ""
+	case bool:
+		return !t
+	case int, int64, float64:
+		return normalize(t) == float64(0)
+	case map[string]any:
+		return len(t) == 0
+	case []any:
+		return len(t) == 0
+	}
+	return false
 }
 
 // componentReady is the condition the controller reads off a component's workload status: ready replicas at least

@@ -517,3 +517,43 @@ func TestAnAgentExitsAtStartOnAMalformedSecret(t *testing.T) {
 	r.expect(seldonsim.Models, "seldon-system", "baseline-predictor", "Ready",
 		"False: Failed to schedule model as no matching server had enough suitable replicas: ScheduleFailed")
 }
+
+// A workload the API server stored without its empty fields (an env var's `value: ""` is dropped, EnvVar.Value
+// being omitempty) is what the controller asked for: the next pass leaves it alone instead of updating it again.
+func TestAnUnchangedWorkloadIsNotUpdatedAgain(t *testing.T) {
+	c := fieldSetup()
+	containers, _, _ := unstructured.NestedSlice(c.objects["serverconfig"].Object, "spec", "podSpec", "containers")
+	agent := containers[0].(map[string]any)
+	agent["env"] = append(agent["env"].([]any), map[string]any{"name": "SELDON_LOG_LEVEL", "value": ""})
+	_ = unstructured.SetNestedSlice(c.objects["serverconfig"].Object, containers, "spec", "podSpec", "containers")
+	r := c.run(t)
+
+	stored := r.get(seldonsim.StatefulSets, "seldon-system", "mlserver")
+	containers, _, _ = unstructured.NestedSlice(stored.Object, "spec", "template", "spec", "containers")
+	dropped := 0
+	for _, container := range containers {
+		env, _ := container.(map[string]any)["env"].([]any)
+		for _, e := range env {
+			if value, set := e.(map[string]any)["value"]; set && value == "" {
+				delete(e.(map[string]any), "value")
+				dropped++
+			}
+		}
+	}
+	if dropped == 0 {
+		t.Fatal("the Server's StatefulSet has no empty env value to drop")
+	}
+	_ = unstructured.SetNestedSlice(stored.Object, containers, "spec", "template", "spec", "containers")
+	if _, err := r.client.Resource(seldonsim.StatefulSets).Namespace("seldon-system").Update(context.Background(), stored, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r.client.ClearActions()
+	if err := r.model.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range r.client.Actions() {
+		if action.GetVerb() == "update" && action.GetResource() == seldonsim.StatefulSets {
+			t.Errorf("the pass updated an unchanged StatefulSet: %v", action)
+		}
+	}
+}
