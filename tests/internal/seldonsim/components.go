@@ -204,8 +204,8 @@ func serviceType(w *world, rt *unstructured.Unstructured, component string) stri
 // left alone, as the controller's three-way patch leaves them). A zero value is covered by its absence: the
 // controller compares typed objects marshalled to JSON (k8s-objectmatcher's Calculate, called by
 // getReconcileOperation in operator/controllers/reconcilers/*/statefulset_reconciler.go and
-// seldon/deployment_reconciler.go, v2.10.2), where the
-// Kubernetes types' omitempty drops it, as the API server drops an env var's `value: ""`.
+// seldon/deployment_reconciler.go, v2.10.2), where the Kubernetes types' omitempty drops it, as the API server
+// drops an env var's `value: ""`.
 func specCovers(live, desired any) bool {
 	if live == nil && zeroValue(desired) {
 		return true
