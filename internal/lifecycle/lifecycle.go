@@ -275,7 +275,7 @@ var servesPolicyPack bool
 // policies/pack (0.4 s of CPU when up to date, on the path of every preview). Call it first in main (TestMain).
 func ServePolicyPack() {
 	if len(os.Args) == 2 && isLoopbackAddress(os.Args[1]) {
-		if err := analyzer.Serve(); err != nil {
+		if err := analyzer.Serve(os.Args[1]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/propertyrpc"
@@ -33,9 +34,32 @@ const (
 	Version = "0.1.0"
 )
 
-// Serve serves the analyzer protocol until the engine is done: the port goes to stdout first.
-func Serve() error {
+// engineCheckInterval is how often a pack asks whether the engine that started it is still there.
+const engineCheckInterval = 5 * time.Second
+
+// Serve serves the analyzer protocol until the engine at engineAddress (the argument Pulumi starts a pack with)
+// is done: the port goes to stdout first. The engine stops its plugins when it closes, but an engine killed (an
+// Automation API run whose context ends kills the CLI) cannot, so the pack also ends when the engine no longer
+// answers, as Pulumi's providers do (sdk/go/pulumi/provider/main.go, rpcutil.Healthcheck, v3.274.1).
+func Serve(engineAddress string) error {
+	return serve(engineAddress, engineCheckInterval)
+}
+
+func serve(engineAddress string, every time.Duration) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if engineAddress != "" {
+		if err := rpcutil.Healthcheck(ctx, engineAddress, every, cancel); err != nil {
+			return fmt.Errorf("watching the engine at %s: %w", engineAddress, err)
+		}
+	}
+	stop := make(chan bool)
+	go func() {
+		<-ctx.Done()
+		close(stop)
+	}()
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Cancel: stop,
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterAnalyzerServer(srv, newAnalyzer())
 			return nil

@@ -2,12 +2,17 @@ package analyzer
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -134,5 +139,34 @@ func TestAnalyzeDecodesTheEnginesMarkers(t *testing.T) {
 	}
 	if len(res.Diagnostics) != 1 || !strings.Contains(res.Diagnostics[0].Message, "stringData.plainOutput is plain text") {
 		t.Errorf("diagnostics %v, want one, for stringData.plainOutput", res.Diagnostics)
+	}
+}
+
+// A pack outlives no engine: while the engine answers it serves, and once the engine is gone (killed, so it could
+// not stop its plugins) the pack ends on its own.
+func TestThePackEndsWithItsEngine(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := grpc.NewServer()
+	healthpb.RegisterHealthServer(engine, health.NewServer())
+	go func() { _ = engine.Serve(listener) }()
+
+	done := make(chan error, 1)
+	go func() { done <- serve(listener.Addr().String(), 50*time.Millisecond) }()
+	select {
+	case err := <-done:
+		t.Fatalf("the pack ended while its engine answered: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	engine.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the pack ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pack still serves 10 s after its engine went away")
 	}
 }

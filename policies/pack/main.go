@@ -10,7 +10,11 @@ import (
 )
 
 func main() {
-	if err := analyzer.Serve(); err != nil {
+	engine := ""
+	if len(os.Args) > 1 {
+		engine = os.Args[1]
+	}
+	if err := analyzer.Serve(engine); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
