@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -38,14 +39,20 @@ func (e *FailedError) Error() string {
 // Is makes a FailedError an ErrFailed.
 func (e *FailedError) Is(target error) bool { return target == ErrFailed }
 
-// Invocation is what the verify and demo commands take: the settings every run shares, the experiments (each
-// verified in turn, into one suite) and where to write the reports.
+// Invocation is what the verify and demo commands take: the settings every run shares, the experiments (verified
+// Parallel at a time, into one suite) and where to write the reports.
 type Invocation struct {
 	// Config holds the shared settings; with no Experiments, its Candidates are the Models called by name.
-	Config            Config
-	Experiments       []Experiment
+	Config      Config
+	Experiments []Experiment
+	// Parallel is how many experiments are verified at once, each with Config.Concurrency calls in flight.
+	Parallel          int
 	JSONPath, SVGPath string
 }
+
+// DefaultParallel experiments are verified at once: one experiment's calls wait on round trips, not on either core
+// (a 16-experiment stack took its experiments' verifications one after another).
+const DefaultParallel = 4
 
 // Experiment is one split to verify: called as <Name>.experiment on /v2/models/<Model>/infer.
 type Experiment struct {
@@ -92,7 +99,8 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	fs.StringVar(&cfg.Input.Datatype, "datatype", "FP32", "input datatype")
 	fs.StringVar(&f.sample, "sample", "", "send this request body file instead of generated data")
 	fs.IntVar(&cfg.Requests, "requests", 0, "experiment requests in each look of the split test (0: what a look needs at this tolerance, significance and power)")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "requests in flight")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "requests in flight, for each experiment")
+	fs.IntVar(&f.inv.Parallel, "parallel", DefaultParallel, "experiments verified at once")
 	fs.DurationVar(&cfg.Timeout, "timeout", DefaultTimeout, "per-request timeout")
 	fs.DurationVar(&cfg.Deadline, "deadline", DefaultDeadline, "the verification's time limit, from when the split settled")
 	fs.DurationVar(&cfg.Settle, "settle", 0, "how long the split may take to be served as configured (after an update) before the split test; 0 does not wait")
@@ -171,13 +179,19 @@ func ParseArgs(args []string, overrides *pflag.FlagSet) (Invocation, error) {
 	return f.Invocation()
 }
 
-// Execute runs the verifier for each of inv's configs in turn, shows its progress on progress (live on a
-// terminal), prints each summary on out and writes the suite's reports; demo sends many calls and shows the running
-// split. It returns the suite and, when any verdict is a failure, a *FailedError (an ErrFailed).
+// Execute runs the verifier for each of inv's configs, inv.Parallel at a time, shows their progress on progress
+// (live on a terminal when one runs at a time), prints each summary on out, in order, and writes the suite's reports;
+// demo sends many calls and shows the running split. It returns the suite and, when any verdict is a failure, a
+// *FailedError (an ErrFailed).
 func Execute(ctx context.Context, inv Invocation, demo bool, out, progress io.Writer) (Suite, error) {
-	var reports []Report
 	configs := inv.Configs()
-	for _, cfg := range configs {
+	together := min(max(inv.Parallel, 1), len(configs))
+	// A line redrawn in place needs the terminal to itself; runs at once write whole lines, one at a time.
+	tty := together == 1 && isTerminal(progress)
+	progress = &lineWriter{w: progress}
+	verifiers := make([]*Verifier, len(configs))
+	printers := make([]*progressPrinter, len(configs))
+	for i, cfg := range configs {
 		if demo && cfg.Requests == 0 {
 			cfg.Requests = 2000
 		}
@@ -185,16 +199,30 @@ func Execute(ctx context.Context, inv Invocation, demo bool, out, progress io.Wr
 		if len(configs) > 1 {
 			label = cfg.Experiment + ": "
 		}
-		printer := newProgressPrinter(progress, isTerminal(progress), label, cfg.Candidates, demo)
-		cfg.Progress = printer.update
+		printers[i] = newProgressPrinter(progress, tty, label, cfg.Candidates, demo)
+		cfg.Progress = printers[i].update
 		v, err := New(cfg)
 		if err != nil {
 			return Suite{}, err
 		}
-		rep := v.Run(ctx)
-		printer.finish()
+		verifiers[i] = v
+	}
+	reports := make([]Report, len(verifiers))
+	slots := make(chan struct{}, together)
+	var wg sync.WaitGroup
+	for i, v := range verifiers {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reports[i] = v.Run(ctx)
+			printers[i].finish()
+			<-slots
+		}()
+	}
+	wg.Wait()
+	for _, rep := range reports {
 		fmt.Fprint(out, rep.Summary())
-		reports = append(reports, rep)
 	}
 	suite := NewSuite(reports...)
 	fmt.Fprint(out, suite.Tally())
@@ -205,6 +233,18 @@ func Execute(ctx context.Context, inv Invocation, demo bool, out, progress io.Wr
 		return suite, &FailedError{Findings: suite.Findings()}
 	}
 	return suite, nil
+}
+
+// lineWriter passes each Write on whole, one at a time: the progress lines of verifications run at once.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func writeReports(rep Suite, jsonPath, svgPath string) error {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -699,5 +700,86 @@ func TestWatchCountsEveryCallAndTheWindowOfFailures(t *testing.T) {
 	}
 	if traffic.Served["baseline-predictor_1"] == 0 || traffic.Served["enhanced-predictor_3"] == 0 {
 		t.Errorf("served = %v", traffic.Served)
+	}
+}
+
+// experimentsAtOnce answers every <name>.experiment as fakeStack answers its one experiment, and records the most
+// experiments with calls in flight at once; with gather > 0 it holds each call until that many experiments have
+// called (or a few seconds passed).
+type experimentsAtOnce struct {
+	stack    *fakeStack
+	gather   int
+	mu       sync.Mutex
+	inFlight map[string]int
+	called   map[string]bool
+	most     int
+	gathered chan struct{}
+}
+
+func newExperimentsAtOnce(gather int) *experimentsAtOnce {
+	return &experimentsAtOnce{stack: newFakeStack(), gather: gather, inFlight: map[string]int{}, called: map[string]bool{},
+		gathered: make(chan struct{})}
+}
+
+func (e *experimentsAtOnce) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, isExperiment := strings.CutSuffix(r.Header.Get("seldon-model"), ".experiment")
+	if isExperiment {
+		e.mu.Lock()
+		e.inFlight[name]++
+		e.most = max(e.most, len(e.inFlight))
+		if !e.called[name] {
+			e.called[name] = true
+			if len(e.called) == e.gather {
+				close(e.gathered)
+			}
+		}
+		e.mu.Unlock()
+		defer func() {
+			e.mu.Lock()
+			if e.inFlight[name]--; e.inFlight[name] == 0 {
+				delete(e.inFlight, name)
+			}
+			e.mu.Unlock()
+		}()
+		if e.gather > 0 {
+			select {
+			case <-e.gathered:
+			case <-time.After(3 * time.Second):
+			}
+		}
+		r.Header.Set("seldon-model", experiment+".experiment")
+	}
+	e.stack.ServeHTTP(w, r)
+}
+
+// Experiments are verified several at once: each of four has calls in flight while the others do (every call is
+// held until all four have called); with Parallel 1, one after another. Summaries come in the experiments' order.
+func TestExperimentsAreVerifiedSeveralAtOnce(t *testing.T) {
+	names := []string{"a", "b", "c", "d"}
+	for _, parallel := range []int{len(names), 1} {
+		gather := 0
+		if parallel > 1 {
+			gather = len(names)
+		}
+		stack := newExperimentsAtOnce(gather)
+		inv := verify.Invocation{Config: config(serve(t, stack)), Parallel: parallel}
+		for _, name := range names {
+			inv.Experiments = append(inv.Experiments, verify.Experiment{Name: name, Model: "baseline-predictor", Candidates: inv.Config.Candidates})
+		}
+		var out bytes.Buffer
+		suite, err := verify.Execute(context.Background(), inv, false, &out, io.Discard)
+		if err != nil || !suite.Passed {
+			t.Fatalf("parallel %d: %v\n%s", parallel, err, out.String())
+		}
+		if stack.most != parallel {
+			t.Errorf("parallel %d: at most %d experiments had calls in flight at once", parallel, stack.most)
+		}
+		var order []string
+		for _, heading := range regexp.MustCompile(`A/B verification of (\w+):`).FindAllStringSubmatch(out.String(), -1) {
+			order = append(order, heading[1])
+		}
+		if !slices.Equal(order, names) {
+			t.Errorf("parallel %d: summaries in the order %v, not %v:\n%s", parallel, order, names, out.String())
+		}
 	}
 }
