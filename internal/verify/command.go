@@ -50,8 +50,8 @@ type Invocation struct {
 	JSONPath, SVGPath string
 }
 
-// DefaultParallel experiments are verified at once: one experiment's calls wait on round trips, not on either core
-// (a 16-experiment stack took its experiments' verifications one after another).
+// DefaultParallel experiments are verified at once: against Models that answer in milliseconds, an experiment's
+// calls wait on round trips, not on the verifier (BenchmarkExperimentsAtOnce).
 const DefaultParallel = 4
 
 // Experiment is one split to verify: called as <Name>.experiment on /v2/models/<Model>/infer.

@@ -189,7 +189,7 @@ func run(t *testing.T, cfg verify.Config) verify.Report {
 	return v.Run(context.Background())
 }
 
-func serve(t *testing.T, h http.Handler) string {
+func serve(t testing.TB, h http.Handler) string {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
