@@ -123,18 +123,21 @@ func median(xs []float64) float64 {
 	return sorted[len(sorted)/2]
 }
 
-// Four experiments whose Models answer in 5 ms (a small model on a real server), verified one after another and
-// four at a time (go test -run '^$' -bench ExperimentsAtOnce ./internal/verify/): their calls wait on those round
-// trips, not on the verifier.
+// Four experiments whose Models answer after 5 ms (a stand-in for a real server's round trip), verified one after
+// another and four at a time (go test -run '^$' -bench ExperimentsAtOnce ./internal/verify/): their calls wait on
+// those round trips, not on the verifier.
 func BenchmarkExperimentsAtOnce(b *testing.B) {
 	for _, parallel := range []int{1, 4} {
 		b.Run(fmt.Sprintf("parallel=%d", parallel), func(b *testing.B) {
 			stack := newExperimentsAtOnce(0)
-			stack.stack.slow["baseline-predictor"], stack.stack.slow["enhanced-predictor"] = 5*time.Millisecond, 5*time.Millisecond
+			for _, model := range []string{"baseline-predictor", "enhanced-predictor"} {
+				stack.stack.slow[model] = 5 * time.Millisecond
+			}
 			inv := verify.Invocation{Config: config(serve(b, stack)), Parallel: parallel}
 			inv.Config.Concurrency = 4
 			for _, name := range []string{"a", "b", "c", "d"} {
-				inv.Experiments = append(inv.Experiments, verify.Experiment{Name: name, Model: "baseline-predictor", Candidates: inv.Config.Candidates})
+				inv.Experiments = append(inv.Experiments,
+					verify.Experiment{Name: name, Model: "baseline-predictor", Candidates: inv.Config.Candidates})
 			}
 			for b.Loop() {
 				if _, err := verify.Execute(context.Background(), inv, false, io.Discard, io.Discard); err != nil {
