@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -26,6 +27,7 @@ import (
 	"github.com/seldon-ab/provisioner/tests/internal/ngfsim"
 	"github.com/seldon-ab/provisioner/tests/internal/sandboxnode"
 	"github.com/seldon-ab/provisioner/tests/internal/seldonsim"
+	"github.com/seldon-ab/provisioner/tests/internal/wakeup"
 )
 
 func main() {
@@ -33,7 +35,9 @@ func main() {
 	bin := flag.String("bin", "", "the toolchain's bin directory (scripts/toolchain.sh)")
 	stateDir := flag.String("state", "", "where pod directories, logs, volume data and the agents' model caches go")
 	proxyFile := flag.String("proxy-url-file", "", "where to write the network proxy's URL")
-	interval := flag.Duration("interval", 300*time.Millisecond, "time between reconcile passes")
+	interval := flag.Duration("interval", 300*time.Millisecond, "time between reconcile passes while the cluster changes")
+	idle := flag.Duration("idle", 2*time.Second, "longest time between reconcile passes once the cluster has not changed for --settle")
+	settle := flag.Duration("settle", 10*time.Second, "how long after a change the passes stay --interval apart")
 	flag.Parse()
 	if *kubeconfig == "" || *bin == "" || *stateDir == "" || *proxyFile == "" {
 		fail(fmt.Errorf("--kubeconfig, --bin, --state and --proxy-url-file are required (scripts/cluster.sh passes them)"))
@@ -72,10 +76,26 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(os.Stderr, "sandboxd: running pods of %s; network proxy %s; simulating Seldon's control plane and the data plane\n", cfg.Host, proxyURL)
-	go seldon.Run(ctx, *interval)
-	go plane.Run(ctx, *interval, os.Stderr)
-	go gateways.Run(ctx, *interval)
-	node.Run(ctx, *interval)
+	feed := &wakeup.Feed{Busy: *interval, Settle: *settle, Idle: *idle}
+	feed.Watch(ctx, dyn, watched)
+	go seldon.Run(ctx, feed.Loop())
+	go plane.Run(ctx, feed.Loop(), os.Stderr)
+	go gateways.Run(ctx, feed.Loop())
+	node.Run(ctx, feed.Loop())
+}
+
+// watched are the resources the loops read: a change to any of them starts a pass. Nodes and Leases, which the
+// sandbox's kwok and control plane renew every few seconds and no loop acts on, are left out.
+var watched = []schema.GroupVersionResource{
+	seldonsim.Pods, seldonsim.Services, seldonsim.EndpointSlices, seldonsim.Secrets, seldonsim.ServiceAccounts,
+	seldonsim.Deployments, seldonsim.StatefulSets,
+	{Version: "v1", Resource: "configmaps"}, {Version: "v1", Resource: "namespaces"},
+	{Version: "v1", Resource: "persistentvolumeclaims"}, {Version: "v1", Resource: "persistentvolumes"},
+	{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"},
+	{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"},
+	seldonsim.SeldonRuntimes, seldonsim.SeldonConfigs, seldonsim.ServerConfigs, seldonsim.Servers, seldonsim.Models,
+	seldonsim.Experiments,
+	ngfsim.GatewayClasses, ngfsim.Gateways, ngfsim.HTTPRoutes, ngfsim.ReferenceGrants, ngfsim.NginxProxies,
 }
 
 func fail(err error) {

@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -18,15 +17,14 @@ import (
 
 // Run keeps, until ctx ends, what the ingress-nginx controllers write back to the cluster: the address of their
 // --publish-service in the status of each Ingress they serve (internal/ingress/status/status.go: runningAddresses,
-// statusAddressFromService, updateStatus). Errors go to log.
-func (p *Plane) Run(ctx context.Context, interval time.Duration, log io.Writer) {
-	for ctx.Err() == nil {
+// statusAddressFromService, updateStatus), a pass after each wait. Errors go to log.
+func (p *Plane) Run(ctx context.Context, wait func(context.Context) bool, log io.Writer) {
+	for {
 		if err := p.syncIngressStatus(ctx); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(log, "dataplane: ingress status: %v\n", err)
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(interval):
+		if !wait(ctx) {
+			return
 		}
 	}
 }

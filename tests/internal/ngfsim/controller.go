@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -59,18 +58,17 @@ func (c *Controller) Graph() *Graph {
 	return c.graph
 }
 
-// Run reconciles every interval until ctx ends; errors go to Log.
-func (c *Controller) Run(ctx context.Context, interval time.Duration) {
+// Run reconciles, a pass after each wait, until ctx ends (wait returns false); errors go to Log.
+func (c *Controller) Run(ctx context.Context, wait func(context.Context) bool) {
 	var last string
-	for ctx.Err() == nil {
+	for {
 		err := c.Reconcile(ctx)
 		if err != nil && ctx.Err() == nil && err.Error() != last && c.Log != nil {
 			fmt.Fprintf(c.Log, "ngfsim: pass failed (retried): %v\n", err)
 		}
 		last = fmt.Sprint(err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(interval):
+		if !wait(ctx) {
+			return
 		}
 	}
 }

@@ -83,17 +83,15 @@ type process struct {
 	probed   time.Time
 }
 
-// Run reconciles every interval until ctx ends, then stops every process it started.
-func (n *Node) Run(ctx context.Context, interval time.Duration) {
+// Run reconciles, a pass after each wait, until ctx ends (wait returns false), then stops every process it started.
+func (n *Node) Run(ctx context.Context, wait func(context.Context) bool) {
 	defer n.stopAll()
 	for {
 		if err := n.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			n.logf("reconcile: %v", err)
 		}
-		select {
-		case <-ctx.Done():
+		if !wait(ctx) {
 			return
-		case <-time.After(interval):
 		}
 	}
 }

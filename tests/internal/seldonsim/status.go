@@ -165,11 +165,9 @@ func (m *ControlPlane) logf(format string, args ...any) {
 	}
 }
 
-// Run reconciles every interval until ctx ends, logging (not stopping on) errors such as update conflicts,
-// which the next pass resolves.
-func (m *ControlPlane) Run(ctx context.Context, interval time.Duration) {
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
+// Run reconciles, a pass after each wait, until ctx ends (wait returns false), logging (not stopping on) errors
+// such as update conflicts, which the next pass resolves.
+func (m *ControlPlane) Run(ctx context.Context, wait func(context.Context) bool) {
 	var last string
 	for {
 		err := m.Reconcile(ctx)
@@ -177,10 +175,8 @@ func (m *ControlPlane) Run(ctx context.Context, interval time.Duration) {
 			m.logf("pass failed (retried): %v", err)
 		}
 		last = fmt.Sprint(err)
-		select {
-		case <-ctx.Done():
+		if !wait(ctx) {
 			return
-		case <-ticker.C:
 		}
 	}
 }
