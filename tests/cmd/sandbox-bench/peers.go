@@ -62,17 +62,48 @@ func readDeployment(state []byte, seeds seeds, charts map[string]map[string]any)
 	}
 	d := &deployment{resources: exported.Deployment.Resources, byURN: map[string]*stateResource{},
 		children: map[string][]*stateResource{}, seeds: seeds}
+	deployedNames := map[string]string{}
 	for _, r := range d.resources {
 		r.Inputs, _ = unwrapSecrets(r.Inputs).(map[string]any)
-		if r.Type == chartType {
-			if r.Inputs = charts[r.name()]; r.Inputs == nil {
-				return nil, fmt.Errorf("the program registers no chart %q for the sandbox stack", r.name())
-			}
+		meta, _ := r.Inputs["metadata"].(map[string]any)
+		if name, _ := meta["name"].(string); r.object() && strings.HasPrefix(name, r.name()+"-") {
+			deployedNames[r.name()+pulumitest.AutonameSuffix] = name
 		}
 		d.byURN[r.URN] = r
 		d.children[r.Parent] = append(d.children[r.Parent], r)
 	}
+	for _, r := range d.resources {
+		if r.Type == chartType {
+			values, ok := charts[r.name()]
+			if !ok {
+				return nil, fmt.Errorf("the program registers no chart %q for the sandbox stack", r.name())
+			}
+			r.Inputs, _ = withDeployedNames(values, deployedNames).(map[string]any)
+		}
+	}
 	return d, nil
+}
+
+// withDeployedNames puts into chart values, computed under mocks, the names the deployed stack's auto-named objects
+// got (the mocks name them <resource>-mock0000; the provider gave them a random suffix): the MinIO chart's
+// existingSecret names the credentials Secret so.
+func withDeployedNames(v any, names map[string]string) any {
+	switch t := v.(type) {
+	case string:
+		for mocked, deployed := range names {
+			t = strings.ReplaceAll(t, mocked, deployed)
+		}
+		return t
+	case map[string]any:
+		for k, e := range t {
+			t[k] = withDeployedNames(e, names)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = withDeployedNames(e, names)
+		}
+	}
+	return v
 }
 
 // secretSig marks a secret value in an exported state: {sig: secretSigValue, plaintext: <JSON of the value>}.

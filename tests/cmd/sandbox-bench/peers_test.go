@@ -88,3 +88,28 @@ func TestKubectlLimitAppliesEveryObjectInTwoBatchesAroundTheSeeds(t *testing.T) 
 		t.Errorf("kubectl limit\n got %v\nwant %v", got, want)
 	}
 }
+
+// The chart values come from the program under mocks, which name an auto-named object <resource>-mock0000; the
+// helm chain must install the charts with the names the deployed objects got, or MinIO waits for a Secret that
+// does not exist.
+func TestChartValuesNameTheDeployedAutoNamedObjects(t *testing.T) {
+	resources := []map[string]any{
+		{"urn": "urn:pulumi:s::p::t::model-store-credentials", "type": "kubernetes:core/v1:Secret", "custom": true,
+			"inputs": map[string]any{"kind": "Secret", "metadata": map[string]any{"name": "model-store-credentials-7f3a9c2e"}}},
+		{"urn": "urn:pulumi:s::p::t::minio", "type": chartType},
+	}
+	state, err := json.Marshal(map[string]any{"deployment": map[string]any{"resources": resources}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]any{"existingSecret": "model-store-credentials-mock0000", "users": []any{"model-store-credentials-mock0000/key"}}
+	d, err := readDeployment(state, seeds{}, map[string]map[string]any{"minio": {"values": values}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"values": map[string]any{"existingSecret": "model-store-credentials-7f3a9c2e",
+		"users": []any{"model-store-credentials-7f3a9c2e/key"}}}
+	if got := d.resources[1].Inputs; !reflect.DeepEqual(got, want) {
+		t.Errorf("chart inputs %v, want %v", got, want)
+	}
+}
