@@ -44,6 +44,40 @@ func (c *Container) Root(path string) string {
 	return local
 }
 
+// linkMounts makes each volume visible at its mount path under the container's own file system too, as a mount
+// is: a process that finds a path by itself rather than from its arguments reaches the volume. MetalLB's webhook
+// server reads its certificates from controller-runtime's default directory under os.TempDir(), whatever its
+// --cert-dir says (metallb internal/k8s/k8s.go webhookServer, v0.16.1; controller-runtime pkg/webhook/server.go,
+// v0.22.3).
+func (c *Container) linkMounts() error {
+	for path, dir := range c.mounts {
+		link := filepath.Join(c.rootfs, path)
+		outer := ""
+		for other := range c.mounts {
+			if strings.HasPrefix(path, strings.TrimSuffix(other, "/")+"/") && len(other) > len(outer) {
+				outer = other
+			}
+		}
+		if outer != "" {
+			// As a container runtime does, a mount inside another volume has its mount point in that volume.
+			link = filepath.Join(c.mounts[outer], strings.TrimPrefix(path, outer))
+		}
+		if target, err := os.Readlink(link); err == nil && target == dir {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			return err
+		}
+		if err := os.Remove(link); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		if err := os.Symlink(dir, link); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Paths maps every absolute path among the arguments (other arguments stay as they are).
 func (c *Container) Paths(argv []string) []string {
 	out := make([]string, len(argv))

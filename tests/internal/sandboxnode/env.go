@@ -17,8 +17,10 @@ import (
 // the proxy, HOME, and what the image needs from a pod's node (Image.Env).
 func (n *Node) env(ctx context.Context, rp *runningPod, c *Container) ([]string, error) {
 	vars := map[string]string{
-		"PATH":        "/usr/local/bin:/usr/bin:/bin",
-		"HOME":        c.Root("/root/"),
+		"PATH": "/usr/local/bin:/usr/bin:/bin",
+		"HOME": c.Root("/root/"),
+		// A container's /tmp is its own, not this machine's.
+		"TMPDIR":      c.Root("/tmp/"),
 		"HTTP_PROXY":  n.ProxyURL,
 		"HTTPS_PROXY": n.ProxyURL,
 		"http_proxy":  n.ProxyURL,

@@ -257,6 +257,10 @@ func (n *Node) start(ctx context.Context, rp *runningPod, p *process) error {
 		return err
 	}
 	p.c.mounts = mounts
+	if err := p.c.linkMounts(); err != nil {
+		p.waiting = "ContainerCreating"
+		return err
+	}
 	env, err := n.env(ctx, rp, p.c)
 	if err != nil {
 		p.waiting = "CreateContainerConfigError"

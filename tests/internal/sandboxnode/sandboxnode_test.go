@@ -124,3 +124,40 @@ func TestTheNetworkRoutesToPodsRunHereAndNowhereElse(t *testing.T) {
 		}
 	}
 }
+
+// A process that finds a mounted path by itself (MetalLB's webhook server reads its certificates from
+// $TMPDIR/k8s-webhook-server/serving-certs, whatever --cert-dir says) reaches the volume, and so does one that
+// looks under a mount inside another volume.
+func TestAVolumeIsAtItsMountPathUnderTheContainersRoot(t *testing.T) {
+	certs, cache, inner := t.TempDir(), t.TempDir(), t.TempDir()
+	if err := os.WriteFile(certs+"/tls.crt", []byte("cert"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(inner+"/model", []byte("weights"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{rootfs: t.TempDir(), mounts: map[string]string{
+		"/tmp/k8s-webhook-server/serving-certs": certs, "/cache": cache, "/cache/models": inner}}
+	for range 2 { // a restarted container finds its links in place
+		if err := c.linkMounts(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for path, want := range map[string]string{
+		"/tmp/k8s-webhook-server/serving-certs/tls.crt": "cert",
+		"/cache/models/model":                           "weights",
+	} {
+		if got, err := os.ReadFile(c.rootfs + path); err != nil || string(got) != want {
+			t.Errorf("%s read %q, %v; want %q", path, got, err, want)
+		}
+	}
+	node := &Node{Client: fake.NewSimpleClientset()}
+	c.Pod = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "metallb-system"}}
+	env, err := node.env(context.Background(), &runningPod{pod: c.Pod}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(env, "TMPDIR="+c.rootfs+"/tmp") {
+		t.Errorf("env %v has no TMPDIR under the container's root", env)
+	}
+}
