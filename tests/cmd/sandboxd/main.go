@@ -85,7 +85,8 @@ func main() {
 }
 
 // watched are the resources the loops read: a change to any of them starts a pass. Nodes and Leases, which the
-// sandbox's kwok and control plane renew every few seconds and no loop acts on, are left out.
+// sandbox's kwok and control plane renew every few seconds, are left out: no loop acts on a renewal (the node reads
+// a Node only for its address).
 var watched = []schema.GroupVersionResource{
 	seldonsim.Pods, seldonsim.Services, seldonsim.EndpointSlices, seldonsim.Secrets, seldonsim.ServiceAccounts,
 	seldonsim.Deployments, seldonsim.StatefulSets,
