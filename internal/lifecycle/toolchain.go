@@ -1,12 +1,17 @@
 package lifecycle
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -92,16 +97,15 @@ func selectCLI(root string, mode Toolchain, log io.Writer) (cli, error) {
 			return cli{}, fmt.Errorf("installing the kubernetes provider plugin %s from %s: %v\n%s", pins.KubernetesProvider, bin, err, out)
 		}
 	}
-	command, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(bin), Version: minimum})
-	if err != nil {
-		return cli{}, fmt.Errorf("the offline Pulumi CLI in %s: %w", bin, err)
-	}
-	return cli{command: command, env: env, mode: Offline}, nil
+	return cli{command: pinnedCLI{path: filepath.Join(bin, "pulumi"), version: minimum}, env: env, mode: Offline}, nil
 }
 
 // buildToolchain builds (once per version) the CLI and the Kubernetes provider with scripts/toolchain.sh, which
 // prints its bin directory last.
 func buildToolchain(root string, log io.Writer) (string, error) {
+	if bin, ok := builtToolchain(); ok {
+		return bin, nil
+	}
 	cmd := exec.Command(filepath.Join(root, "scripts", "toolchain.sh"), "pulumi", "kubernetes-provider")
 	cmd.Stderr = log
 	out, err := cmd.Output()
@@ -110,4 +114,74 @@ func buildToolchain(root string, log io.Writer) (string, error) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1], nil
+}
+
+// builtToolchain is the bin directory scripts/toolchain.sh fills, when the CLI and the provider there carry the
+// stamps of the pinned versions (the script's `have`): the usual case, known without starting a shell (0.1 s).
+func builtToolchain() (string, bool) {
+	cache := os.Getenv("SELDON_AB_CACHE")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", false
+		}
+		cache = filepath.Join(home, ".cache", "seldon-ab")
+	}
+	bin := filepath.Join(cache, "bin")
+	for name, version := range map[string]string{"pulumi": pins.PulumiVersion, "pulumi-resource-kubernetes": pins.KubernetesProvider} {
+		stamp, err := os.ReadFile(filepath.Join(bin, "."+name+".version"))
+		if err != nil || strings.TrimSpace(string(stamp)) != version {
+			return "", false
+		}
+		if info, err := os.Stat(filepath.Join(bin, name)); err != nil || info.Mode()&0o111 == 0 {
+			return "", false
+		}
+	}
+	return bin, true
+}
+
+// pinnedCLI runs the offline toolchain's CLI, whose version is the pinned one its build stamp records, the way the
+// Automation API's own runner does (sdk/go/auto/cmd.go, pulumiCommand.Run, v3.274.1). That runner cannot be made
+// without first running `pulumi version` to learn the version: 0.2 s before every command.
+type pinnedCLI struct {
+	path    string
+	version semver.Version
+}
+
+func (p pinnedCLI) Version() semver.Version { return p.version }
+
+func (p pinnedCLI) Run(ctx context.Context, workdir string, stdin io.Reader, stdout, stderr []io.Writer, env []string, args ...string) (string, string, int, error) {
+	pulumiArgs := args
+	if i := slices.Index(args, "--"); i >= 0 {
+		pulumiArgs = args[:i]
+	}
+	if !slices.Contains(pulumiArgs, "--non-interactive") { // fail rather than wait for an answer nobody gives
+		args = append([]string{"--non-interactive"}, args...)
+	}
+	cmd := exec.CommandContext(ctx, p.path, args...)
+	cmd.Dir = workdir
+	// The CLI finds its language host and plugins beside itself first; the last of duplicate keys wins.
+	cmd.Env = append(append(os.Environ(), env...), "PULUMI_AUTOMATION_API=true",
+		"PATH="+filepath.Dir(p.path)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var out, errOut bytes.Buffer
+	cmd.Stdout = io.MultiWriter(append(stdout, &out)...)
+	cmd.Stderr = io.MultiWriter(append(stderr, &errOut)...)
+	cmd.Stdin = stdin
+	// Cancelled, the CLI is interrupted, as at a terminal: it ends the operation and releases the stack's lock.
+	cmd.Cancel = func() error {
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			_ = cmd.Process.Kill()
+		}
+		return nil
+	}
+	cmd.WaitDelay = 10 * time.Second
+	err := cmd.Run()
+	code := -2 // the Automation API's code for a CLI that did not run to an exit status
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err == nil {
+		code = 0
+	}
+	return out.String(), errOut.String(), code, err
 }
