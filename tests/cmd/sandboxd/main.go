@@ -78,10 +78,11 @@ func main() {
 	fmt.Fprintf(os.Stderr, "sandboxd: running pods of %s; network proxy %s; simulating Seldon's control plane and the data plane\n", cfg.Host, proxyURL)
 	feed := &wakeup.Feed{Busy: *interval, Settle: *settle, Idle: *idle}
 	feed.Watch(ctx, dyn, watched)
-	go seldon.Run(ctx, feed.Loop())
-	go plane.Run(ctx, feed.Loop(), os.Stderr)
-	go gateways.Run(ctx, feed.Loop())
-	node.Run(ctx, feed.Loop())
+	defer node.StopAll()
+	go feed.Run(ctx, "seldonsim", seldon.Reconcile, os.Stderr)
+	go feed.Run(ctx, "dataplane", plane.SyncIngressStatus, os.Stderr)
+	go feed.Run(ctx, "ngfsim", gateways.Reconcile, os.Stderr)
+	feed.Run(ctx, "sandboxd", node.Reconcile, os.Stderr)
 }
 
 // watched are the resources the loops read: a change to any of them starts a pass. Nodes and Leases, which the

@@ -3,7 +3,6 @@ package dataplane
 import (
 	"context"
 	"fmt"
-	"io"
 	"reflect"
 	"sort"
 	"strings"
@@ -15,21 +14,10 @@ import (
 	"github.com/seldon-ab/provisioner/tests/internal/dataplane/ingressnginx"
 )
 
-// Run keeps, until ctx ends, what the ingress-nginx controllers write back to the cluster: the address of their
-// --publish-service in the status of each Ingress they serve (internal/ingress/status/status.go: runningAddresses,
-// statusAddressFromService, updateStatus), a pass after each wait. Errors go to log.
-func (p *Plane) Run(ctx context.Context, wait func(context.Context) bool, log io.Writer) {
-	for {
-		if err := p.syncIngressStatus(ctx); err != nil && ctx.Err() == nil {
-			fmt.Fprintf(log, "dataplane: ingress status: %v\n", err)
-		}
-		if !wait(ctx) {
-			return
-		}
-	}
-}
-
-func (p *Plane) syncIngressStatus(ctx context.Context) error {
+// SyncIngressStatus is one pass of what the ingress-nginx controllers write back to the cluster: the address of
+// their --publish-service in the status of each Ingress they serve (internal/ingress/status/status.go:
+// runningAddresses, statusAddressFromService, updateStatus).
+func (p *Plane) SyncIngressStatus(ctx context.Context) error {
 	pods, err := p.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err

@@ -58,21 +58,6 @@ func (c *Controller) Graph() *Graph {
 	return c.graph
 }
 
-// Run reconciles, a pass after each wait, until ctx ends (wait returns false); errors go to Log.
-func (c *Controller) Run(ctx context.Context, wait func(context.Context) bool) {
-	var last string
-	for {
-		err := c.Reconcile(ctx)
-		if err != nil && ctx.Err() == nil && err.Error() != last && c.Log != nil {
-			fmt.Fprintf(c.Log, "ngfsim: pass failed (retried): %v\n", err)
-		}
-		last = fmt.Sprint(err)
-		if !wait(ctx) {
-			return
-		}
-	}
-}
-
 // controllerPod is a running NGF control plane.
 type controllerPod struct {
 	namespace, class, release, tag string

@@ -83,19 +83,6 @@ type process struct {
 	probed   time.Time
 }
 
-// Run reconciles, a pass after each wait, until ctx ends (wait returns false), then stops every process it started.
-func (n *Node) Run(ctx context.Context, wait func(context.Context) bool) {
-	defer n.stopAll()
-	for {
-		if err := n.Reconcile(ctx); err != nil && ctx.Err() == nil {
-			n.logf("reconcile: %v", err)
-		}
-		if !wait(ctx) {
-			return
-		}
-	}
-}
-
 func (n *Node) logf(format string, args ...any) {
 	if n.Log != nil {
 		fmt.Fprintf(n.Log, "sandboxd: "+format+"\n", args...)
@@ -356,7 +343,8 @@ func (n *Node) forget(uid types.UID) {
 	n.logf("%s/%s: stopped", rp.pod.Namespace, rp.pod.Name)
 }
 
-func (n *Node) stopAll() {
+// StopAll stops every process the node started: when the sandbox stops, its pods stop with it.
+func (n *Node) StopAll() {
 	n.mu.Lock()
 	uids := make([]types.UID, 0, len(n.pods))
 	for uid := range n.pods {

@@ -164,19 +164,3 @@ func (m *ControlPlane) logf(format string, args ...any) {
 		fmt.Fprintf(m.Log, "seldonsim: "+format+"\n", args...)
 	}
 }
-
-// Run reconciles, a pass after each wait, until ctx ends (wait returns false), logging (not stopping on) errors
-// such as update conflicts, which the next pass resolves.
-func (m *ControlPlane) Run(ctx context.Context, wait func(context.Context) bool) {
-	var last string
-	for {
-		err := m.Reconcile(ctx)
-		if err != nil && ctx.Err() == nil && err.Error() != last {
-			m.logf("pass failed (retried): %v", err)
-		}
-		last = fmt.Sprint(err)
-		if !wait(ctx) {
-			return
-		}
-	}
-}

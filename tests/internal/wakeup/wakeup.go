@@ -7,6 +7,8 @@ package wakeup
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -66,6 +68,23 @@ func (f *Feed) noteChange() {
 		select {
 		case wake <- struct{}{}:
 		default:
+		}
+	}
+}
+
+// Run makes pass one of the feed's loops until ctx ends: a pass, then the loop's wait. A failed pass (an update
+// conflict, an object not there yet) is retried by the next; its error is logged when it differs from the last.
+func (f *Feed) Run(ctx context.Context, name string, pass func(context.Context) error, log io.Writer) {
+	wait := f.Loop()
+	var last string
+	for {
+		err := pass(ctx)
+		if err != nil && ctx.Err() == nil && err.Error() != last {
+			fmt.Fprintf(log, "%s: pass failed (retried): %v\n", name, err)
+		}
+		last = fmt.Sprint(err)
+		if !wait(ctx) {
+			return
 		}
 	}
 }

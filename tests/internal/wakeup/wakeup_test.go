@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,37 @@ func TestAResourceNotServedYetIsWatchedOnceItIs(t *testing.T) {
 			t.Fatal("a change after the watch was established never reached the feed")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// A loop's failed pass is retried by the next; an error is logged once however often it repeats, and again when
+// it changes; the loop ends with its context.
+func TestALoopLogsEachNewErrorOnceAndEndsWithItsContext(t *testing.T) {
+	feed := &Feed{Busy: time.Millisecond, Settle: time.Hour, Idle: time.Hour}
+	feed.noteChange()
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := []error{errors.New("conflict"), errors.New("conflict"), nil, errors.New("conflict"), errors.New("not found")}
+	passes := 0
+	pass := func(context.Context) error {
+		passes++
+		if passes == len(errs) {
+			cancel()
+		}
+		return errs[passes-1]
+	}
+	var log strings.Builder
+	done := make(chan struct{})
+	go func() {
+		feed.Run(ctx, "sim", pass, &log)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop did not end with its context")
+	}
+	want := "sim: pass failed (retried): conflict\nsim: pass failed (retried): conflict\n"
+	if passes != len(errs) || log.String() != want {
+		t.Errorf("%d passes, log %q; want %d passes, log %q (the error once per run of it; none once the context ended)", passes, log.String(), len(errs), want)
 	}
 }
