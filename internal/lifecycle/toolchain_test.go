@@ -106,7 +106,6 @@ exit 3
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	streamed.Reset()
 	started := &signalWriter{want: "waiting", seen: make(chan struct{})}
 	go func() {
 		<-started.seen
