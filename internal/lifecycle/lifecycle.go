@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -106,23 +105,29 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the workspace of stack %s: %w", opts.Stack, err)
 	}
-	// Selecting the stack, reading its config and reading its recorded cluster are three CLI calls, each loading
-	// the backend: 0.7 s one after another on the sandbox, so they run at once. On a stack that did not exist, the
-	// reads fail while the selection creates it; the config is then read again.
+	// The stack's config is read in this process when it can be (readStackFile), by the CLI otherwise; its tags
+	// are read at the same time, as a list, which fails only when the stack does not exist: then it is created and
+	// a config the CLI could not read is read again. An existing stack is not selected (a CLI call that only proves
+	// it exists, and changes which stack a plain `pulumi` command in this directory acts on).
 	readConfig := func() (err error) {
+		var ok bool
+		if s.secrets, ok = readStackFile(opts.Root, opts.ConfigFile, s.env); ok {
+			return nil
+		}
 		s.secrets, err = ws.GetAllConfigWithOptions(ctx, opts.Stack, &auto.GetAllConfigOptions{ConfigFile: opts.ConfigFile, ShowSecrets: true})
 		return err
 	}
 	var reads sync.WaitGroup
-	var configErr error
-	s.recordedAtOpen = make(chan string, 1)
+	var configErr, tagsErr error
+	var tags map[string]string
 	reads.Go(func() { configErr = readConfig() })
-	reads.Go(func() {
-		recorded, _ := ws.GetTag(ctx, opts.Stack, clusterTag)
-		s.recordedAtOpen <- recorded
-	})
-	s.stack, err = auto.UpsertStack(ctx, opts.Stack, ws)
+	reads.Go(func() { tags, tagsErr = ws.ListTags(ctx, opts.Stack) })
 	reads.Wait()
+	if tagsErr == nil {
+		s.stack, err = auto.SelectStack(ctx, opts.Stack, existingStack{ws})
+	} else {
+		s.stack, err = auto.UpsertStack(ctx, opts.Stack, ws)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("selecting stack %s: %w", opts.Stack, err)
 	}
@@ -131,11 +136,19 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 			return nil, fmt.Errorf("reading the config of stack %s: %w", opts.Stack, err)
 		}
 	}
+	s.recordedAtOpen = make(chan string, 1)
+	s.recordedAtOpen <- tags[clusterTag]
 	if s.config, err = config.Load(configSource{s.secrets, opts.ConfigFile}, config.Options{StackName: opts.Stack, BaseDir: opts.Root}); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// existingStack is a workspace whose stack is known to exist: selecting it is left out, as every command an
+// auto.Stack runs names its stack (--stack: sdk/go/auto/stack.go, runPulumiCmdSync, v3.274.1).
+type existingStack struct{ auto.Workspace }
+
+func (existingStack) SelectStack(context.Context, string) error { return nil }
 
 func (o *Options) defaults() error {
 	if o.Stack == "" {
@@ -268,29 +281,19 @@ func BuildPolicyPack(root string) (string, error) {
 // servesPolicyPack is set by ServePolicyPack: this executable answers as the policy pack.
 var servesPolicyPack bool
 
-// ServePolicyPack lets this executable be the stack's policy pack. Pulumi runs a pack given as a file as
-// `<file> <engine address>` and nothing else (pkg/resource/plugin/analyzer_plugin.go, NewPolicyAnalyzer,
-// v3.274.1): started that way, this process serves the analyzer and exits. Otherwise it returns, and the
+// ServePolicyPack lets this executable be the stack's policy pack. Started as Pulumi starts a pack given as a
+// file (analyzer.EngineAddress), this process serves the analyzer and exits. Otherwise it returns, and the
 // lifecycle's previews and updates name this executable as their pack, sparing them the `go build` of
 // policies/pack (0.4 s of CPU when up to date, on the path of every preview). Call it first in main (TestMain).
 func ServePolicyPack() {
-	if len(os.Args) == 2 && isLoopbackAddress(os.Args[1]) {
-		if err := analyzer.Serve(os.Args[1]); err != nil {
+	if engine, ok := analyzer.EngineAddress(os.Args[1:]); ok {
+		if err := analyzer.Serve(engine); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		os.Exit(0)
 	}
 	servesPolicyPack = true
-}
-
-func isLoopbackAddress(arg string) bool {
-	host, port, err := net.SplitHostPort(arg)
-	if err != nil || port == "" {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // configSource presents the stack's config, as the CLI decrypted it, to config.Load.

@@ -61,14 +61,3 @@ func TestThisExecutableServesThePolicyPack(t *testing.T) {
 		t.Errorf("analyzer info %v", info)
 	}
 }
-
-// Only the one form Pulumi uses starts the pack: a command line never does.
-func TestOnlyALoopbackAddressStartsThePack(t *testing.T) {
-	for arg, want := range map[string]bool{
-		"127.0.0.1:41234": true, "[::1]:41234": true, "192.168.1.249:80": false, "up": false, "--stack": false, "localhost": false,
-	} {
-		if got := isLoopbackAddress(arg); got != want {
-			t.Errorf("isLoopbackAddress(%q) = %t, want %t", arg, got, want)
-		}
-	}
-}

@@ -16,6 +16,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
@@ -36,6 +38,36 @@ const (
 
 // engineCheckInterval is how often a pack asks whether the engine that started it is still there.
 const engineCheckInterval = 5 * time.Second
+
+// EngineAddress reads the command line Pulumi starts a pack given as a file with: the flags it passes every
+// plugin when the user asked for them (--logtostderr and -v=N with --logflow, --tracing <endpoint>), then the
+// engine's address (buildPluginArguments in pkg/resource/plugin/plugin.go and NewPolicyAnalyzer in
+// analyzer_plugin.go, v3.274.1). ok is false for any other command line.
+func EngineAddress(args []string) (address string, ok bool) {
+	if len(args) == 0 || !isLoopbackAddress(args[len(args)-1]) {
+		return "", false
+	}
+	flags := args[:len(args)-1]
+	for i := 0; i < len(flags); i++ {
+		switch flag := flags[i]; {
+		case flag == "--logtostderr", strings.HasPrefix(flag, "-v="):
+		case flag == "--tracing" && i+1 < len(flags):
+			i++
+		default:
+			return "", false
+		}
+	}
+	return args[len(args)-1], true
+}
+
+func isLoopbackAddress(arg string) bool {
+	host, port, err := net.SplitHostPort(arg)
+	if err != nil || port == "" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 // Serve serves the analyzer protocol until the engine at engineAddress (the argument Pulumi starts a pack with)
 // is done: the port goes to stdout first. The engine stops its plugins when it closes, but an engine killed (an

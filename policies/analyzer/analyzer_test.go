@@ -170,3 +170,29 @@ func TestThePackEndsWithItsEngine(t *testing.T) {
 		t.Fatal("the pack still serves 10 s after its engine went away")
 	}
 }
+
+// The pack starts only on a command line Pulumi starts plugins with, whatever logging and tracing flags the user
+// asked Pulumi for: never on one of seldon-ab's own command lines.
+func TestThePackStartsOnlyAsPulumiStartsIt(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"127.0.0.1:41234"}, "127.0.0.1:41234"},
+		{[]string{"[::1]:41234"}, "[::1]:41234"},
+		{[]string{"--logtostderr", "-v=9", "127.0.0.1:41234"}, "127.0.0.1:41234"},
+		{[]string{"--tracing", "file:/tmp/trace.out", "127.0.0.1:41234"}, "127.0.0.1:41234"},
+		{[]string{"--logtostderr", "-v=9", "--tracing", "tcp://127.0.0.1:9411", "127.0.0.1:41234"}, "127.0.0.1:41234"},
+		{[]string{"192.168.1.249:80"}, ""},
+		{[]string{"localhost"}, ""},
+		{[]string{"up"}, ""},
+		{[]string{"--tracing", "127.0.0.1:41234"}, ""},
+		{[]string{"verify", "--stack", "sandbox", "127.0.0.1:41234"}, ""},
+		{nil, ""},
+	} {
+		got, ok := EngineAddress(c.args)
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("EngineAddress(%q) = %q, %t; want %q", c.args, got, ok, c.want)
+		}
+	}
+}

@@ -10,10 +10,7 @@ import (
 )
 
 func main() {
-	engine := ""
-	if len(os.Args) > 1 {
-		engine = os.Args[1]
-	}
+	engine, _ := analyzer.EngineAddress(os.Args[1:]) // none: serve without watching an engine
 	if err := analyzer.Serve(engine); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
