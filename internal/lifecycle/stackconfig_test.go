@@ -46,20 +46,9 @@ func passphraseStack(t *testing.T, phrase, extra string) (root, file string) {
 	return root, file
 }
 
-var localBackend = map[string]string{"PULUMI_BACKEND_URL": "file:///tmp/state", "PULUMI_CONFIG_PASSPHRASE": "right"}
+const localState = "file:///tmp/state"
 
-func withEnv(m map[string]string, key, value string) map[string]string {
-	out := map[string]string{}
-	for k, v := range m {
-		out[k] = v
-	}
-	if value == "" {
-		delete(out, key)
-	} else {
-		out[key] = value
-	}
-	return out
-}
+var localBackend = map[string]string{"PULUMI_BACKEND_URL": localState, "PULUMI_CONFIG_PASSPHRASE": "right"}
 
 // A passphrase stack on a local backend is read here, each value decrypted and marked secret as the CLI marks it.
 func TestAPassphraseStackIsReadWithoutTheCLI(t *testing.T) {
@@ -86,7 +75,7 @@ func TestAPassphraseStackIsReadWithoutTheCLI(t *testing.T) {
 	if err := os.WriteFile(phraseFile, []byte("right\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fromFile := withEnv(withEnv(localBackend, "PULUMI_CONFIG_PASSPHRASE", ""), "PULUMI_CONFIG_PASSPHRASE_FILE", phraseFile)
+	fromFile := map[string]string{"PULUMI_BACKEND_URL": localState, "PULUMI_CONFIG_PASSPHRASE_FILE": phraseFile}
 	if values, ok := readStackFile(root, file, fromFile); !ok || values["seldon-ab:password"].Value != "hunter2" {
 		t.Errorf("with the passphrase in a file: ok %v, password %q", ok, values["seldon-ab:password"].Value)
 	}
@@ -99,11 +88,11 @@ func TestWhatTheCLIReadsDifferentlyIsLeftToIt(t *testing.T) {
 		extra, project string
 		env            map[string]string
 	}{
-		"the wrong passphrase":           {env: withEnv(localBackend, "PULUMI_CONFIG_PASSPHRASE", "wrong")},
-		"no passphrase":                  {env: withEnv(localBackend, "PULUMI_CONFIG_PASSPHRASE", "")},
-		"a relative passphrase file":     {env: withEnv(withEnv(localBackend, "PULUMI_CONFIG_PASSPHRASE", ""), "PULUMI_CONFIG_PASSPHRASE_FILE", "phrase")},
-		"a shared backend":               {env: withEnv(localBackend, "PULUMI_BACKEND_URL", "s3://state?endpoint=127.0.0.1:9000")},
-		"the Pulumi Cloud":               {env: withEnv(localBackend, "PULUMI_BACKEND_URL", "")},
+		"the wrong passphrase":           {env: withEntry(localBackend, "PULUMI_CONFIG_PASSPHRASE", "wrong")},
+		"no passphrase":                  {env: map[string]string{"PULUMI_BACKEND_URL": localState}},
+		"a relative passphrase file":     {env: map[string]string{"PULUMI_BACKEND_URL": localState, "PULUMI_CONFIG_PASSPHRASE_FILE": "phrase"}},
+		"a shared backend":               {env: withEntry(localBackend, "PULUMI_BACKEND_URL", "s3://state?endpoint=127.0.0.1:9000")},
+		"the Pulumi Cloud":               {env: map[string]string{"PULUMI_CONFIG_PASSPHRASE": "right"}},
 		"a cloud secrets provider":       {extra: "secretsprovider: awskms://alias/lab\nencryptedkey: AQID\n", env: localBackend},
 		"an ESC environment":             {extra: "environment:\n  - lab/credentials\n", env: localBackend},
 		"config declared by the project": {project: "config:\n  seldon-ab:replicas:\n    default: 2\n", env: localBackend},
