@@ -106,9 +106,10 @@ func Open(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, fmt.Errorf("opening the workspace of stack %s: %w", opts.Stack, err)
 	}
 	// The stack's config is read in this process when it can be (readStackFile), by the CLI otherwise; its tags
-	// are read at the same time, as a list, which fails only when the stack does not exist: then it is created and
-	// a config the CLI could not read is read again. An existing stack is not selected (a CLI call that only proves
-	// it exists, and changes which stack a plain `pulumi` command in this directory acts on).
+	// are read at the same time, as a list, which fails when the stack does not exist: then it is created (or
+	// UpsertStack says why the backend cannot be read) and a config the CLI could not read is read again. An
+	// existing stack is not selected (a CLI call that only proves it exists, and changes which stack a plain
+	// `pulumi` command in this directory acts on).
 	readConfig := func() (err error) {
 		var ok bool
 		if s.secrets, ok = readStackFile(opts.Root, opts.ConfigFile, s.env); ok {

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 }
 
 // The pack PolicyPack names is this executable, and started as Pulumi starts a pack given as a file (its path and
-// the engine's address), it prints its port and answers the analyzer protocol.
+// the engine's address, after any logging and tracing flags), it prints its port and answers the analyzer protocol.
 func TestThisExecutableServesThePolicyPack(t *testing.T) {
 	pack, err := PolicyPack(t.TempDir())
 	if err != nil {
@@ -33,9 +33,16 @@ func TestThisExecutableServesThePolicyPack(t *testing.T) {
 	if self, _ := os.Executable(); pack != self {
 		t.Fatalf("the pack is %s, not this executable %s", pack, self)
 	}
+	// Bare, and as Pulumi starts it when the user asked for logs and traces (`--logflow -v=9 --tracing ...`).
+	for _, args := range [][]string{{"127.0.0.1:1"}, {"--logtostderr", "-v=9", "--tracing", "file:/dev/null", "127.0.0.1:1"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) { askThePack(t, pack, args) })
+	}
+}
+
+func askThePack(t *testing.T, pack string, args []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, pack, "127.0.0.1:1")
+	cmd := exec.CommandContext(ctx, pack, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -3,13 +3,17 @@ package lifecycle
 import (
 	"context"
 	"encoding/base64"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag/colors"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 )
 
 // passphraseStack writes a project and a stack file whose secrets are encrypted under phrase, as `pulumi stack
@@ -103,6 +107,14 @@ func TestWhatTheCLIReadsDifferentlyIsLeftToIt(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(root, "Pulumi.yaml"), []byte("name: seldon-ab\nruntime: go\nstackConfigDir: stacks\n"+c.project), 0o600); err != nil {
 					t.Fatal(err)
 				}
+			}
+			// Both files must load, so that the refusal is the rule's and not a parse error's.
+			project, err := workspace.LoadProject(filepath.Join(root, "Pulumi.yaml"))
+			if err == nil {
+				_, err = workspace.LoadProjectStack(diag.DefaultSink(io.Discard, io.Discard, diag.FormatOptions{Color: colors.Never}), project, file)
+			}
+			if err != nil {
+				t.Fatalf("the case's files do not load: %v", err)
 			}
 			if values, ok := readStackFile(root, file, c.env); ok {
 				t.Errorf("read here (%d keys); want it left to the CLI", len(values))
